@@ -1,0 +1,7 @@
+// Package cluster wires the state machine to hashicorp/raft: the bbolt log and
+// stable store, file snapshots, the transport, Apply with its size and time
+// bounds, read barriers, and the seal keyring that protects key material.
+//
+// It knows nothing about KMIP: it moves opaque command bytes to the state
+// machine and returns whatever the state machine answered.
+package cluster

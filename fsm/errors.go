@@ -1,0 +1,13 @@
+package fsm
+
+import "errors"
+
+// Domain errors returned by Apply (inside Result) and by queries.
+var (
+	ErrNotFound      = errors.New("fsm: object not found")
+	ErrExists        = errors.New("fsm: object already exists")
+	ErrWrongState    = errors.New("fsm: operation not allowed in the object's state")
+	ErrMalformed     = errors.New("fsm: malformed command")
+	ErrInvalidValue  = errors.New("fsm: invalid attribute value")
+	ErrDuplicateCall = errors.New("fsm: request already applied")
+)

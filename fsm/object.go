@@ -1,0 +1,182 @@
+package fsm
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/ovh/kmip-go"
+	"github.com/ovh/kmip-go/ttlv"
+
+	"github.com/kmsd/kmsd/proto/kmsdpb"
+)
+
+// Object is one managed object in the store. Values held by the store are
+// never modified in place: Apply works on a Clone and writes it back.
+type Object struct {
+	ID       string
+	Owner    string
+	Material []byte // sealed; nil once destroyed
+	Attrs    []kmip.Attribute
+	Revision uint64
+
+	// Index fields, derived from Attrs by reindex.
+	Type   uint32
+	State  uint32
+	Names  []string
+	Groups []string
+	Links  []string
+}
+
+// Clone returns a deep enough copy to mutate attributes and material.
+func (o *Object) Clone() *Object {
+	c := *o
+	c.Attrs = slices.Clone(o.Attrs)
+	c.Material = slices.Clone(o.Material)
+	return &c
+}
+
+// Attr returns the first instance of the named attribute.
+func (o *Object) Attr(name kmip.AttributeName) (any, bool) {
+	for _, a := range o.Attrs {
+		if a.AttributeName == name {
+			return a.AttributeValue, true
+		}
+	}
+	return nil, false
+}
+
+// AttrAll returns every instance of the named attribute, in index order.
+func (o *Object) AttrAll(name kmip.AttributeName) []any {
+	var vals []any
+	for _, a := range o.Attrs {
+		if a.AttributeName == name {
+			vals = append(vals, a.AttributeValue)
+		}
+	}
+	return vals
+}
+
+// Date returns a Date-Time attribute, or the zero time.
+func (o *Object) Date(name kmip.AttributeName) time.Time {
+	v, _ := o.Attr(name)
+	t, _ := v.(time.Time)
+	return t
+}
+
+// ObjectType returns the KMIP object type.
+func (o *Object) ObjectType() kmip.ObjectType { return kmip.ObjectType(o.Type) }
+
+// StoredState returns the state as last written, without applying dates.
+func (o *Object) StoredState() kmip.State { return kmip.State(o.State) }
+
+// SetAttr replaces every instance of name with a single value, keeping the
+// position of the first instance (or appending).
+func (o *Object) SetAttr(name kmip.AttributeName, value any) {
+	attrs := o.Attrs[:0:0]
+	placed := false
+	for _, a := range o.Attrs {
+		if a.AttributeName != name {
+			attrs = append(attrs, a)
+			continue
+		}
+		if !placed {
+			attrs = append(attrs, kmip.Attribute{AttributeName: name, AttributeValue: value})
+			placed = true
+		}
+	}
+	if !placed {
+		attrs = append(attrs, kmip.Attribute{AttributeName: name, AttributeValue: value})
+	}
+	o.Attrs = attrs
+	o.reindex()
+}
+
+// reindex recomputes the index fields from the attributes.
+func (o *Object) reindex() {
+	o.Names, o.Groups, o.Links = nil, nil, nil
+	for _, a := range o.Attrs {
+		switch a.AttributeName {
+		case kmip.AttributeNameObjectType:
+			if v, ok := a.AttributeValue.(kmip.ObjectType); ok {
+				o.Type = uint32(v)
+			}
+		case kmip.AttributeNameState:
+			if v, ok := a.AttributeValue.(kmip.State); ok {
+				o.State = uint32(v)
+			}
+		case kmip.AttributeNameName:
+			if v, ok := a.AttributeValue.(kmip.Name); ok {
+				o.Names = append(o.Names, v.NameValue)
+			}
+		case kmip.AttributeNameObjectGroup:
+			if v, ok := a.AttributeValue.(string); ok {
+				o.Groups = append(o.Groups, v)
+			}
+		case kmip.AttributeNameLink:
+			if v, ok := a.AttributeValue.(kmip.Link); ok {
+				o.Links = append(o.Links, linkKey(v.LinkType, v.LinkedObjectIdentifier))
+			}
+		}
+	}
+}
+
+func linkKey(t kmip.LinkType, target string) string {
+	return fmt.Sprintf("%08x/%s", uint32(t), target)
+}
+
+// EncodeAttribute serialises one attribute as a TTLV Attribute structure.
+func EncodeAttribute(a kmip.Attribute) []byte {
+	a.AttributeIndex = nil
+	return ttlv.MarshalTTLV(&a)
+}
+
+// DecodeAttribute parses a TTLV Attribute structure.
+func DecodeAttribute(b []byte) (a kmip.Attribute, err error) {
+	defer func() {
+		// The TTLV decoder is not hardened against every malformed input.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: attribute decoder panicked", ErrMalformed)
+		}
+	}()
+	if err := ttlv.UnmarshalTTLV(b, &a); err != nil {
+		return a, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if a.AttributeValue == nil {
+		return a, fmt.Errorf("%w: attribute %q has no value", ErrMalformed, a.AttributeName)
+	}
+	return a, nil
+}
+
+// ToProto converts the object for a command or a snapshot.
+func (o *Object) ToProto() *kmsdpb.StoredObject {
+	p := &kmsdpb.StoredObject{Id: o.ID, Owner: o.Owner, SealedMaterial: o.Material, Revision: o.Revision}
+	for _, a := range o.Attrs {
+		p.Attributes = append(p.Attributes, EncodeAttribute(a))
+	}
+	return p
+}
+
+// ObjectFromProto is the inverse of ToProto.
+func ObjectFromProto(p *kmsdpb.StoredObject) (*Object, error) {
+	o := &Object{ID: p.GetId(), Owner: p.GetOwner(), Material: p.GetSealedMaterial(), Revision: p.GetRevision()}
+	for _, b := range p.GetAttributes() {
+		a, err := DecodeAttribute(b)
+		if err != nil {
+			return nil, err
+		}
+		o.Attrs = append(o.Attrs, a)
+	}
+	o.reindex()
+	return o, nil
+}
+
+// attrEqual compares two attribute values.
+func attrEqual(a, b any) bool {
+	if ta, ok := a.(time.Time); ok {
+		tb, ok := b.(time.Time)
+		return ok && ta.Equal(tb)
+	}
+	return reflect.DeepEqual(a, b)
+}

@@ -1,0 +1,60 @@
+package kmip
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ovh/kmip-go"
+
+	"github.com/kmsd/kmsd/cluster"
+	"github.com/kmsd/kmsd/fsm"
+)
+
+// Error is a failure meant for the client: a KMIP Result Reason and a short
+// message that never carries internal details.
+type Error struct {
+	Reason  kmip.ResultReason
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func errorf(reason kmip.ResultReason, format string, args ...any) error {
+	return &Error{Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+// Common client errors.
+var (
+	errNotFound        = errorf(kmip.ResultReasonItemNotFound, "object not found")
+	errPermission      = errorf(kmip.ResultReasonPermissionDenied, "permission denied")
+	errNotSupported    = errorf(kmip.ResultReasonOperationNotSupported, "operation not supported")
+	errNoPlaceholder   = errorf(kmip.ResultReasonMissingData, "unique identifier missing and no ID placeholder is set")
+	errInvalidMessage  = errorf(kmip.ResultReasonInvalidMessage, "invalid message")
+	errUnavailable     = errorf(kmip.ResultReasonGeneralFailure, "service temporarily unavailable, retry")
+	errInternal        = errorf(kmip.ResultReasonGeneralFailure, "internal error")
+	errWrongState      = errorf(kmip.ResultReasonPermissionDenied, "operation not allowed in the object's current state")
+	errTooLarge        = errorf(kmip.ResultReasonInvalidMessage, "request too large")
+	errFormatUnsupport = errorf(kmip.ResultReasonKeyFormatTypeNotSupported, "key format type not supported for this object")
+)
+
+// clientError maps any error to what the client may see. The second result
+// reports whether the original error is internal and should be logged.
+func clientError(err error) (*Error, bool) {
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+		return e, false
+	case errors.Is(err, fsm.ErrNotFound):
+		return errNotFound.(*Error), false
+	case errors.Is(err, fsm.ErrWrongState):
+		return errWrongState.(*Error), false
+	case errors.Is(err, fsm.ErrExists):
+		return &Error{Reason: kmip.ResultReasonInvalidField, Message: "object already exists"}, false
+	case errors.Is(err, cluster.ErrTooLarge):
+		return errTooLarge.(*Error), false
+	case errors.Is(err, cluster.ErrNotLeader), errors.Is(err, cluster.ErrTimeout), errors.Is(err, cluster.ErrShutdown):
+		return errUnavailable.(*Error), true
+	default:
+		return errInternal.(*Error), true
+	}
+}

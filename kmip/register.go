@@ -1,0 +1,102 @@
+package kmip
+
+import (
+	"context"
+
+	"github.com/ovh/kmip-go"
+	"github.com/ovh/kmip-go/payloads"
+)
+
+// Bounds on what a client may register.
+const (
+	maxKeyBytes    = 8 << 10   // symmetric keys and secret data
+	maxOpaqueBytes = 512 << 10 // opaque objects
+)
+
+// register stores an object the client supplies (KMIP 1.4 §4.3).
+func (s *Service) register(ctx context.Context, rc *reqCtx, req *payloads.RegisterRequestPayload) (*payloads.RegisterResponsePayload, error) {
+	if req.Object == nil || req.Object.ObjectType() != req.ObjectType {
+		return nil, errorf(kmip.ResultReasonInvalidField, "Object Type does not match the object")
+	}
+	attrs, err := templateAttrs(req.TemplateAttribute, rc.version)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateObject(req.Object, attrs); err != nil {
+		return nil, err
+	}
+	id, err := s.store(ctx, rc, req.Object, attrs)
+	if err != nil {
+		return nil, err
+	}
+	return &payloads.RegisterResponsePayload{UniqueIdentifier: id}, nil
+}
+
+// validateObject checks a registered object's structure and size.
+func validateObject(obj kmip.Object, attrs []kmip.Attribute) error {
+	switch o := obj.(type) {
+	case *kmip.SymmetricKey:
+		b, err := keyBytes(&o.KeyBlock, kmip.KeyFormatTypeRaw, kmip.KeyFormatTypeTransparentSymmetricKey)
+		if err != nil {
+			return err
+		}
+		return checkSymmetricLength(&o.KeyBlock, attrs, len(b))
+	case *kmip.SecretData:
+		_, err := keyBytes(&o.KeyBlock, kmip.KeyFormatTypeRaw, kmip.KeyFormatTypeOpaque)
+		return err
+	case *kmip.OpaqueObject:
+		if len(o.OpaqueDataValue) == 0 || len(o.OpaqueDataValue) > maxOpaqueBytes {
+			return errorf(kmip.ResultReasonInvalidField, "Opaque Data Value must hold 1 to %d bytes", maxOpaqueBytes)
+		}
+		return nil
+	}
+	return errorf(kmip.ResultReasonInvalidField, "Register does not support this object type")
+}
+
+// keyBytes returns the plaintext key bytes of a block in one of the formats.
+func keyBytes(kb *kmip.KeyBlock, formats ...kmip.KeyFormatType) ([]byte, error) {
+	if kb.KeyWrappingData != nil {
+		return nil, errorf(kmip.ResultReasonFeatureNotSupported, "registering wrapped keys is not supported")
+	}
+	if kb.KeyCompressionType != 0 {
+		return nil, errorf(kmip.ResultReasonKeyCompressionTypeNotSupported, "key compression is not supported")
+	}
+	ok := false
+	for _, f := range formats {
+		ok = ok || kb.KeyFormatType == f
+	}
+	if !ok {
+		return nil, errorf(kmip.ResultReasonKeyFormatTypeNotSupported, "key format type not supported for this object")
+	}
+	b, ok := plainBytes(kb)
+	if !ok || len(b) == 0 || len(b) > maxKeyBytes {
+		return nil, errorf(kmip.ResultReasonInvalidField, "key material must hold 1 to %d bytes", maxKeyBytes)
+	}
+	return b, nil
+}
+
+// checkSymmetricLength verifies that algorithm, length and material agree.
+func checkSymmetricLength(kb *kmip.KeyBlock, attrs []kmip.Attribute, n int) error {
+	alg := kb.CryptographicAlgorithm
+	if a, ok := attrValue[kmip.CryptographicAlgorithm](attrs, kmip.AttributeNameCryptographicAlgorithm); ok {
+		if alg != 0 && alg != a {
+			return errorf(kmip.ResultReasonInvalidField, "Cryptographic Algorithm differs between the key block and the attributes")
+		}
+		alg = a
+	}
+	length := kb.CryptographicLength
+	if l, ok := attrValue[int32](attrs, kmip.AttributeNameCryptographicLength); ok {
+		if length != 0 && length != l {
+			return errorf(kmip.ResultReasonInvalidField, "Cryptographic Length differs between the key block and the attributes")
+		}
+		length = l
+	}
+	spec, known := symmetricSpecs[alg]
+	if !known || length == 0 {
+		return nil
+	}
+	if !spec.valid(length) || spec.bytes(length) != n {
+		return errorf(kmip.ResultReasonInvalidField, "key material does not match the Cryptographic Length")
+	}
+	return nil
+}

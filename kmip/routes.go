@@ -1,0 +1,121 @@
+package kmip
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"slices"
+
+	"github.com/ovh/kmip-go"
+	"github.com/ovh/kmip-go/payloads"
+	"github.com/ovh/kmip-go/ttlv"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/kmsd/kmsd/fsm"
+	"github.com/kmsd/kmsd/proto/kmsdpb"
+)
+
+// handler executes one batch item.
+type handler func(ctx context.Context, rc *reqCtx, req kmip.OperationPayload) (kmip.OperationPayload, error)
+
+// route is one supported operation.
+type route struct {
+	since kmip.ProtocolVersion // first protocol version that defines it
+	h     handler
+}
+
+// handle adapts a typed operation handler.
+func handle[Req, Resp kmip.OperationPayload](f func(context.Context, *reqCtx, Req) (Resp, error)) handler {
+	return func(ctx context.Context, rc *reqCtx, req kmip.OperationPayload) (kmip.OperationPayload, error) {
+		p, ok := req.(Req)
+		if !ok {
+			return nil, errNotSupported
+		}
+		return f(ctx, rc, p)
+	}
+}
+
+// buildRoutes registers every operation this server implements.
+func (s *Service) buildRoutes() map[kmip.Operation]route {
+	return map[kmip.Operation]route{
+		kmip.OperationDiscoverVersions: {since: kmip.V1_1, h: handle(s.discoverVersions)},
+		kmip.OperationQuery:            {since: kmip.V1_0, h: handle(s.query)},
+		kmip.OperationCreate:           {since: kmip.V1_0, h: handle(s.create)},
+		kmip.OperationRegister:         {since: kmip.V1_0, h: handle(s.register)},
+		kmip.OperationGet:              {since: kmip.V1_0, h: handle(s.get)},
+		kmip.OperationGetAttributes:    {since: kmip.V1_0, h: handle(s.getAttributes)},
+		kmip.OperationGetAttributeList: {since: kmip.V1_0, h: handle(s.getAttributeList)},
+		kmip.OperationLocate:           {since: kmip.V1_0, h: handle(s.locate)},
+		kmip.OperationActivate:         {since: kmip.V1_0, h: handle(s.activate)},
+		kmip.OperationRevoke:           {since: kmip.V1_0, h: handle(s.revoke)},
+		kmip.OperationDestroy:          {since: kmip.V1_0, h: handle(s.destroy)},
+	}
+}
+
+// operations lists the operations available in version v, in code order.
+func (s *Service) operations(v kmip.ProtocolVersion) []kmip.Operation {
+	var ops []kmip.Operation
+	for op, r := range s.routes {
+		if ttlv.CompareVersions(v, r.since) >= 0 {
+			ops = append(ops, op)
+		}
+	}
+	slices.Sort(ops)
+	return ops
+}
+
+// propose commits one command and returns the state machine's result.
+func (s *Service) propose(ctx context.Context, rc *reqCtx, t kmsdpb.CommandType, body proto.Message) (*fsm.Result, error) {
+	reqID := make([]byte, 16)
+	if _, err := rand.Read(reqID); err != nil {
+		return nil, err
+	}
+	env := &kmsdpb.Command{RequestId: reqID, TimeUnixNano: rc.now.UnixNano(), Actor: rc.identity}
+	data, err := fsm.Encode(t, env, body)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.cfg.Replicator.Apply(ctx, data)
+	if err != nil {
+		return nil, err
+	}
+	res, ok := out.(*fsm.Result)
+	if !ok {
+		return nil, fmt.Errorf("kmip: unexpected apply result %T", out)
+	}
+	if res.Err != nil {
+		return nil, res.Err
+	}
+	return res, nil
+}
+
+// object returns a stored object the client owns, resolving an empty id to
+// the batch's ID Placeholder.
+func (s *Service) object(rc *reqCtx, id string) (*fsm.Object, error) {
+	id, err := rc.resolve(id)
+	if err != nil {
+		return nil, err
+	}
+	o, err := s.cfg.Store.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	if o.Owner != rc.identity {
+		// Objects of another tenant do not exist for this client.
+		return nil, errNotFound
+	}
+	return o, nil
+}
+
+func (rc *reqCtx) resolve(id string) (string, error) {
+	if id != "" {
+		return id, nil
+	}
+	if rc.placeholder == "" {
+		return "", errNoPlaceholder
+	}
+	return rc.placeholder, nil
+}
+
+// Compile-time checks that the payload types used above exist.
+var _ = []kmip.OperationPayload{&payloads.CreateRequestPayload{}, &payloads.GetRequestPayload{}}

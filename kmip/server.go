@@ -1,0 +1,260 @@
+package kmip
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/ovh/kmip-go"
+	"github.com/ovh/kmip-go/ttlv"
+
+	"github.com/kmsd/kmsd/kmip/wire"
+)
+
+// ServerConfig bounds what a client connection may cost. Zero values get
+// defaults.
+type ServerConfig struct {
+	TLS              *tls.Config   // must require and verify client certificates
+	MaxMessageSize   int           // default 1 MiB
+	HandshakeTimeout time.Duration // default 10s
+	IdleTimeout      time.Duration // wait for the next request; default 5m
+	ReadTimeout      time.Duration // read one whole request once it started; default 30s
+	WriteTimeout     time.Duration // write one response; default 30s
+	Logger           *slog.Logger
+}
+
+func (c *ServerConfig) setDefaults() {
+	if c.MaxMessageSize == 0 {
+		c.MaxMessageSize = 1 << 20
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 5 * time.Minute
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = 30 * time.Second
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Server accepts KMIP connections over mutual TLS and hands each request
+// message to the Service.
+type Server struct {
+	cfg    ServerConfig
+	svc    *Service
+	logger *slog.Logger
+
+	mu       sync.Mutex
+	conns    map[net.Conn]struct{}
+	closing  bool
+	inflight sync.WaitGroup
+}
+
+// NewServer returns a server for svc.
+func NewServer(cfg ServerConfig, svc *Service) *Server {
+	cfg.setDefaults()
+	return &Server{cfg: cfg, svc: svc, logger: cfg.Logger.With("component", "kmip"), conns: map[net.Conn]struct{}{}}
+}
+
+// Serve accepts connections on ln (plain TCP; TLS is added here) until ln is
+// closed.
+func (s *Server) Serve(ln net.Listener) error {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		if !s.track(c, true) {
+			c.Close()
+			continue
+		}
+		go s.serveConn(c)
+	}
+}
+
+func (s *Server) track(c net.Conn, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.closing {
+			return false
+		}
+		s.conns[c] = struct{}{}
+	} else {
+		delete(s.conns, c)
+	}
+	return true
+}
+
+// Shutdown stops accepting requests, waits for requests in progress (until
+// ctx ends), then closes every connection.
+func (s *Server) Shutdown(ctx context.Context) {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+}
+
+func (s *Server) serveConn(raw net.Conn) {
+	logger := s.logger.With("remote", raw.RemoteAddr().String())
+	defer func() {
+		if r := recover(); r != nil {
+			logger.Error("connection handler panicked", "panic", r, "stack", string(debug.Stack()))
+		}
+		raw.Close()
+		s.track(raw, false)
+	}()
+
+	conn := tls.Server(raw, s.cfg.TLS)
+	hctx, cancel := context.WithTimeout(context.Background(), s.cfg.HandshakeTimeout)
+	err := conn.HandshakeContext(hctx)
+	cancel()
+	if err != nil {
+		logger.Info("TLS handshake failed", "err", err)
+		return
+	}
+	id, err := identityFrom(conn.ConnectionState())
+	if err != nil {
+		logger.Warn("client rejected", "err", err)
+		return
+	}
+	logger = logger.With("client", id)
+	logger.Debug("client connected")
+
+	lim := wire.Limits{MaxMessageSize: s.cfg.MaxMessageSize}
+	for {
+		_ = conn.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		msg, err := wire.ReadMessage(&deadlineReader{c: conn, timeout: s.cfg.ReadTimeout}, lim)
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				logger.Info("closing connection after read failure", "err", err)
+				if errors.Is(err, wire.ErrTooLarge) || errors.Is(err, wire.ErrMalformed) || errors.Is(err, wire.ErrUnexpectedTag) {
+					s.write(conn, logger, errorResponse(versionOf(msg), errTooLargeOrMalformed(err)))
+				}
+			}
+			return
+		}
+		if !s.startRequest() {
+			return
+		}
+		resp, fatal := s.handle(id, msg, logger)
+		ok := s.write(conn, logger, resp)
+		s.inflight.Done()
+		if !ok || fatal {
+			return
+		}
+	}
+}
+
+func (s *Server) startRequest() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.inflight.Add(1)
+	return true
+}
+
+func errTooLargeOrMalformed(err error) error {
+	if errors.Is(err, wire.ErrTooLarge) {
+		return errTooLarge
+	}
+	return errInvalidMessage
+}
+
+// handle validates, decodes and executes one request message. fatal reports
+// that the connection must be closed after answering.
+func (s *Server) handle(id string, msg []byte, logger *slog.Logger) (resp []byte, fatal bool) {
+	if err := wire.Validate(msg, wire.Limits{MaxMessageSize: s.cfg.MaxMessageSize}); err != nil {
+		logger.Info("rejected malformed message", "err", err)
+		return errorResponse(versionOf(msg), errInvalidMessage), false
+	}
+	req, err := decodeRequest(msg)
+	if err != nil {
+		logger.Info("rejected undecodable message", "err", err)
+		return errorResponse(versionOf(msg), errInvalidMessage), false
+	}
+	ctx := context.Background()
+	return s.svc.Execute(ctx, id, req), false
+}
+
+// decodeRequest runs the TTLV decoder, which is not hardened against every
+// input, behind a recover.
+func decodeRequest(msg []byte) (req *kmip.RequestMessage, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			req, err = nil, errors.New("kmip: request decoder panicked")
+		}
+	}()
+	req = &kmip.RequestMessage{}
+	if err := ttlv.UnmarshalTTLV(msg, req); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+func versionOf(msg []byte) kmip.ProtocolVersion {
+	if major, minor, ok := wire.PeekVersion(msg); ok {
+		return negotiate(kmip.ProtocolVersion{ProtocolVersionMajor: major, ProtocolVersionMinor: minor})
+	}
+	return kmip.V1_0
+}
+
+func (s *Server) write(conn *tls.Conn, logger *slog.Logger, b []byte) bool {
+	_ = conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+	if _, err := conn.Write(b); err != nil {
+		logger.Info("write failed", "err", err)
+		return false
+	}
+	return true
+}
+
+// deadlineReader moves the read deadline from the idle timeout to the read
+// timeout as soon as the first byte of a message has arrived, so a client
+// trickling bytes is cut off.
+type deadlineReader struct {
+	c       net.Conn
+	timeout time.Duration
+	started bool
+}
+
+func (r *deadlineReader) Read(p []byte) (int, error) {
+	n, err := r.c.Read(p)
+	if n > 0 && !r.started {
+		r.started = true
+		_ = r.c.SetReadDeadline(time.Now().Add(r.timeout))
+	}
+	return n, err
+}

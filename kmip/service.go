@@ -1,0 +1,220 @@
+package kmip
+
+import (
+	"context"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/ovh/kmip-go"
+	"github.com/ovh/kmip-go/ttlv"
+)
+
+// MaxBatchItems bounds the number of operations in one request message.
+const MaxBatchItems = 1000
+
+// supportedVersions are the protocol versions this server speaks, newest first.
+var supportedVersions = []kmip.ProtocolVersion{kmip.V1_4, kmip.V1_3, kmip.V1_2, kmip.V1_1, kmip.V1_0}
+
+// Config configures a Service. Zero values get defaults, except the three
+// dependencies, which are required.
+type Config struct {
+	Replicator Replicator
+	Store      Store
+	Sealer     Sealer
+	Logger     *slog.Logger
+	// Now returns the current time; tests may fix it.
+	Now func() time.Time
+	// ServerInfo is the vendor text returned by Query Server Information.
+	ServerInfo string
+}
+
+// Service executes KMIP request messages.
+type Service struct {
+	cfg    Config
+	logger *slog.Logger
+	routes map[kmip.Operation]route
+}
+
+// NewService returns a Service with every operation route registered.
+func NewService(cfg Config) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ServerInfo == "" {
+		cfg.ServerInfo = "kmsd"
+	}
+	s := &Service{cfg: cfg, logger: cfg.Logger.With("component", "kmip")}
+	s.routes = s.buildRoutes()
+	return s
+}
+
+// reqCtx is the per-message state shared by the items of one batch.
+type reqCtx struct {
+	identity    string
+	version     kmip.ProtocolVersion
+	now         time.Time
+	placeholder string // ID Placeholder, KMIP 1.4 §6.1.4 ... §7
+}
+
+// negotiate picks the version to answer in: the request's if supported,
+// otherwise the newest version not above it, otherwise the oldest.
+func negotiate(v kmip.ProtocolVersion) kmip.ProtocolVersion {
+	for _, s := range supportedVersions {
+		if ttlv.CompareVersions(s, v) <= 0 {
+			return s
+		}
+	}
+	return supportedVersions[len(supportedVersions)-1]
+}
+
+func isSupported(v kmip.ProtocolVersion) bool {
+	for _, s := range supportedVersions {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Execute runs one request message and returns the encoded response.
+func (s *Service) Execute(ctx context.Context, identity string, req *kmip.RequestMessage) []byte {
+	resp := s.execute(ctx, identity, req)
+	b, err := encodeResponse(resp)
+	if err != nil {
+		s.logger.Error("cannot encode response", "err", err)
+		return errorResponse(resp.Header.ProtocolVersion, errInternal)
+	}
+	if max := req.Header.MaximumResponseSize; max > 0 && len(b) > int(max) {
+		for i := range resp.BatchItem {
+			resp.BatchItem[i] = failedItem(resp.BatchItem[i], errorf(kmip.ResultReasonResponseTooLarge, "response exceeds Maximum Response Size"))
+		}
+		if b, err = encodeResponse(resp); err != nil {
+			return errorResponse(resp.Header.ProtocolVersion, errInternal)
+		}
+	}
+	return b
+}
+
+func (s *Service) execute(ctx context.Context, identity string, req *kmip.RequestMessage) *kmip.ResponseMessage {
+	hdr := req.Header
+	version := negotiate(hdr.ProtocolVersion)
+	switch {
+	case !isSupported(hdr.ProtocolVersion):
+		return messageError(version, hdr, errorf(kmip.ResultReasonInvalidMessage, "protocol version not supported"))
+	case hdr.BatchCount <= 0 || int(hdr.BatchCount) != len(req.BatchItem):
+		return messageError(version, hdr, errorf(kmip.ResultReasonInvalidMessage, "batch count does not match the batch items"))
+	case len(req.BatchItem) > MaxBatchItems:
+		return messageError(version, hdr, errorf(kmip.ResultReasonInvalidMessage, "too many batch items"))
+	case hdr.BatchErrorContinuationOption == kmip.BatchErrorContinuationOptionUndo:
+		return messageError(version, hdr, errorf(kmip.ResultReasonFeatureNotSupported, "batch error continuation option Undo is not supported"))
+	}
+	// KMIP 1.4 §6.16: when absent, Stop is assumed.
+	stopOnError := hdr.BatchErrorContinuationOption != kmip.BatchErrorContinuationOptionContinue
+
+	rc := &reqCtx{identity: identity, version: version, now: s.cfg.Now().UTC().Truncate(time.Second)}
+	resp := &kmip.ResponseMessage{
+		Header:    responseHeader(version, hdr, rc.now),
+		BatchItem: make([]kmip.ResponseBatchItem, len(req.BatchItem)),
+	}
+	stopped := false
+	for i := range req.BatchItem {
+		bi := &req.BatchItem[i]
+		item := kmip.ResponseBatchItem{Operation: bi.Operation, UniqueBatchItemID: bi.UniqueBatchItemID}
+		if stopped {
+			resp.BatchItem[i] = failedItem(item, errorf(kmip.ResultReasonOperationCanceledByRequester, "not executed: an earlier batch item failed"))
+			continue
+		}
+		resp.BatchItem[i] = s.executeItem(ctx, rc, bi, item)
+		if resp.BatchItem[i].ResultStatus != kmip.ResultStatusSuccess && stopOnError {
+			stopped = true
+		}
+	}
+	return resp
+}
+
+func (s *Service) executeItem(ctx context.Context, rc *reqCtx, bi *kmip.RequestBatchItem, item kmip.ResponseBatchItem) (out kmip.ResponseBatchItem) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.logger.Error("operation handler panicked", "operation", ttlv.EnumStr(bi.Operation), "panic", r, "stack", string(debug.Stack()))
+			out = failedItem(item, errInternal)
+		}
+	}()
+	if me := bi.MessageExtension; me != nil && me.CriticalityIndicator {
+		return failedItem(item, errorf(kmip.ResultReasonFeatureNotSupported, "critical message extension not supported"))
+	}
+	r, ok := s.routes[bi.Operation]
+	if !ok || ttlv.CompareVersions(rc.version, r.since) < 0 {
+		return failedItem(item, errNotSupported)
+	}
+	if _, unknown := bi.RequestPayload.(*kmip.UnknownPayload); unknown || bi.RequestPayload == nil {
+		return failedItem(item, errNotSupported)
+	}
+	payload, err := r.h(ctx, rc, bi.RequestPayload)
+	if err != nil {
+		e, internal := clientError(err)
+		if internal {
+			s.logger.Error("operation failed", "operation", ttlv.EnumStr(bi.Operation), "client", rc.identity, "err", err)
+		}
+		// A failed item clears the placeholder so later items cannot act on
+		// an object the client did not intend.
+		rc.placeholder = ""
+		return failedItem(item, e)
+	}
+	item.ResultStatus = kmip.ResultStatusSuccess
+	item.ResponsePayload = payload
+	return item
+}
+
+func failedItem(item kmip.ResponseBatchItem, err error) kmip.ResponseBatchItem {
+	e, _ := clientError(err)
+	item.ResultStatus = kmip.ResultStatusOperationFailed
+	item.ResultReason = e.Reason
+	item.ResultMessage = e.Message
+	item.ResponsePayload = nil
+	return item
+}
+
+func responseHeader(version kmip.ProtocolVersion, hdr kmip.RequestHeader, now time.Time) kmip.ResponseHeader {
+	return kmip.ResponseHeader{
+		ProtocolVersion:        version,
+		TimeStamp:              now,
+		ClientCorrelationValue: hdr.ClientCorrelationValue,
+		BatchCount:             0, // set by encodeResponse
+	}
+}
+
+// messageError is the answer to a request that cannot be executed at all.
+func messageError(version kmip.ProtocolVersion, hdr kmip.RequestHeader, err error) *kmip.ResponseMessage {
+	return &kmip.ResponseMessage{
+		Header:    responseHeader(version, hdr, time.Now().UTC().Truncate(time.Second)),
+		BatchItem: []kmip.ResponseBatchItem{failedItem(kmip.ResponseBatchItem{}, err)},
+	}
+}
+
+// errorResponse encodes a message-level error for a request that could not be
+// decoded.
+func errorResponse(version kmip.ProtocolVersion, err error) []byte {
+	b, encErr := encodeResponse(messageError(version, kmip.RequestHeader{}, err))
+	if encErr != nil {
+		panic("kmip: cannot encode a fixed error response")
+	}
+	return b
+}
+
+// encodeResponse serialises a response in its header's protocol version; the
+// encoder drops every field that version does not define.
+func encodeResponse(resp *kmip.ResponseMessage) (b []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			b, err = nil, errEncode
+		}
+	}()
+	resp.Header.BatchCount = int32(len(resp.BatchItem))
+	return ttlv.MarshalTTLV(resp), nil
+}
+
+var errEncode = errorf(kmip.ResultReasonGeneralFailure, "cannot encode response")
