@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -45,6 +46,10 @@ type Config struct {
 	MaxCommandSize int           // default 4 MiB
 	ApplyTimeout   time.Duration // bound on enqueue + commit; default 10s
 	SnapshotRetain int           // default 2
+	// SnapshotThreshold and SnapshotInterval override raft's defaults (8192
+	// entries, 120s) when set.
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
 
 	Logger *slog.Logger
 }
@@ -113,6 +118,12 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 	rc.LocalID = raft.ServerID(cfg.NodeID)
 	rc.Logger = hlog
 	rc.BatchApplyCh = true
+	if cfg.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = cfg.SnapshotThreshold
+	}
+	if cfg.SnapshotInterval > 0 {
+		rc.SnapshotInterval = cfg.SnapshotInterval
+	}
 
 	if cfg.Bootstrap {
 		has, err := raft.HasExistingState(store, store, snaps)
@@ -267,20 +278,36 @@ func (s *raftSnapshot) Release() {}
 // newHclogAdapter routes raft's hclog output to slog.
 func newHclogAdapter(l *slog.Logger) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{
-		Name:       "raft",
-		Level:      hclog.Info,
-		Output:     slogWriter{l},
-		JSONFormat: false,
+		Name:        "raft",
+		Level:       hclog.Info,
+		Output:      slogWriter{l},
+		DisableTime: true,
 	})
 }
 
+// slogWriter turns one hclog line ("[INFO]  raft: message: k=v") into a slog
+// record at the matching level.
 type slogWriter struct{ l *slog.Logger }
 
 func (w slogWriter) Write(p []byte) (int, error) {
-	msg := string(p)
-	for len(msg) > 0 && msg[len(msg)-1] == '\n' {
-		msg = msg[:len(msg)-1]
+	msg := strings.TrimSpace(string(p))
+	level := slog.LevelInfo
+	for prefix, lv := range hclogLevels {
+		if strings.HasPrefix(msg, prefix) {
+			level = lv
+			msg = strings.TrimSpace(strings.TrimPrefix(msg, prefix))
+			break
+		}
 	}
-	w.l.Info(msg)
+	msg = strings.TrimPrefix(msg, "raft: ")
+	w.l.Log(context.Background(), level, msg)
 	return len(p), nil
+}
+
+var hclogLevels = map[string]slog.Level{
+	"[TRACE]": slog.LevelDebug,
+	"[DEBUG]": slog.LevelDebug,
+	"[INFO]":  slog.LevelInfo,
+	"[WARN]":  slog.LevelWarn,
+	"[ERROR]": slog.LevelError,
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/kmsd/kmsd/cmd/internal/devpki"
 )
@@ -66,6 +67,8 @@ type commonFlags struct {
 	dataDir, nodeID, kmipAddr, raftAddr string
 	maxMessageSize                      int
 	logLevel, logFormat                 string
+	snapshotThreshold                   uint64
+	snapshotInterval                    time.Duration
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet, defaultDataDir string) {
@@ -76,10 +79,17 @@ func (c *commonFlags) register(fs *flag.FlagSet, defaultDataDir string) {
 	fs.IntVar(&c.maxMessageSize, "max-message-size", 1<<20, "largest KMIP request accepted, in bytes")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
+	fs.Uint64Var(&c.snapshotThreshold, "snapshot-threshold", 8192, "log entries between raft snapshots")
+	fs.DurationVar(&c.snapshotInterval, "snapshot-interval", 2*time.Minute, "how often raft checks whether to snapshot")
 }
 
 func (c *commonFlags) config() config {
-	return config{DataDir: c.dataDir, NodeID: c.nodeID, KMIPAddr: c.kmipAddr, RaftAddr: c.raftAddr, MaxMessageSize: c.maxMessageSize}
+	return config{
+		DataDir: c.dataDir, NodeID: c.nodeID, KMIPAddr: c.kmipAddr, RaftAddr: c.raftAddr,
+		MaxMessageSize:    c.maxMessageSize,
+		SnapshotThreshold: c.snapshotThreshold,
+		SnapshotInterval:  c.snapshotInterval,
+	}
 }
 
 func runServe(ctx context.Context, args []string, stderr io.Writer) error {

@@ -26,6 +26,9 @@ type config struct {
 	Bootstrap      bool
 	TLS            *tls.Config
 	MaxMessageSize int
+
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
 }
 
 // node is a running kmsd: the state machine, raft and the KMIP listener.
@@ -53,6 +56,9 @@ func start(ctx context.Context, cfg config, logger *slog.Logger) (*node, error) 
 		RaftAddr:  cfg.RaftAddr,
 		Bootstrap: cfg.Bootstrap,
 		Logger:    logger,
+
+		SnapshotThreshold: cfg.SnapshotThreshold,
+		SnapshotInterval:  cfg.SnapshotInterval,
 	}, store)
 	if err != nil {
 		return nil, err
