@@ -24,6 +24,21 @@ var serverManaged = []kmip.AttributeName{
 	kmip.AttributeNameState,
 	kmip.AttributeNameInitialDate,
 	kmip.AttributeNameLastChangeDate,
+	kmip.AttributeNameDestroyDate,
+	kmip.AttributeNameCompromiseDate,
+	kmip.AttributeNameCompromiseOccurrenceDate,
+	kmip.AttributeNameRevocationReason,
+	kmip.AttributeNameArchiveDate,
+}
+
+// singleInstance attributes may appear at most once (KMIP 1.4 §3: "Multiple
+// instances permitted: No"); the store checks those its indexes rely on.
+var singleInstance = []kmip.AttributeName{
+	kmip.AttributeNameObjectType,
+	kmip.AttributeNameCryptographicAlgorithm,
+	kmip.AttributeNameCryptographicLength,
+	kmip.AttributeNameActivationDate,
+	kmip.AttributeNameDeactivationDate,
 }
 
 // applyCreate stores new objects (one, or the halves of a key pair) all or
@@ -31,6 +46,9 @@ var serverManaged = []kmip.AttributeName{
 func applyCreate(tx *memdb.Txn, c *applyCtx, body *kmsdpb.CreateObjects) ([]string, error) {
 	if len(body.GetObjects()) == 0 {
 		return nil, fmt.Errorf("%w: no objects", ErrMalformed)
+	}
+	if c.cmd.GetActor() == "" {
+		return nil, fmt.Errorf("%w: no actor", ErrMalformed)
 	}
 	ids := make([]string, 0, len(body.GetObjects()))
 	for _, p := range body.GetObjects() {
@@ -43,6 +61,11 @@ func applyCreate(tx *memdb.Txn, c *applyCtx, body *kmsdpb.CreateObjects) ([]stri
 		}
 		if _, ok := o.Attr(kmip.AttributeNameObjectType); !ok {
 			return nil, fmt.Errorf("%w: object %q has no Object Type", ErrMalformed, o.ID)
+		}
+		for _, name := range singleInstance {
+			if len(o.AttrAll(name)) > 1 {
+				return nil, fmt.Errorf("%w: object %q has %s more than once", ErrMalformed, o.ID, name)
+			}
 		}
 		if _, err := getObject(tx, o.ID); err == nil {
 			return nil, ErrExists
@@ -104,6 +127,9 @@ func applyActivate(tx *memdb.Txn, c *applyCtx, body *kmsdpb.Activate) ([]string,
 }
 
 func applyRevoke(tx *memdb.Txn, c *applyCtx, body *kmsdpb.Revoke) ([]string, error) {
+	if body.GetReasonCode() == 0 {
+		return nil, fmt.Errorf("%w: no revocation reason", ErrMalformed)
+	}
 	reason := kmip.RevocationReason{
 		RevocationReasonCode: kmip.RevocationReasonCode(body.GetReasonCode()),
 		RevocationMessage:    body.GetMessage(),

@@ -122,7 +122,7 @@ func (f *FSM) Apply(index uint64, data []byte) *Result {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	tx := f.db.Txn(true)
-	ids, err := def.apply(tx, c, body)
+	ids, err := f.applyOnce(tx, c, def, body)
 	if err != nil {
 		tx.Abort()
 	} else {
@@ -132,6 +132,26 @@ func (f *FSM) Apply(index uint64, data []byte) *Result {
 		f.applied = index
 	}
 	return &Result{Index: index, IDs: ids, Err: err}
+}
+
+// applyOnce applies a command unless a command with the same request id was
+// already applied, in which case it answers with that command's result.
+func (f *FSM) applyOnce(tx *memdb.Txn, c *applyCtx, def command, body proto.Message) ([]string, error) {
+	prev, err := seenRequest(tx, c.cmd.GetRequestId())
+	if err != nil {
+		return nil, err
+	}
+	if prev != nil {
+		return prev.IDs, nil
+	}
+	ids, err := def.apply(tx, c, body)
+	if err != nil {
+		return nil, err
+	}
+	if err := rememberRequest(tx, c, ids); err != nil {
+		return nil, err
+	}
+	return ids, nil
 }
 
 // AppliedIndex returns the index of the last applied or restored entry.

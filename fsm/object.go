@@ -146,6 +146,9 @@ func DecodeAttribute(b []byte) (a kmip.Attribute, err error) {
 	if a.AttributeValue == nil {
 		return a, fmt.Errorf("%w: attribute %q has no value", ErrMalformed, a.AttributeName)
 	}
+	// Some values decode but cannot be encoded again (a zero-length Big
+	// Integer); storing one would break every later snapshot.
+	_ = EncodeAttribute(a)
 	return a, nil
 }
 
@@ -172,11 +175,19 @@ func ObjectFromProto(p *kmsdpb.StoredObject) (*Object, error) {
 	return o, nil
 }
 
-// attrEqual compares two attribute values.
+// attrEqual compares two attribute values; times compare as instants, also
+// inside the generic values of custom attributes.
 func attrEqual(a, b any) bool {
-	if ta, ok := a.(time.Time); ok {
+	switch va := a.(type) {
+	case time.Time:
 		tb, ok := b.(time.Time)
-		return ok && ta.Equal(tb)
+		return ok && va.Equal(tb)
+	case ttlv.Value:
+		vb, ok := b.(ttlv.Value)
+		return ok && va.Tag == vb.Tag && attrEqual(va.Value, vb.Value)
+	case ttlv.Struct:
+		vb, ok := b.(ttlv.Struct)
+		return ok && slices.EqualFunc(va, vb, func(x, y ttlv.Value) bool { return attrEqual(x, y) })
 	}
 	return reflect.DeepEqual(a, b)
 }

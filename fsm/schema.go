@@ -2,7 +2,10 @@ package fsm
 
 import memdb "github.com/hashicorp/go-memdb"
 
-const tableObjects = "objects"
+const (
+	tableObjects  = "objects"
+	tableRequests = "requests"
+)
 
 // Index names of the objects table.
 const (
@@ -13,6 +16,7 @@ const (
 	indexName  = "name"
 	indexGroup = "group"
 	indexLink  = "link"
+	indexTime  = "time"
 )
 
 func schema() *memdb.DBSchema {
@@ -27,6 +31,13 @@ func schema() *memdb.DBSchema {
 				indexName:  {Name: indexName, AllowMissing: true, Indexer: &memdb.StringSliceFieldIndex{Field: "Names"}},
 				indexGroup: {Name: indexGroup, AllowMissing: true, Indexer: &memdb.StringSliceFieldIndex{Field: "Groups"}},
 				indexLink:  {Name: indexLink, AllowMissing: true, Indexer: &memdb.StringSliceFieldIndex{Field: "Links"}},
+			},
+		},
+		tableRequests: {
+			Name: tableRequests,
+			Indexes: map[string]*memdb.IndexSchema{
+				indexID:   {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
+				indexTime: {Name: indexTime, Indexer: &memdb.IntFieldIndex{Field: "Time"}},
 			},
 		},
 	}}

@@ -15,10 +15,12 @@ import (
 )
 
 // Snapshot format: the magic, a format version, the applied index, then one
-// length-prefixed StoredObject per object, then a zero length.
+// length-prefixed StoredObject per object and a zero length; from version 2
+// on, one length-prefixed AppliedRequest per remembered request and a zero
+// length follow.
 const (
 	snapshotMagic   = "KMSDSNAP"
-	snapshotVersion = 1
+	snapshotVersion = 2
 	// maxRecord bounds one record so a corrupt length cannot allocate wildly.
 	maxRecord = 64 << 20
 )
@@ -49,13 +51,25 @@ func (s *Snapshot) Persist(w io.Writer) error {
 	if _, err := bw.Write(hdr); err != nil {
 		return err
 	}
-	it, err := s.tx.Get(tableObjects, indexID)
+	if err := persistTable(bw, s.tx, tableObjects, func(raw any) proto.Message { return raw.(*Object).ToProto() }); err != nil {
+		return err
+	}
+	if err := persistTable(bw, s.tx, tableRequests, func(raw any) proto.Message { return raw.(*appliedRequest).toProto() }); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// persistTable writes every row of a table as a length-prefixed record, then
+// a zero length.
+func persistTable(bw *bufio.Writer, tx *memdb.Txn, table string, toProto func(any) proto.Message) error {
+	it, err := tx.Get(table, indexID)
 	if err != nil {
 		return err
 	}
 	var lenBuf [binary.MaxVarintLen64]byte
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(raw.(*Object).ToProto())
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(toProto(raw))
 		if err != nil {
 			return err
 		}
@@ -67,10 +81,7 @@ func (s *Snapshot) Persist(w io.Writer) error {
 			return err
 		}
 	}
-	if err := bw.WriteByte(0); err != nil {
-		return err
-	}
-	return bw.Flush()
+	return bw.WriteByte(0)
 }
 
 // Restore replaces the whole store with the snapshot read from r. The new
@@ -84,45 +95,48 @@ func (f *FSM) Restore(r io.Reader) error {
 	if string(hdr[:len(snapshotMagic)]) != snapshotMagic {
 		return fmt.Errorf("%w: not a kmsd snapshot", ErrBadSnapshot)
 	}
-	if v := binary.BigEndian.Uint32(hdr[len(snapshotMagic):]); v != snapshotVersion {
-		return fmt.Errorf("%w: format version %d, this build reads %d", ErrBadSnapshot, v, snapshotVersion)
+	version := binary.BigEndian.Uint32(hdr[len(snapshotMagic):])
+	if version < 1 || version > snapshotVersion {
+		return fmt.Errorf("%w: format version %d, this build reads 1 to %d", ErrBadSnapshot, version, snapshotVersion)
 	}
 	applied := binary.BigEndian.Uint64(hdr[len(snapshotMagic)+4:])
 
 	db := newDB()
 	tx := db.Txn(true)
-	for {
-		n, err := binary.ReadUvarint(br)
-		if err != nil {
-			tx.Abort()
-			return fmt.Errorf("%w: record length: %v", ErrBadSnapshot, err)
-		}
-		if n == 0 {
-			break
-		}
-		if n > maxRecord {
-			tx.Abort()
-			return fmt.Errorf("%w: record of %d bytes", ErrBadSnapshot, n)
-		}
-		b := make([]byte, n)
-		if _, err := io.ReadFull(br, b); err != nil {
-			tx.Abort()
-			return fmt.Errorf("%w: record: %v", ErrBadSnapshot, err)
-		}
+	err := readRecords(br, func(b []byte) error {
 		p := &kmsdpb.StoredObject{}
 		if err := proto.Unmarshal(b, p); err != nil {
-			tx.Abort()
-			return fmt.Errorf("%w: record: %v", ErrBadSnapshot, err)
+			return err
 		}
 		o, err := ObjectFromProto(p)
 		if err != nil {
-			tx.Abort()
-			return fmt.Errorf("%w: %v", ErrBadSnapshot, err)
-		}
-		if err := putObject(tx, o); err != nil {
-			tx.Abort()
 			return err
 		}
+		if dup, _ := getObject(tx, o.ID); dup != nil {
+			return fmt.Errorf("object %q appears twice", o.ID)
+		}
+		return putObject(tx, o)
+	})
+	if err == nil && version >= 2 {
+		err = readRecords(br, func(b []byte) error {
+			p := &kmsdpb.AppliedRequest{}
+			if err := proto.Unmarshal(b, p); err != nil {
+				return err
+			}
+			if len(p.GetRequestId()) == 0 {
+				return errors.New("request without id")
+			}
+			return tx.Insert(tableRequests, requestFromProto(p))
+		})
+	}
+	if err == nil {
+		if _, perr := br.ReadByte(); perr != io.EOF {
+			err = errors.New("trailing data")
+		}
+	}
+	if err != nil {
+		tx.Abort()
+		return fmt.Errorf("%w: %v", ErrBadSnapshot, err)
 	}
 	tx.Commit()
 
@@ -133,13 +147,38 @@ func (f *FSM) Restore(r io.Reader) error {
 	return nil
 }
 
-// Digest returns a SHA-256 over the whole store in id order. Replicas that
+// readRecords calls fn for each length-prefixed record up to a zero length.
+func readRecords(br *bufio.Reader, fn func([]byte) error) error {
+	for {
+		n, err := binary.ReadUvarint(br)
+		if err != nil {
+			return fmt.Errorf("record length: %v", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		if n > maxRecord {
+			return fmt.Errorf("record of %d bytes", n)
+		}
+		b := make([]byte, n)
+		if _, err := io.ReadFull(br, b); err != nil {
+			return fmt.Errorf("record: %v", err)
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+	}
+}
+
+// Digest returns a SHA-256 over every object in id order. Replicas that
 // applied the same log have the same digest.
 func (f *FSM) Digest() ([32]byte, error) {
 	h := sha256.New()
-	s := f.Snapshot()
-	s.applied = 0 // the digest covers content, not how far the log went
-	if err := s.Persist(h); err != nil {
+	bw := bufio.NewWriter(h)
+	if err := persistTable(bw, f.readTxn(), tableObjects, func(raw any) proto.Message { return raw.(*Object).ToProto() }); err != nil {
+		return [32]byte{}, err
+	}
+	if err := bw.Flush(); err != nil {
 		return [32]byte{}, err
 	}
 	var sum [32]byte

@@ -1,0 +1,30 @@
+package fsm
+
+import (
+	"bytes"
+	"testing"
+	"time"
+)
+
+// A retry after a snapshot restore (a new leader installed one) is still
+// recognised, and ids are forgotten after requestTTL of command time.
+func TestRequestIDsSurviveSnapshotAndExpire(t *testing.T) {
+	f := newTestFSM(t)
+	create := createEntry(t, alice, t0, storedObject("k1", symKey("a")))
+	f.mustApply(create)
+
+	restored := &testFSM{t: t, FSM: New(Config{})}
+	if err := restored.Restore(bytes.NewReader(f.snapshotBytes())); err != nil {
+		t.Fatal(err)
+	}
+	restored.next = f.next
+	if res := restored.apply(create); res.Err != nil || len(res.IDs) != 1 || res.IDs[0] != "k1" {
+		t.Fatalf("retried Create after restore: IDs %v, Err %v; want [k1], nil", res.IDs, res.Err)
+	}
+
+	// Any later command moves command time past the TTL and evicts the id.
+	restored.mustApply(createEntry(t, alice, t0.Add(requestTTL+time.Minute), storedObject("k2", symKey("b"))))
+	if res := restored.apply(create); res.Err == nil {
+		t.Error("a retry older than requestTTL was treated as a duplicate; want it applied again (and refused as ErrExists)")
+	}
+}
