@@ -74,7 +74,9 @@ func applyCreate(tx *memdb.Txn, c *applyCtx, body *kmsdpb.CreateObjects) ([]stri
 		o.Revision = c.index
 		o.Attrs = withoutAttrs(o.Attrs, serverManaged)
 		o.Attrs = append([]kmip.Attribute{{AttributeName: kmip.AttributeNameUniqueIdentifier, AttributeValue: o.ID}}, o.Attrs...)
-		o.SetAttr(kmip.AttributeNameState, kmip.StatePreActive)
+		if hasLifecycle(o) {
+			o.SetAttr(kmip.AttributeNameState, kmip.StatePreActive)
+		}
 		o.SetAttr(kmip.AttributeNameInitialDate, c.now)
 		o.SetAttr(kmip.AttributeNameLastChangeDate, c.now)
 		if err := putObject(tx, o); err != nil {
@@ -142,5 +144,21 @@ func applyRevoke(tx *memdb.Txn, c *applyCtx, body *kmsdpb.Revoke) ([]string, err
 }
 
 func applyDestroy(tx *memdb.Txn, c *applyCtx, body *kmsdpb.Destroy) ([]string, error) {
+	cur, err := getObject(tx, body.GetId())
+	if err == nil && cur.Owner == c.cmd.GetActor() && !hasLifecycle(cur) {
+		// Objects without a life-cycle (templates) hold no key material
+		// whose metadata must outlive it: Destroy removes them.
+		if err := tx.Delete(tableObjects, cur); err != nil {
+			return nil, fmt.Errorf("fsm: delete %q: %w", cur.ID, err)
+		}
+		return []string{cur.ID}, nil
+	}
 	return mutate(tx, c, body.GetId(), func(o *Object) error { return destroy(o, c.now) })
+}
+
+// hasLifecycle reports whether the object has a KMIP State: every object but
+// a Template (KMIP 1.4 §3.22 applies State to cryptographic objects; the
+// OASIS test cases record templates without one).
+func hasLifecycle(o *Object) bool {
+	return o.ObjectType() != kmip.ObjectTypeTemplate
 }

@@ -13,6 +13,8 @@ type attrSpec struct {
 	since  kmip.ProtocolVersion // first version that defines it
 	until  kmip.ProtocolVersion // last version that defines it; zero: still defined
 	client bool                 // a client may set it on Create and Register
+	multi  bool                 // several instances are allowed
+	edit   bool                 // a client may add, modify and delete it later
 }
 
 var (
@@ -26,36 +28,36 @@ var (
 // attrSpecs covers every attribute of KMIP 1.0–1.4 (KMIP 1.4 §3).
 var attrSpecs = map[kmip.AttributeName]attrSpec{
 	kmip.AttributeNameUniqueIdentifier:               {since: v10},
-	kmip.AttributeNameName:                           {since: v10, client: true},
+	kmip.AttributeNameName:                           {since: v10, client: true, multi: true, edit: true},
 	kmip.AttributeNameObjectType:                     {since: v10},
 	kmip.AttributeNameCryptographicAlgorithm:         {since: v10, client: true},
 	kmip.AttributeNameCryptographicLength:            {since: v10, client: true},
-	kmip.AttributeNameCryptographicParameters:        {since: v10, client: true},
+	kmip.AttributeNameCryptographicParameters:        {since: v10, client: true, multi: true, edit: true},
 	kmip.AttributeNameCryptographicDomainParameters:  {since: v10, client: true},
 	kmip.AttributeNameCertificateType:                {since: v10},
 	kmip.AttributeNameCertificateIdentifier:          {since: v10},
 	kmip.AttributeNameCertificateSubject:             {since: v10},
 	kmip.AttributeNameCertificateIssuer:              {since: v10},
-	kmip.AttributeNameDigest:                         {since: v10},
-	kmip.AttributeNameOperationPolicyName:            {since: v10, until: v12, client: true},
+	kmip.AttributeNameDigest:                         {since: v10, multi: true},
+	kmip.AttributeNameOperationPolicyName:            {since: v10, client: true, edit: true}, // deprecated in 1.3, still defined
 	kmip.AttributeNameCryptographicUsageMask:         {since: v10, client: true},
 	kmip.AttributeNameLeaseTime:                      {since: v10},
 	kmip.AttributeNameUsageLimits:                    {since: v10, client: true},
 	kmip.AttributeNameState:                          {since: v10},
 	kmip.AttributeNameInitialDate:                    {since: v10},
-	kmip.AttributeNameActivationDate:                 {since: v10, client: true},
-	kmip.AttributeNameProcessStartDate:               {since: v10, client: true},
-	kmip.AttributeNameProtectStopDate:                {since: v10, client: true},
-	kmip.AttributeNameDeactivationDate:               {since: v10, client: true},
+	kmip.AttributeNameActivationDate:                 {since: v10, client: true, edit: true},
+	kmip.AttributeNameProcessStartDate:               {since: v10, client: true, edit: true},
+	kmip.AttributeNameProtectStopDate:                {since: v10, client: true, edit: true},
+	kmip.AttributeNameDeactivationDate:               {since: v10, client: true, edit: true},
 	kmip.AttributeNameDestroyDate:                    {since: v10},
 	kmip.AttributeNameCompromiseOccurrenceDate:       {since: v10},
 	kmip.AttributeNameCompromiseDate:                 {since: v10},
 	kmip.AttributeNameRevocationReason:               {since: v10},
 	kmip.AttributeNameArchiveDate:                    {since: v10},
-	kmip.AttributeNameObjectGroup:                    {since: v10, client: true},
-	kmip.AttributeNameLink:                           {since: v10, client: true},
-	kmip.AttributeNameApplicationSpecificInformation: {since: v10, client: true},
-	kmip.AttributeNameContactInformation:             {since: v10, client: true},
+	kmip.AttributeNameObjectGroup:                    {since: v10, client: true, multi: true, edit: true},
+	kmip.AttributeNameLink:                           {since: v10, client: true, multi: true, edit: true},
+	kmip.AttributeNameApplicationSpecificInformation: {since: v10, client: true, multi: true, edit: true},
+	kmip.AttributeNameContactInformation:             {since: v10, client: true, edit: true},
 	kmip.AttributeNameLastChangeDate:                 {since: v10},
 	kmip.AttributeNameCertificateLength:              {since: v11},
 	kmip.AttributeNameFresh:                          {since: v11, client: true},
@@ -63,17 +65,17 @@ var attrSpecs = map[kmip.AttributeName]attrSpec{
 	kmip.AttributeNameX509CertificateSubject:         {since: v11},
 	kmip.AttributeNameX509CertificateIssuer:          {since: v11},
 	kmip.AttributeNameDigitalSignatureAlgorithm:      {since: v11},
-	kmip.AttributeNameAlternativeName:                {since: v12, client: true},
+	kmip.AttributeNameAlternativeName:                {since: v12, client: true, multi: true, edit: true},
 	kmip.AttributeNameKeyValuePresent:                {since: v12},
-	kmip.AttributeNameKeyValueLocation:               {since: v12, client: true},
+	kmip.AttributeNameKeyValueLocation:               {since: v12, client: true, multi: true, edit: true},
 	kmip.AttributeNameOriginalCreationDate:           {since: v12, client: true},
 	kmip.AttributeNameRandomNumberGenerator:          {since: v13},
-	kmip.AttributeNamePKCS_12FriendlyName:            {since: v14, client: true},
-	kmip.AttributeNameDescription:                    {since: v14, client: true},
-	kmip.AttributeNameComment:                        {since: v14, client: true},
-	kmip.AttributeNameSensitive:                      {since: v14, client: true},
+	kmip.AttributeNamePKCS_12FriendlyName:            {since: v14, client: true, edit: true},
+	kmip.AttributeNameDescription:                    {since: v14, client: true, edit: true},
+	kmip.AttributeNameComment:                        {since: v14, client: true, edit: true},
+	kmip.AttributeNameSensitive:                      {since: v14, client: true, edit: true},
 	kmip.AttributeNameAlwaysSensitive:                {since: v14},
-	kmip.AttributeNameExtractable:                    {since: v14, client: true},
+	kmip.AttributeNameExtractable:                    {since: v14, client: true, edit: true},
 	kmip.AttributeNameNeverExtractable:               {since: v14},
 }
 
@@ -97,7 +99,12 @@ func definedIn(name kmip.AttributeName, v kmip.ProtocolVersion) bool {
 // Register: each must be defined in the request's version and settable by a
 // client; custom attributes from clients must use the x- prefix.
 func checkClientAttrs(attrs []kmip.Attribute, v kmip.ProtocolVersion) error {
+	seen := map[kmip.AttributeName]bool{}
 	for _, a := range attrs {
+		if seen[a.AttributeName] && !a.AttributeName.IsCustom() && !attrSpecs[a.AttributeName].multi {
+			return errorf(kmip.ResultReasonInvalidField, "attribute %q may appear only once", truncate(string(a.AttributeName)))
+		}
+		seen[a.AttributeName] = true
 		if a.AttributeName.IsCustom() {
 			if len(a.AttributeName) < 3 || a.AttributeName[0] != 'x' {
 				return errorf(kmip.ResultReasonInvalidField, "custom attribute %q: clients may only set x- attributes", truncate(string(a.AttributeName)))

@@ -56,7 +56,7 @@ func (s *Service) create(ctx context.Context, rc *reqCtx, req *payloads.CreateRe
 	if req.ObjectType != kmip.ObjectTypeSymmetricKey {
 		return nil, errorf(kmip.ResultReasonInvalidField, "Create supports the Symmetric Key object type")
 	}
-	attrs, err := templateAttrs(req.TemplateAttribute, rc.version)
+	attrs, err := s.templateAttrs(rc, req.TemplateAttribute)
 	if err != nil {
 		return nil, err
 	}
@@ -75,6 +75,7 @@ func (s *Service) create(ctx context.Context, rc *reqCtx, req *payloads.CreateRe
 		return nil, err
 	}
 	obj := &kmip.SymmetricKey{KeyBlock: rawKeyBlock(material, alg, length)}
+	attrs = append(attrs, kmip.Attribute{AttributeName: kmip.AttributeNameRandomNumberGenerator, AttributeValue: serverRNG})
 	id, err := s.store(ctx, rc, obj, attrs)
 	if err != nil {
 		return nil, err
@@ -82,16 +83,85 @@ func (s *Service) create(ctx context.Context, rc *reqCtx, req *payloads.CreateRe
 	return &payloads.CreateResponsePayload{ObjectType: kmip.ObjectTypeSymmetricKey, UniqueIdentifier: id}, nil
 }
 
-// templateAttrs validates the client's Template-Attribute. Named templates
-// (deprecated in KMIP 1.3) are not stored by this server.
-func templateAttrs(t kmip.TemplateAttribute, v kmip.ProtocolVersion) ([]kmip.Attribute, error) {
-	if len(t.Name) > 0 {
-		return nil, errorf(kmip.ResultReasonItemNotFound, "template not found")
-	}
-	if err := checkClientAttrs(t.Attribute, v); err != nil {
+// templateAttrs validates the client's Template-Attribute and merges the
+// attributes of the templates it names; explicit attributes take precedence
+// over the templates' (KMIP 1.0 §2.1.8).
+func (s *Service) templateAttrs(rc *reqCtx, t kmip.TemplateAttribute) ([]kmip.Attribute, error) {
+	if err := checkClientAttrs(t.Attribute, rc.version); err != nil {
 		return nil, err
 	}
+	if len(t.Name) == 0 {
+		return t.Attribute, nil
+	}
+	if len(t.Name) > 16 {
+		return nil, errorf(kmip.ResultReasonInvalidField, "too many template names")
+	}
+	var merged []kmip.Attribute
+	for _, name := range t.Name {
+		content, err := s.templateContent(rc, name)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range content {
+			if a.AttributeName != kmip.AttributeNameName {
+				merged = append(merged, a)
+			}
+		}
+	}
+	// An explicit single-instance attribute replaces the template's; instances
+	// of multi-instance attributes accumulate, the template's first.
+	for _, a := range t.Attribute {
+		if !a.AttributeName.IsCustom() && !attrSpecs[a.AttributeName].multi {
+			merged = withoutName(merged, a.AttributeName)
+		}
+	}
+	return append(merged, t.Attribute...), nil
+}
+
+// templateContent returns the attributes held by the client's template of
+// the given name.
+func (s *Service) templateContent(rc *reqCtx, name kmip.Name) ([]kmip.Attribute, error) {
+	tpl, err := s.template(rc, name)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := s.openObject(tpl)
+	if err != nil {
+		return nil, err
+	}
+	t, ok := obj.(*kmip.Template)
+	if !ok {
+		return nil, errorf(kmip.ResultReasonItemNotFound, "template not found")
+	}
 	return t.Attribute, nil
+}
+
+// template finds the client's template with the given name.
+func (s *Service) template(rc *reqCtx, name kmip.Name) (*fsm.Object, error) {
+	ids, _, err := s.cfg.Store.Locate(fsm.Query{
+		Owner: rc.identity, Now: rc.now, MaxItems: 1,
+		Filters: []kmip.Attribute{
+			{AttributeName: kmip.AttributeNameObjectType, AttributeValue: kmip.ObjectTypeTemplate},
+			{AttributeName: kmip.AttributeNameName, AttributeValue: name},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, errorf(kmip.ResultReasonItemNotFound, "template not found")
+	}
+	return s.cfg.Store.Get(ids[0])
+}
+
+func withoutName(attrs []kmip.Attribute, name kmip.AttributeName) []kmip.Attribute {
+	out := attrs[:0:0]
+	for _, a := range attrs {
+		if a.AttributeName != name {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // attrValue returns the first value of the named attribute with type T.
@@ -114,6 +184,15 @@ func hasAttr(attrs []kmip.Attribute, name kmip.AttributeName) bool {
 	}
 	return false
 }
+
+// serverRNG describes the generator of server-made key material: Go's
+// crypto/rand over the operating system's CSPRNG, which no KMIP RNG
+// Algorithm names more precisely.
+var serverRNG = kmip.RNGParameters{RNGAlgorithm: kmip.RNGAlgorithmUnspecified}
+
+// defaultLeaseTime is the Lease Time given to new objects: how long a client
+// may use an object before it must obtain a new lease.
+const defaultLeaseTime = time.Hour
 
 // store assigns an id, completes the attributes the server derives, seals the
 // object and commits it. It sets the batch's ID Placeholder.
@@ -152,12 +231,18 @@ func derivedAttrs(obj kmip.Object, clientAttrs []kmip.Attribute, now time.Time) 
 	if d, ok := digestOf(obj); ok {
 		out = append(out, kmip.Attribute{AttributeName: kmip.AttributeNameDigest, AttributeValue: d})
 	}
+	add(kmip.AttributeNameLeaseTime, defaultLeaseTime)
+	if obj.ObjectType() != kmip.ObjectTypeTemplate {
+		add(kmip.AttributeNameOriginalCreationDate, now)
+	}
+	if keyBlockOf(obj) == nil {
+		return out
+	}
 	sensitive, _ := attrValue[bool](clientAttrs, kmip.AttributeNameSensitive)
 	extractable, set := attrValue[bool](clientAttrs, kmip.AttributeNameExtractable)
 	if !set {
 		extractable = true
 	}
-	add(kmip.AttributeNameOriginalCreationDate, now)
 	add(kmip.AttributeNameFresh, true)
 	add(kmip.AttributeNameSensitive, sensitive)
 	add(kmip.AttributeNameExtractable, extractable)

@@ -26,6 +26,7 @@ var supportedObjectTypes = []kmip.ObjectType{
 	kmip.ObjectTypeSymmetricKey,
 	kmip.ObjectTypeSecretData,
 	kmip.ObjectTypeOpaqueObject,
+	kmip.ObjectTypeTemplate,
 }
 
 // query answers the Query functions this server supports; functions it

@@ -50,6 +50,14 @@ func clientError(err error) (*Error, bool) {
 		return errWrongState.(*Error), false
 	case errors.Is(err, fsm.ErrExists):
 		return &Error{Reason: kmip.ResultReasonInvalidField, Message: "object already exists"}, false
+	case errors.Is(err, fsm.ErrNoAttribute):
+		return &Error{Reason: kmip.ResultReasonItemNotFound, Message: "the object has no such attribute"}, false
+	case errors.Is(err, fsm.ErrIndexRange):
+		return &Error{Reason: kmip.ResultReasonIndexOutofBounds, Message: "attribute index out of bounds"}, false
+	case errors.Is(err, fsm.ErrSingleValued):
+		return &Error{Reason: kmip.ResultReasonIllegalOperation, Message: "the attribute allows a single instance and already has one"}, false
+	case errors.Is(err, fsm.ErrNotModifiable):
+		return &Error{Reason: kmip.ResultReasonPermissionDenied, Message: "the attribute cannot be changed in the object's current state"}, false
 	case errors.Is(err, cluster.ErrTooLarge):
 		return errTooLarge.(*Error), false
 	case errors.Is(err, cluster.ErrNotLeader), errors.Is(err, cluster.ErrTimeout), errors.Is(err, cluster.ErrShutdown):

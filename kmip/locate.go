@@ -21,6 +21,13 @@ func (s *Service) locate(_ context.Context, rc *reqCtx, req *payloads.LocateRequ
 	if len(req.Attribute) > MaxLocateFilters {
 		return nil, errorf(kmip.ResultReasonInvalidField, "too many attributes in Locate")
 	}
+	// The decoder reads fields newer than the request's version; ignore them.
+	if ttlv.CompareVersions(rc.version, kmip.V1_3) < 0 {
+		req.OffsetItems = 0
+	}
+	if ttlv.CompareVersions(rc.version, kmip.V1_1) < 0 {
+		req.ObjectGroupMember = 0
+	}
 	resp := &payloads.LocateResponsePayload{}
 	if ttlv.CompareVersions(rc.version, kmip.V1_3) >= 0 {
 		resp.LocatedItems = new(int32)

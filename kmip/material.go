@@ -11,7 +11,9 @@ import (
 	"github.com/kmsd/kmsd/fsm"
 )
 
-var errNoMaterial = errorf(kmip.ResultReasonPermissionDenied, "the object has no key material (destroyed)")
+// errNoMaterial answers Get on a destroyed object, as the OASIS test cases
+// record it (TC-314: "Object does not exist").
+var errNoMaterial = errorf(kmip.ResultReasonItemNotFound, "object does not exist (destroyed)")
 
 // sealObject serialises a managed object's KMIP structure and seals it for id.
 func (s *Service) sealObject(id string, obj kmip.Object) ([]byte, error) {

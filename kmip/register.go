@@ -2,6 +2,7 @@ package kmip
 
 import (
 	"context"
+	"reflect"
 
 	"github.com/ovh/kmip-go"
 	"github.com/ovh/kmip-go/payloads"
@@ -18,13 +19,27 @@ func (s *Service) register(ctx context.Context, rc *reqCtx, req *payloads.Regist
 	if req.Object == nil || req.Object.ObjectType() != req.ObjectType {
 		return nil, errorf(kmip.ResultReasonInvalidField, "Object Type does not match the object")
 	}
-	attrs, err := templateAttrs(req.TemplateAttribute, rc.version)
+	attrs, err := s.templateAttrs(rc, req.TemplateAttribute)
 	if err != nil {
 		return nil, err
+	}
+	if tpl, ok := req.Object.(*kmip.Template); ok {
+		// A template holds attributes for objects created from it; its own
+		// attributes are those of the request, plus the Names it carries so
+		// that Create can find it by name.
+		if err := checkClientAttrs(tpl.Attribute, rc.version); err != nil {
+			return nil, err
+		}
+		for _, a := range tpl.Attribute {
+			if a.AttributeName == kmip.AttributeNameName && !hasValue(attrs, a) {
+				attrs = append(attrs, a)
+			}
+		}
 	}
 	if err := validateObject(req.Object, attrs); err != nil {
 		return nil, err
 	}
+	completeKeyBlock(req.Object, attrs)
 	id, err := s.store(ctx, rc, req.Object, attrs)
 	if err != nil {
 		return nil, err
@@ -44,6 +59,11 @@ func validateObject(obj kmip.Object, attrs []kmip.Attribute) error {
 	case *kmip.SecretData:
 		_, err := keyBytes(&o.KeyBlock, kmip.KeyFormatTypeRaw, kmip.KeyFormatTypeOpaque)
 		return err
+	case *kmip.Template:
+		if len(o.Attribute) > 256 {
+			return errorf(kmip.ResultReasonInvalidField, "too many attributes in the template")
+		}
+		return nil
 	case *kmip.OpaqueObject:
 		if len(o.OpaqueDataValue) == 0 || len(o.OpaqueDataValue) > maxOpaqueBytes {
 			return errorf(kmip.ResultReasonInvalidField, "Opaque Data Value must hold 1 to %d bytes", maxOpaqueBytes)
@@ -99,4 +119,34 @@ func checkSymmetricLength(kb *kmip.KeyBlock, attrs []kmip.Attribute, n int) erro
 		return errorf(kmip.ResultReasonInvalidField, "key material does not match the Cryptographic Length")
 	}
 	return nil
+}
+
+func hasValue(attrs []kmip.Attribute, want kmip.Attribute) bool {
+	for _, a := range attrs {
+		if a.AttributeName == want.AttributeName && reflect.DeepEqual(a.AttributeValue, want.AttributeValue) {
+			return true
+		}
+	}
+	return false
+}
+
+// completeKeyBlock copies the algorithm and length given as attributes into
+// a symmetric key block that lacks them: KMIP 1.4 §2.1.3 requires both in
+// the Key Block of a symmetric key.
+func completeKeyBlock(obj kmip.Object, attrs []kmip.Attribute) {
+	key, ok := obj.(*kmip.SymmetricKey)
+	if !ok {
+		return
+	}
+	if a, ok := attrValue[kmip.CryptographicAlgorithm](attrs, kmip.AttributeNameCryptographicAlgorithm); ok && key.KeyBlock.CryptographicAlgorithm == 0 {
+		key.KeyBlock.CryptographicAlgorithm = a
+	}
+	if l, ok := attrValue[int32](attrs, kmip.AttributeNameCryptographicLength); ok && key.KeyBlock.CryptographicLength == 0 {
+		key.KeyBlock.CryptographicLength = l
+	}
+	if key.KeyBlock.CryptographicLength == 0 {
+		if b, ok := plainBytes(&key.KeyBlock); ok {
+			key.KeyBlock.CryptographicLength = int32(len(b) * 8)
+		}
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/ovh/kmip-go"
-	"github.com/ovh/kmip-go/payloads"
 	"github.com/ovh/kmip-go/ttlv"
 	"google.golang.org/protobuf/proto"
 
@@ -49,6 +48,9 @@ func (s *Service) buildRoutes() map[kmip.Operation]route {
 		kmip.OperationActivate:         {since: kmip.V1_0, h: handle(s.activate)},
 		kmip.OperationRevoke:           {since: kmip.V1_0, h: handle(s.revoke)},
 		kmip.OperationDestroy:          {since: kmip.V1_0, h: handle(s.destroy)},
+		kmip.OperationAddAttribute:     {since: kmip.V1_0, h: handle(s.addAttribute)},
+		kmip.OperationModifyAttribute:  {since: kmip.V1_0, h: handle(s.modifyAttribute)},
+		kmip.OperationDeleteAttribute:  {since: kmip.V1_0, h: handle(s.deleteAttribute)},
 	}
 }
 
@@ -116,6 +118,3 @@ func (rc *reqCtx) resolve(id string) (string, error) {
 	}
 	return rc.placeholder, nil
 }
-
-// Compile-time checks that the payload types used above exist.
-var _ = []kmip.OperationPayload{&payloads.CreateRequestPayload{}, &payloads.GetRequestPayload{}}

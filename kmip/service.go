@@ -102,6 +102,10 @@ func (s *Service) Execute(ctx context.Context, identity string, req *kmip.Reques
 func (s *Service) execute(ctx context.Context, identity string, req *kmip.RequestMessage) *kmip.ResponseMessage {
 	hdr := req.Header
 	version := negotiate(hdr.ProtocolVersion)
+	now := s.cfg.Now().UTC().Truncate(time.Second)
+	messageError := func(version kmip.ProtocolVersion, hdr kmip.RequestHeader, err error) *kmip.ResponseMessage {
+		return messageError(version, hdr, now, err)
+	}
 	switch {
 	case !isSupported(hdr.ProtocolVersion):
 		return messageError(version, hdr, errorf(kmip.ResultReasonInvalidMessage, "protocol version not supported"))
@@ -115,7 +119,7 @@ func (s *Service) execute(ctx context.Context, identity string, req *kmip.Reques
 	// KMIP 1.4 §6.16: when absent, Stop is assumed.
 	stopOnError := hdr.BatchErrorContinuationOption != kmip.BatchErrorContinuationOptionContinue
 
-	rc := &reqCtx{identity: identity, version: version, now: s.cfg.Now().UTC().Truncate(time.Second)}
+	rc := &reqCtx{identity: identity, version: version, now: now}
 	resp := &kmip.ResponseMessage{
 		Header:    responseHeader(version, hdr, rc.now),
 		BatchItem: make([]kmip.ResponseBatchItem, len(req.BatchItem)),
@@ -129,8 +133,11 @@ func (s *Service) execute(ctx context.Context, identity string, req *kmip.Reques
 			continue
 		}
 		resp.BatchItem[i] = s.executeItem(ctx, rc, bi, item)
-		if resp.BatchItem[i].ResultStatus != kmip.ResultStatusSuccess && stopOnError {
-			stopped = true
+		if resp.BatchItem[i].ResultStatus != kmip.ResultStatusSuccess {
+			// A failed item clears the ID Placeholder so later items cannot
+			// act on an object the client did not intend.
+			rc.placeholder = ""
+			stopped = stopOnError
 		}
 	}
 	return resp
@@ -159,9 +166,6 @@ func (s *Service) executeItem(ctx context.Context, rc *reqCtx, bi *kmip.RequestB
 		if internal {
 			s.logger.Error("operation failed", "operation", ttlv.EnumStr(bi.Operation), "client", rc.identity, "err", err)
 		}
-		// A failed item clears the placeholder so later items cannot act on
-		// an object the client did not intend.
-		rc.placeholder = ""
 		return failedItem(item, e)
 	}
 	item.ResultStatus = kmip.ResultStatusSuccess
@@ -188,9 +192,9 @@ func responseHeader(version kmip.ProtocolVersion, hdr kmip.RequestHeader, now ti
 }
 
 // messageError is the answer to a request that cannot be executed at all.
-func messageError(version kmip.ProtocolVersion, hdr kmip.RequestHeader, err error) *kmip.ResponseMessage {
+func messageError(version kmip.ProtocolVersion, hdr kmip.RequestHeader, now time.Time, err error) *kmip.ResponseMessage {
 	return &kmip.ResponseMessage{
-		Header:    responseHeader(version, hdr, time.Now().UTC().Truncate(time.Second)),
+		Header:    responseHeader(version, hdr, now),
 		BatchItem: []kmip.ResponseBatchItem{failedItem(kmip.ResponseBatchItem{}, err)},
 	}
 }
@@ -198,7 +202,7 @@ func messageError(version kmip.ProtocolVersion, hdr kmip.RequestHeader, err erro
 // errorResponse encodes a message-level error for a request that could not be
 // decoded.
 func errorResponse(version kmip.ProtocolVersion, err error) []byte {
-	b, encErr := encodeResponse(messageError(version, kmip.RequestHeader{}, err))
+	b, encErr := encodeResponse(messageError(version, kmip.RequestHeader{}, time.Now().UTC().Truncate(time.Second), err))
 	if encErr != nil {
 		panic("kmip: cannot encode a fixed error response")
 	}

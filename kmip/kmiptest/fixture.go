@@ -1,0 +1,185 @@
+package kmiptest
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	kmipgo "github.com/ovh/kmip-go"
+	"github.com/ovh/kmip-go/ttlv"
+
+	"github.com/kmsd/kmsd/cluster"
+	"github.com/kmsd/kmsd/fsm"
+	"github.com/kmsd/kmsd/kmip"
+)
+
+// Epoch is the fixed time the fixture clock starts at.
+var Epoch = time.Date(2030, time.January, 2, 3, 4, 5, 0, time.UTC)
+
+// Clock is a settable clock for Config.Now.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// Replicator applies each command to the state machine directly, as a
+// single-node log would, with consecutive indexes.
+type Replicator struct {
+	FSM *fsm.FSM
+
+	mu    sync.Mutex
+	index uint64
+	// Err, when set, is returned by Apply instead of applying.
+	Err error
+}
+
+// Apply implements kmip.Replicator.
+func (r *Replicator) Apply(ctx context.Context, cmd []byte) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Err != nil {
+		return nil, r.Err
+	}
+	r.index++
+	return r.FSM.Apply(r.index, cmd), nil
+}
+
+// Applied returns the number of commands applied so far.
+func (r *Replicator) Applied() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.index
+}
+
+// Fixture is a Service over a real state machine and keyring.
+type Fixture struct {
+	FSM        *fsm.FSM
+	Replicator *Replicator
+	Keyring    *cluster.Keyring
+	Clock      *Clock
+	Logs       *Logs
+	Service    *kmip.Service
+}
+
+// New returns a fixture whose clock starts at Epoch.
+func New(t testing.TB) *Fixture {
+	t.Helper()
+	logs := NewLogs(t)
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	kr, err := cluster.NewKeyring(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := fsm.New(fsm.Config{Logger: logs.Logger()})
+	clock := &Clock{now: Epoch}
+	rep := &Replicator{FSM: f}
+	svc := kmip.NewService(kmip.Config{
+		Replicator: rep,
+		Store:      f,
+		Sealer:     kr,
+		Logger:     logs.Logger(),
+		Now:        clock.Now,
+		ServerInfo: "kmsd test",
+	})
+	return &Fixture{FSM: f, Replicator: rep, Keyring: kr, Clock: clock, Logs: logs, Service: svc}
+}
+
+// Leaks lists words that only internal error text would contain; none may
+// reach a client.
+var Leaks = []string{"panic", "decoder", "encoding error", "fsm:", "cluster:", "kmip:", "wire:", "goroutine", ".go:"}
+
+// CheckNoLeak reports an error for every Result Message that quotes internal
+// error text.
+func CheckNoLeak(t testing.TB, resp *kmipgo.ResponseMessage) {
+	t.Helper()
+	for i, bi := range resp.BatchItem {
+		msg := strings.ToLower(bi.ResultMessage)
+		for _, w := range Leaks {
+			if strings.Contains(msg, w) {
+				t.Errorf("batch item %d: result message %q leaks internal text %q", i, bi.ResultMessage, w)
+			}
+		}
+	}
+}
+
+// Execute encodes req as a client would, decodes it as the server does, runs
+// it as identity and decodes the response. It returns the decoded response
+// and its bytes.
+func (f *Fixture) Execute(t testing.TB, identity string, req kmipgo.RequestMessage) (*kmipgo.ResponseMessage, []byte) {
+	t.Helper()
+	wireReq := &kmipgo.RequestMessage{}
+	if err := decode(ttlv.MarshalTTLV(&req), wireReq); err != nil {
+		t.Fatalf("request does not survive encoding: %v", err)
+	}
+	return f.ExecuteDirect(t, identity, wireReq)
+}
+
+// ExecuteDirect runs req as given, without the encoding round trip, so a
+// test can hand the service values the encoder would drop.
+func (f *Fixture) ExecuteDirect(t testing.TB, identity string, req *kmipgo.RequestMessage) (*kmipgo.ResponseMessage, []byte) {
+	t.Helper()
+	b := f.Service.Execute(context.Background(), identity, req)
+	resp := DecodeResponse(t, b)
+	CheckNoLeak(t, resp)
+	return resp, b
+}
+
+// DecodeResponse decodes a response message or fails the test.
+func DecodeResponse(t testing.TB, b []byte) *kmipgo.ResponseMessage {
+	t.Helper()
+	resp := &kmipgo.ResponseMessage{}
+	if err := decode(b, resp); err != nil {
+		t.Fatalf("cannot decode response: %v\n%s", err, Dump(b))
+	}
+	return resp
+}
+
+// decode runs the TTLV decoder behind a recover: it panics on some inputs.
+func decode(b []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("decoder panicked: %v", r)
+		}
+	}()
+	return ttlv.UnmarshalTTLV(b, v)
+}
+
+// Dump renders TTLV bytes as text for failure messages.
+func Dump(b []byte) string {
+	var v ttlv.Value
+	if err := decode(b, &v); err != nil {
+		return fmt.Sprintf("undecodable TTLV (%v): % x", err, b)
+	}
+	return string(ttlv.MarshalText(&v))
+}
