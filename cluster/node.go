@@ -2,18 +2,19 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+	autopilot "github.com/hashicorp/raft-autopilot"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 )
 
@@ -34,14 +35,38 @@ type StateMachine interface {
 	SnapshotState() interface{ Persist(io.Writer) error }
 	// Restore replaces the state with a persisted snapshot.
 	Restore(r io.Reader) error
+	// EncodeResult and DecodeResult carry an ApplyLog result from the
+	// leader to the node that forwarded the command.
+	EncodeResult(v any) ([]byte, error)
+	DecodeResult(b []byte) (any, error)
+	// Count is the number of objects, for status reports.
+	Count() int
+	// ValidateSnapshot reads a whole snapshot and reports whether Restore
+	// would accept it, without touching the state.
+	ValidateSnapshot(r io.Reader) error
 }
 
 // Config configures a Node. Zero values get defaults.
 type Config struct {
-	NodeID    string // defaults to the raft address
-	DataDir   string // required: raft state lives in DataDir/raft
-	RaftAddr  string // host:port to bind for raft traffic; required
-	Bootstrap bool   // form a one-voter cluster when there is no state yet
+	NodeID     string // defaults to the raft address
+	DataDir    string // required: raft state lives in DataDir/raft
+	RaftAddr   string // host:port to bind and advertise for Raft; required
+	AdminAddr  string // advertised gRPC address (admin API and node service)
+	KMIPAddr   string // advertised KMIP address, for members listings
+	GossipAddr string // host:port for memberlist; empty disables gossip
+	GossipKey  []byte // 32-byte key encrypting and authenticating gossip
+	Version    string
+	Bootstrap  bool     // form a one-voter cluster when there is no state yet
+	Join       []string // admin addresses of members to join on start
+	// Keyring holds the cluster's data key; a joining node adopts the
+	// cluster's. Required.
+	Keyring *Keyring
+
+	// ServerTLS must require and verify client certificates; ClientTLS
+	// carries this node's certificate and the CA for dialing peers. Peers
+	// must present a certificate with Organization NodeOrganization.
+	ServerTLS *tls.Config
+	ClientTLS *tls.Config
 
 	MaxCommandSize int           // default 4 MiB
 	ApplyTimeout   time.Duration // bound on enqueue + commit; default 10s
@@ -50,8 +75,22 @@ type Config struct {
 	// entries, 120s) when set.
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
+	// HeartbeatTimeout and ElectionTimeout override raft's defaults (1s).
+	HeartbeatTimeout time.Duration
+	ElectionTimeout  time.Duration
+
+	Autopilot AutopilotConfig
 
 	Logger *slog.Logger
+}
+
+// AutopilotConfig tunes server promotion and dead-server cleanup.
+type AutopilotConfig struct {
+	CleanupDeadServers      bool          // remove failed servers automatically
+	MinQuorum               uint          // never shrink below this many voters; default 3
+	LastContactThreshold    time.Duration // default 2s
+	MaxTrailingLogs         uint64        // default 250
+	ServerStabilizationTime time.Duration // before a non-voter is promoted; default 5s
 }
 
 func (c *Config) setDefaults() {
@@ -67,6 +106,18 @@ func (c *Config) setDefaults() {
 	if c.SnapshotRetain == 0 {
 		c.SnapshotRetain = 2
 	}
+	if c.Autopilot.MinQuorum == 0 {
+		c.Autopilot.MinQuorum = 3
+	}
+	if c.Autopilot.LastContactThreshold == 0 {
+		c.Autopilot.LastContactThreshold = 2 * time.Second
+	}
+	if c.Autopilot.MaxTrailingLogs == 0 {
+		c.Autopilot.MaxTrailingLogs = 250
+	}
+	if c.Autopilot.ServerStabilizationTime == 0 {
+		c.Autopilot.ServerStabilizationTime = 5 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -76,44 +127,89 @@ func (c *Config) setDefaults() {
 type Node struct {
 	cfg       Config
 	logger    *slog.Logger
+	sm        StateMachine
 	raft      *raft.Raft
 	store     *raftboltdb.BoltStore
 	transport *raft.NetworkTransport
+	peers     *peerBook
+	gossip    *gossip
+	pilot     *autopilot.Autopilot
+	rpc       *rpcClients
+
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	shutOnce sync.Once
 }
 
-// New opens (or creates) the node's raft state and starts raft.
+// New opens (or creates) the node's raft state, starts raft, gossip and the
+// leadership watcher.
 func New(cfg Config, sm StateMachine) (*Node, error) {
 	cfg.setDefaults()
-	if cfg.DataDir == "" || cfg.RaftAddr == "" {
-		return nil, errors.New("cluster: DataDir and RaftAddr are required")
+	if cfg.DataDir == "" || cfg.RaftAddr == "" || cfg.Keyring == nil {
+		return nil, errors.New("cluster: DataDir, RaftAddr and Keyring are required")
 	}
-	logger := cfg.Logger.With("component", "cluster")
+	logger := cfg.Logger.With("component", "cluster", "node", cfg.NodeID)
 	dir := filepath.Join(cfg.DataDir, "raft")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	hlog := newHclogAdapter(cfg.Logger.With("component", "raft"))
 
-	store, err := raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
-	if err != nil {
+	n := &Node{cfg: cfg, logger: logger, sm: sm, stop: make(chan struct{})}
+	var err error
+	cleanup := func() {
+		if n.transport != nil {
+			n.transport.Close()
+		}
+		if n.store != nil {
+			n.store.Close()
+		}
+	}
+	if n.store, err = raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db")); err != nil {
 		return nil, fmt.Errorf("cluster: open log store: %w", err)
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, cfg.SnapshotRetain, hlog)
 	if err != nil {
-		store.Close()
+		cleanup()
 		return nil, fmt.Errorf("cluster: open snapshot store: %w", err)
 	}
-	addr, err := net.ResolveTCPAddr("tcp", cfg.RaftAddr)
+	stream, err := newTLSStreamLayer(cfg.RaftAddr, cfg.ServerTLS, cfg.ClientTLS)
 	if err != nil {
-		store.Close()
-		return nil, fmt.Errorf("cluster: raft address: %w", err)
+		cleanup()
+		return nil, err
 	}
-	transport, err := raft.NewTCPTransportWithLogger(cfg.RaftAddr, addr, 3, 10*time.Second, hlog)
-	if err != nil {
-		store.Close()
-		return nil, fmt.Errorf("cluster: raft transport: %w", err)
-	}
+	n.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog,
+	})
 
+	rc := raftConfig(cfg, hlog)
+	if cfg.Bootstrap {
+		if err := bootstrap(rc, n.store, snaps, n.transport); err != nil {
+			cleanup()
+			return nil, err
+		}
+	}
+	if n.raft, err = raft.NewRaft(rc, &raftFSM{sm: sm}, n.store, n.store, snaps, n.transport); err != nil {
+		cleanup()
+		return nil, fmt.Errorf("cluster: start raft: %w", err)
+	}
+	n.rpc = newRPCClients(cfg.ClientTLS)
+	n.peers = newPeerBook(filepath.Join(cfg.DataDir, "peers.json"))
+	n.peers.put(peerInfo{ID: cfg.NodeID, RaftAddr: string(n.transport.LocalAddr()), AdminAddr: cfg.AdminAddr, KMIPAddr: cfg.KMIPAddr, GossipAddr: cfg.GossipAddr, Version: cfg.Version})
+	n.pilot = autopilot.New(n.raft, &pilotDelegate{n: n}, autopilot.WithLogger(hlog))
+	if cfg.GossipAddr != "" {
+		if n.gossip, err = startGossip(n); err != nil {
+			_ = n.raft.Shutdown().Error()
+			cleanup()
+			return nil, err
+		}
+	}
+	n.wg.Add(1)
+	go n.watchLeadership()
+	return n, nil
+}
+
+func raftConfig(cfg Config, hlog hclog.Logger) *raft.Config {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.NodeID)
 	rc.Logger = hlog
@@ -124,82 +220,145 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 	if cfg.SnapshotInterval > 0 {
 		rc.SnapshotInterval = cfg.SnapshotInterval
 	}
-
-	if cfg.Bootstrap {
-		has, err := raft.HasExistingState(store, store, snaps)
-		if err != nil {
-			transport.Close()
-			store.Close()
-			return nil, fmt.Errorf("cluster: inspect state: %w", err)
-		}
-		if !has {
-			conf := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: transport.LocalAddr()}}}
-			if err := raft.BootstrapCluster(rc, store, store, snaps, transport, conf); err != nil {
-				transport.Close()
-				store.Close()
-				return nil, fmt.Errorf("cluster: bootstrap: %w", err)
-			}
-			logger.Info("bootstrapped a new single-voter cluster", "id", cfg.NodeID)
-		}
+	if cfg.HeartbeatTimeout > 0 {
+		rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+		rc.LeaderLeaseTimeout = min(rc.LeaderLeaseTimeout, cfg.HeartbeatTimeout)
 	}
-
-	r, err := raft.NewRaft(rc, &raftFSM{sm: sm}, store, store, snaps, transport)
-	if err != nil {
-		transport.Close()
-		store.Close()
-		return nil, fmt.Errorf("cluster: start raft: %w", err)
+	if cfg.ElectionTimeout > 0 {
+		rc.ElectionTimeout = cfg.ElectionTimeout
 	}
-	return &Node{cfg: cfg, logger: logger, raft: r, store: store, transport: transport}, nil
+	return rc
 }
 
-// WaitReady blocks until this node is the leader and has applied every entry
-// committed before it, or ctx ends.
+func bootstrap(rc *raft.Config, store *raftboltdb.BoltStore, snaps raft.SnapshotStore, tr *raft.NetworkTransport) error {
+	has, err := raft.HasExistingState(store, store, snaps)
+	if err != nil {
+		return fmt.Errorf("cluster: inspect state: %w", err)
+	}
+	if has {
+		return nil
+	}
+	conf := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: tr.LocalAddr()}}}
+	if err := raft.BootstrapCluster(rc, store, store, snaps, tr, conf); err != nil {
+		return fmt.Errorf("cluster: bootstrap: %w", err)
+	}
+	return nil
+}
+
+// ID returns this node's id.
+func (n *Node) ID() string { return n.cfg.NodeID }
+
+// RaftAddr returns the address Raft listens on.
+func (n *Node) RaftAddr() string { return string(n.transport.LocalAddr()) }
+
+// IsLeader reports whether this node currently leads.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// Stats reports raft's view of this node.
+func (n *Node) Stats() map[string]string { return n.raft.Stats() }
+
+// WaitReady blocks until the cluster has a leader and this node has applied
+// every entry committed before the call, or ctx ends. A node that has not
+// joined a cluster yet (no configuration) is ready at once.
 func (n *Node) WaitReady(ctx context.Context) error {
+	if !n.hasConfiguration() {
+		return nil
+	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for n.raft.State() != raft.Leader {
+	for {
+		if err := n.ReadBarrier(ctx); err == nil {
+			return nil
+		} else if ctx.Err() != nil {
+			return fmt.Errorf("%w: %v", ErrTimeout, err)
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%w: no leader elected", ErrTimeout)
 		case <-tick.C:
 		}
 	}
-	timeout := time.Until(deadline(ctx, n.cfg.ApplyTimeout))
-	return mapRaftErr(n.raft.Barrier(timeout).Error())
 }
 
-// Apply proposes one command and returns the state machine's answer once the
-// entry is committed and applied on this node.
-func (n *Node) Apply(ctx context.Context, cmd []byte) (any, error) {
-	if len(cmd) > n.cfg.MaxCommandSize {
-		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(cmd), n.cfg.MaxCommandSize)
-	}
-	if n.raft.State() != raft.Leader {
-		return nil, ErrNotLeader
-	}
-	timeout := time.Until(deadline(ctx, n.cfg.ApplyTimeout))
-	f := n.raft.Apply(cmd, timeout)
-	done := make(chan error, 1)
-	go func() { done <- f.Error() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			return nil, mapRaftErr(err)
+func (n *Node) hasConfiguration() bool {
+	f := n.raft.GetConfiguration()
+	return f.Error() == nil && len(f.Configuration().Servers) > 0
+}
+
+// Snapshot asks raft to take a snapshot now.
+func (n *Node) TakeSnapshot() error {
+	return mapRaftErr(n.raft.Snapshot().Error())
+}
+
+// Shutdown leaves gracefully: a leader first hands leadership to another
+// voter so the cluster does not wait for an election timeout; then gossip,
+// raft and the stores stop.
+func (n *Node) Shutdown() error {
+	var err error
+	n.shutOnce.Do(func() {
+		if n.IsLeader() && n.voters() > 1 {
+			if terr := n.raft.LeadershipTransfer().Error(); terr != nil {
+				n.logger.Warn("leadership transfer before shutdown failed", "err", terr)
+			}
 		}
-		return f.Response(), nil
-	case <-ctx.Done():
-		// The entry may still commit; the caller only stops waiting.
-		return nil, fmt.Errorf("%w: %v", ErrTimeout, ctx.Err())
-	}
+		close(n.stop)
+		n.wg.Wait()
+		if n.gossip != nil {
+			n.gossip.leave()
+		}
+		err = n.raft.Shutdown().Error()
+		n.rpc.close()
+		if cerr := n.transport.Close(); err == nil {
+			err = cerr
+		}
+		if cerr := n.store.Close(); err == nil {
+			err = cerr
+		}
+	})
+	return err
 }
 
-// deadline is the earlier of ctx's deadline and now+max.
-func deadline(ctx context.Context, max time.Duration) time.Time {
-	d := time.Now().Add(max)
-	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
-		return cd
+func (n *Node) voters() int {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return 0
 	}
-	return d
+	v := 0
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			v++
+		}
+	}
+	return v
+}
+
+// watchLeadership runs autopilot while this node leads.
+func (n *Node) watchLeadership() {
+	defer n.wg.Done()
+	running := false
+	stopPilot := func() {
+		if running {
+			<-n.pilot.Stop()
+			running = false
+		}
+	}
+	defer stopPilot()
+	ch := n.raft.LeaderCh()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case leader := <-ch:
+			if leader {
+				n.logger.Info("leadership acquired")
+				n.pilot.Start(context.Background())
+				running = true
+			} else {
+				n.logger.Info("leadership lost")
+				stopPilot()
+			}
+		}
+	}
 }
 
 // mapRaftErr is the one place raft errors become our sentinels.
@@ -219,27 +378,13 @@ func mapRaftErr(err error) error {
 	}
 }
 
-// Snapshot asks raft to take a snapshot now.
-func (n *Node) Snapshot() error {
-	return mapRaftErr(n.raft.Snapshot().Error())
-}
-
-// Stats reports raft's view of this node.
-func (n *Node) Stats() map[string]string { return n.raft.Stats() }
-
-// IsLeader reports whether this node currently leads.
-func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
-
-// Shutdown stops raft and closes the stores.
-func (n *Node) Shutdown() error {
-	err := n.raft.Shutdown().Error()
-	if cerr := n.transport.Close(); err == nil {
-		err = cerr
+// deadline is the earlier of ctx's deadline and now+max.
+func deadline(ctx context.Context, max time.Duration) time.Time {
+	d := time.Now().Add(max)
+	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
+		return cd
 	}
-	if cerr := n.store.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return d
 }
 
 // raftFSM adapts a StateMachine to raft.FSM.
@@ -274,40 +419,3 @@ func (s *raftSnapshot) Persist(sink raft.SnapshotSink) error {
 }
 
 func (s *raftSnapshot) Release() {}
-
-// newHclogAdapter routes raft's hclog output to slog.
-func newHclogAdapter(l *slog.Logger) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{
-		Name:        "raft",
-		Level:       hclog.Info,
-		Output:      slogWriter{l},
-		DisableTime: true,
-	})
-}
-
-// slogWriter turns one hclog line ("[INFO]  raft: message: k=v") into a slog
-// record at the matching level.
-type slogWriter struct{ l *slog.Logger }
-
-func (w slogWriter) Write(p []byte) (int, error) {
-	msg := strings.TrimSpace(string(p))
-	level := slog.LevelInfo
-	for prefix, lv := range hclogLevels {
-		if strings.HasPrefix(msg, prefix) {
-			level = lv
-			msg = strings.TrimSpace(strings.TrimPrefix(msg, prefix))
-			break
-		}
-	}
-	msg = strings.TrimPrefix(msg, "raft: ")
-	w.l.Log(context.Background(), level, msg)
-	return len(p), nil
-}
-
-var hclogLevels = map[string]slog.Level{
-	"[TRACE]": slog.LevelDebug,
-	"[DEBUG]": slog.LevelDebug,
-	"[INFO]":  slog.LevelInfo,
-	"[WARN]":  slog.LevelWarn,
-	"[ERROR]": slog.LevelError,
-}

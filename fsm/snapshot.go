@@ -198,3 +198,9 @@ func (f *FSM) Count() int {
 	}
 	return n
 }
+
+// ValidateSnapshot reports whether r holds a snapshot Restore accepts, by
+// restoring it into a throwaway store.
+func (f *FSM) ValidateSnapshot(r io.Reader) error {
+	return New(Config{}).Restore(r)
+}

@@ -34,11 +34,11 @@ func visibleAttrs(o *fsm.Object, v kmip.ProtocolVersion, now time.Time) []kmip.A
 
 // getAttributes returns the requested attributes in the order requested, or
 // every attribute when none is named (KMIP 1.4 §4.12).
-func (s *Service) getAttributes(_ context.Context, rc *reqCtx, req *payloads.GetAttributesRequestPayload) (*payloads.GetAttributesResponsePayload, error) {
+func (s *Service) getAttributes(ctx context.Context, rc *reqCtx, req *payloads.GetAttributesRequestPayload) (*payloads.GetAttributesResponsePayload, error) {
 	if len(req.AttributeName) > MaxAttributeNames {
 		return nil, errorf(kmip.ResultReasonInvalidField, "too many attribute names")
 	}
-	o, err := s.object(rc, req.UniqueIdentifier)
+	o, err := s.object(ctx, rc, req.UniqueIdentifier)
 	if err != nil {
 		return nil, err
 	}
@@ -66,8 +66,8 @@ func (s *Service) getAttributes(_ context.Context, rc *reqCtx, req *payloads.Get
 }
 
 // getAttributeList names the attributes the object has (KMIP 1.4 §4.13).
-func (s *Service) getAttributeList(_ context.Context, rc *reqCtx, req *payloads.GetAttributeListRequestPayload) (*payloads.GetAttributeListResponsePayload, error) {
-	o, err := s.object(rc, req.UniqueIdentifier)
+func (s *Service) getAttributeList(ctx context.Context, rc *reqCtx, req *payloads.GetAttributeListRequestPayload) (*payloads.GetAttributeListResponsePayload, error) {
+	o, err := s.object(ctx, rc, req.UniqueIdentifier)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,9 @@ import (
 // machine's answer (an *fsm.Result) once this node has applied it.
 type Replicator interface {
 	Apply(ctx context.Context, cmd []byte) (any, error)
+	// ReadBarrier returns once this node has applied every write the
+	// cluster acknowledged before the call.
+	ReadBarrier(ctx context.Context) error
 }
 
 // Store answers reads from the local state machine.

@@ -59,7 +59,7 @@ func indexOf(a kmip.Attribute) int32 {
 
 // addAttribute adds a new instance of an attribute (KMIP 1.4 §4.14).
 func (s *Service) addAttribute(ctx context.Context, rc *reqCtx, req *payloads.AddAttributeRequestPayload) (*payloads.AddAttributeResponsePayload, error) {
-	o, err := s.object(rc, req.UniqueIdentifier)
+	o, err := s.object(ctx, rc, req.UniqueIdentifier)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +86,7 @@ func (s *Service) addAttribute(ctx context.Context, rc *reqCtx, req *payloads.Ad
 
 // modifyAttribute replaces one instance of an attribute (KMIP 1.4 §4.15).
 func (s *Service) modifyAttribute(ctx context.Context, rc *reqCtx, req *payloads.ModifyAttributeRequestPayload) (*payloads.ModifyAttributeResponsePayload, error) {
-	o, err := s.object(rc, req.UniqueIdentifier)
+	o, err := s.object(ctx, rc, req.UniqueIdentifier)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +107,7 @@ func (s *Service) modifyAttribute(ctx context.Context, rc *reqCtx, req *payloads
 
 // deleteAttribute removes one instance of an attribute (KMIP 1.4 §4.16).
 func (s *Service) deleteAttribute(ctx context.Context, rc *reqCtx, req *payloads.DeleteAttributeRequestPayload) (*payloads.DeleteAttributeResponsePayload, error) {
-	o, err := s.object(rc, req.UniqueIdentifier)
+	o, err := s.object(ctx, rc, req.UniqueIdentifier)
 	if err != nil {
 		return nil, err
 	}

@@ -9,8 +9,8 @@ import (
 
 // get returns a managed object, converted to the requested Key Format Type
 // (KMIP 1.4 §4.11).
-func (s *Service) get(_ context.Context, rc *reqCtx, req *payloads.GetRequestPayload) (*payloads.GetResponsePayload, error) {
-	o, err := s.object(rc, req.UniqueIdentifier)
+func (s *Service) get(ctx context.Context, rc *reqCtx, req *payloads.GetRequestPayload) (*payloads.GetResponsePayload, error) {
+	o, err := s.object(ctx, rc, req.UniqueIdentifier)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 
 // activate moves a Pre-Active object to Active (KMIP 1.4 §4.19).
 func (s *Service) activate(ctx context.Context, rc *reqCtx, req *payloads.ActivateRequestPayload) (*payloads.ActivateResponsePayload, error) {
-	o, err := s.object(rc, req.UniqueIdentifier)
+	o, err := s.object(ctx, rc, req.UniqueIdentifier)
 	if err != nil {
 		return nil, err
 	}
@@ -24,7 +24,7 @@ func (s *Service) activate(ctx context.Context, rc *reqCtx, req *payloads.Activa
 
 // revoke deactivates or marks compromised an object (KMIP 1.4 §4.20).
 func (s *Service) revoke(ctx context.Context, rc *reqCtx, req *payloads.RevokeRequestPayload) (*payloads.RevokeResponsePayload, error) {
-	o, err := s.object(rc, req.UniqueIdentifier)
+	o, err := s.object(ctx, rc, req.UniqueIdentifier)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func (s *Service) revoke(ctx context.Context, rc *reqCtx, req *payloads.RevokeRe
 
 // destroy removes an object's key material, keeping its metadata (KMIP 1.4 §4.21).
 func (s *Service) destroy(ctx context.Context, rc *reqCtx, req *payloads.DestroyRequestPayload) (*payloads.DestroyResponsePayload, error) {
-	o, err := s.object(rc, req.UniqueIdentifier)
+	o, err := s.object(ctx, rc, req.UniqueIdentifier)
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,7 @@ import (
 const MaxLocateFilters = 64
 
 // locate searches the client's objects (KMIP 1.4 §4.9).
-func (s *Service) locate(_ context.Context, rc *reqCtx, req *payloads.LocateRequestPayload) (*payloads.LocateResponsePayload, error) {
+func (s *Service) locate(ctx context.Context, rc *reqCtx, req *payloads.LocateRequestPayload) (*payloads.LocateResponsePayload, error) {
 	if req.MaximumItems < 0 || req.OffsetItems < 0 {
 		return nil, errorf(kmip.ResultReasonInvalidField, "Maximum Items and Offset Items must not be negative")
 	}
@@ -36,13 +36,19 @@ func (s *Service) locate(_ context.Context, rc *reqCtx, req *payloads.LocateRequ
 	if mask := req.StorageStatusMask; mask != 0 && mask&kmip.StorageStatusOnlineStorage == 0 {
 		return resp, nil
 	}
-	ids, total, err := s.cfg.Store.Locate(fsm.Query{
+	q := fsm.Query{
 		Owner:    rc.identity,
 		Now:      rc.now,
 		Filters:  req.Attribute,
 		MaxItems: int(req.MaximumItems),
 		Offset:   int(req.OffsetItems),
-	})
+	}
+	// A search cannot tell a stale answer from a complete one, so it always
+	// waits for a read barrier: a key created through any node is found.
+	if err := s.sync(ctx, rc); err != nil {
+		return nil, err
+	}
+	ids, total, err := s.cfg.Store.Locate(q)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package kmip
 
 import (
 	"context"
+	"errors"
 	"crypto/rand"
 	"fmt"
 	"slices"
@@ -93,12 +94,12 @@ func (s *Service) propose(ctx context.Context, rc *reqCtx, t kmsdpb.CommandType,
 
 // object returns a stored object the client owns, resolving an empty id to
 // the batch's ID Placeholder.
-func (s *Service) object(rc *reqCtx, id string) (*fsm.Object, error) {
+func (s *Service) object(ctx context.Context, rc *reqCtx, id string) (*fsm.Object, error) {
 	id, err := rc.resolve(id)
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.cfg.Store.Get(id)
+	o, err := s.read(ctx, rc, func() (*fsm.Object, error) { return s.cfg.Store.Get(id) })
 	if err != nil {
 		return nil, err
 	}
@@ -117,4 +118,36 @@ func (rc *reqCtx) resolve(id string) (string, error) {
 		return "", errNoPlaceholder
 	}
 	return rc.placeholder, nil
+}
+
+// read runs a local read. With consistent reads it first waits for a read
+// barrier; otherwise a "not found" from a node that may lag behind is
+// confirmed after a barrier, so that a client moving between nodes never
+// sees an acknowledged object vanish.
+func (s *Service) read(ctx context.Context, rc *reqCtx, get func() (*fsm.Object, error)) (*fsm.Object, error) {
+	if s.cfg.ConsistentReads {
+		if err := s.sync(ctx, rc); err != nil {
+			return nil, err
+		}
+	}
+	o, err := get()
+	if !errors.Is(err, fsm.ErrNotFound) || rc.synced {
+		return o, err
+	}
+	if err := s.sync(ctx, rc); err != nil {
+		return nil, err
+	}
+	return get()
+}
+
+// sync waits for a read barrier once per request message.
+func (s *Service) sync(ctx context.Context, rc *reqCtx) error {
+	if rc.synced {
+		return nil
+	}
+	if err := s.cfg.Replicator.ReadBarrier(ctx); err != nil {
+		return err
+	}
+	rc.synced = true
+	return nil
 }

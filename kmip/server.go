@@ -26,6 +26,7 @@ type ServerConfig struct {
 	IdleTimeout      time.Duration // wait for the next request; default 5m
 	ReadTimeout      time.Duration // read one whole request once it started; default 30s
 	WriteTimeout     time.Duration // write one response; default 30s
+	RequestTimeout   time.Duration // execute one request message; default 30s
 	Logger           *slog.Logger
 }
 
@@ -45,6 +46,9 @@ func (c *ServerConfig) setDefaults() {
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = 30 * time.Second
 	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 30 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -57,6 +61,11 @@ type Server struct {
 	svc    *Service
 	logger *slog.Logger
 
+	// base is the parent of every request's context; Shutdown cancels it
+	// once the grace period is over.
+	base       context.Context
+	cancelBase context.CancelFunc
+
 	mu       sync.Mutex
 	conns    map[net.Conn]struct{}
 	closing  bool
@@ -66,7 +75,8 @@ type Server struct {
 // NewServer returns a server for svc.
 func NewServer(cfg ServerConfig, svc *Service) *Server {
 	cfg.setDefaults()
-	return &Server{cfg: cfg, svc: svc, logger: cfg.Logger.With("component", "kmip"), conns: map[net.Conn]struct{}{}}
+	base, cancel := context.WithCancel(context.Background())
+	return &Server{cfg: cfg, svc: svc, logger: cfg.Logger.With("component", "kmip"), conns: map[net.Conn]struct{}{}, base: base, cancelBase: cancel}
 }
 
 // Serve accepts connections on ln (plain TCP; TLS is added here) until ln is
@@ -118,7 +128,9 @@ func (s *Server) Shutdown(ctx context.Context) {
 	select {
 	case <-done:
 	case <-ctx.Done():
+		s.cancelBase()
 	}
+	s.cancelBase()
 	s.mu.Lock()
 	for c := range s.conns {
 		c.Close()
@@ -206,7 +218,8 @@ func (s *Server) handle(id string, msg []byte, logger *slog.Logger) (resp []byte
 		logger.Info("rejected undecodable message", "err", err)
 		return errorResponse(versionOf(msg), errInvalidMessage), false
 	}
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(s.base, s.cfg.RequestTimeout)
+	defer cancel()
 	return s.svc.Execute(ctx, id, req), false
 }
 

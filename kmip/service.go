@@ -27,6 +27,10 @@ type Config struct {
 	Now func() time.Time
 	// ServerInfo is the vendor text returned by Query Server Information.
 	ServerInfo string
+	// ConsistentReads makes every read linearizable: each request message
+	// that reads waits for a read barrier first. Without it a read is
+	// served locally, and only an answer of "not found" is confirmed.
+	ConsistentReads bool
 }
 
 // Service executes KMIP request messages.
@@ -57,7 +61,8 @@ type reqCtx struct {
 	identity    string
 	version     kmip.ProtocolVersion
 	now         time.Time
-	placeholder string // ID Placeholder, KMIP 1.4 §6.1.4 ... §7
+	placeholder string // ID Placeholder
+	synced      bool   // a read barrier completed during this message
 }
 
 // negotiate picks the version to answer in: the request's if supported,

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/kmsd/kmsd/cmd/internal/devpki"
 )
@@ -62,66 +61,90 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
-// commonFlags are shared by dev and serve.
-type commonFlags struct {
-	dataDir, nodeID, kmipAddr, raftAddr string
-	maxMessageSize                      int
-	logLevel, logFormat                 string
-	snapshotThreshold                   uint64
-	snapshotInterval                    time.Duration
-}
-
-func (c *commonFlags) register(fs *flag.FlagSet, defaultDataDir string) {
-	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir, "folder for all node state (raft log, snapshots, node key)")
-	fs.StringVar(&c.nodeID, "node-id", "", "unique node id (default: the raft address)")
-	fs.StringVar(&c.kmipAddr, "kmip-addr", "127.0.0.1:5696", "KMIP listen address (mutual TLS)")
-	fs.StringVar(&c.raftAddr, "raft-addr", "127.0.0.1:5698", "raft listen and advertise address")
-	fs.IntVar(&c.maxMessageSize, "max-message-size", 1<<20, "largest KMIP request accepted, in bytes")
-	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
-	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
-	fs.Uint64Var(&c.snapshotThreshold, "snapshot-threshold", 8192, "log entries between raft snapshots")
-	fs.DurationVar(&c.snapshotInterval, "snapshot-interval", 2*time.Minute, "how often raft checks whether to snapshot")
-}
-
-func (c *commonFlags) config() config {
-	return config{
-		DataDir: c.dataDir, NodeID: c.nodeID, KMIPAddr: c.kmipAddr, RaftAddr: c.raftAddr,
-		MaxMessageSize:    c.maxMessageSize,
-		SnapshotThreshold: c.snapshotThreshold,
-		SnapshotInterval:  c.snapshotInterval,
-	}
-}
-
 func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("kmsd serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c commonFlags
 	c.register(fs, "")
-	var certFile, keyFile, caFile string
+	var certFile, keyFile, caFile, nodeCert, nodeKey, nodeCA, gossipKeyFile string
 	var bootstrap bool
-	fs.StringVar(&certFile, "tls-cert", "", "server certificate (PEM)")
-	fs.StringVar(&keyFile, "tls-key", "", "server private key (PEM)")
-	fs.StringVar(&caFile, "client-ca", "", "CA bundle that client certificates must chain to (PEM)")
+	fs.StringVar(&certFile, "tls-cert", "", "KMIP server certificate (PEM)")
+	fs.StringVar(&keyFile, "tls-key", "", "KMIP server private key (PEM)")
+	fs.StringVar(&caFile, "client-ca", "", "CA bundle that KMIP client certificates must chain to (PEM)")
+	fs.StringVar(&nodeCert, "node-cert", "", "node certificate for Raft, gossip and gRPC, Organization kmsd-nodes (default: -tls-cert)")
+	fs.StringVar(&nodeKey, "node-key", "", "node private key (default: -tls-key)")
+	fs.StringVar(&nodeCA, "node-ca", "", "CA bundle for node and admin certificates (default: -client-ca)")
+	fs.StringVar(&gossipKeyFile, "gossip-key-file", "", "file holding the 32-byte gossip key shared by all nodes")
 	fs.BoolVar(&bootstrap, "bootstrap", false, "form a new single-voter cluster if this node has no state yet")
-	if err := fs.Parse(args); err != nil {
+	if err := parseWithConfig(fs, args, &c.configFile); err != nil {
 		return err
 	}
 	if c.dataDir == "" || certFile == "" || keyFile == "" || caFile == "" {
 		return errors.New("serve needs -data-dir, -tls-cert, -tls-key and -client-ca")
 	}
+	nodeCert, nodeKey, nodeCA = orDefault(nodeCert, certFile), orDefault(nodeKey, keyFile), orDefault(nodeCA, caFile)
 	logger, err := newLogger(stderr, c.logLevel, c.logFormat)
 	if err != nil {
 		return err
 	}
-	tlsCfg, err := devpki.ServerTLS(devpki.Paths{CACert: caFile, ServerCert: certFile, ServerKey: keyFile})
-	if err != nil {
+	cfg := c.config()
+	cfg.Bootstrap = bootstrap
+	if err := loadTLS(&cfg, devpki.Paths{CACert: caFile, ServerCert: certFile, ServerKey: keyFile},
+		devpki.Paths{CACert: nodeCA, ServerCert: nodeCert, ServerKey: nodeKey}); err != nil {
 		return err
 	}
-	cfg := c.config()
-	cfg.TLS, cfg.Bootstrap = tlsCfg, bootstrap
+	if cfg.GossipAddr != "" {
+		if gossipKeyFile == "" {
+			return errors.New("gossip needs -gossip-key-file (or -gossip-addr \"\" to disable gossip)")
+		}
+		if cfg.GossipKey, err = readGossipKey(gossipKeyFile); err != nil {
+			return err
+		}
+	}
 	n, err := start(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	return n.wait(ctx)
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// loadTLS builds the KMIP listener's TLS and the node TLS (Raft, gossip
+// joins, gRPC) from PEM files.
+func loadTLS(cfg *config, kmipFiles, nodeFiles devpki.Paths) error {
+	var err error
+	if cfg.KMIPTLS, err = devpki.ServerTLS(kmipFiles); err != nil {
+		return fmt.Errorf("KMIP TLS: %w", err)
+	}
+	if cfg.NodeServerTLS, err = devpki.ServerTLS(nodeFiles); err != nil {
+		return fmt.Errorf("node TLS: %w", err)
+	}
+	if cfg.NodeClientTLS, err = devpki.ClientTLS(nodeFiles.CACert, nodeFiles.ServerCert, nodeFiles.ServerKey); err != nil {
+		return fmt.Errorf("node TLS: %w", err)
+	}
+	return nil
+}
+
+func readGossipKey(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("gossip key: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("gossip key %s has mode %v, want 0600", path, st.Mode().Perm())
+	}
+	key, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("gossip key: %w", err)
+	}
+	if len(key) != 32 {
+		return nil, fmt.Errorf("gossip key %s holds %d bytes, want 32", path, len(key))
+	}
+	return key, nil
 }

@@ -12,6 +12,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/kmsd/kmsd/admin"
 	"github.com/kmsd/kmsd/cluster"
 	"github.com/kmsd/kmsd/fsm"
 	"github.com/kmsd/kmsd/kmip"
@@ -19,25 +23,39 @@ import (
 
 // config is everything a node needs to run; flags fill it in.
 type config struct {
-	DataDir        string
-	NodeID         string
-	KMIPAddr       string
-	RaftAddr       string
-	Bootstrap      bool
-	TLS            *tls.Config
-	MaxMessageSize int
+	DataDir    string
+	NodeID     string
+	KMIPAddr   string
+	AdminAddr  string
+	RaftAddr   string
+	GossipAddr string
+	Join       []string
+	Bootstrap  bool
+
+	KMIPTLS       *tls.Config // KMIP listener: client certificates required
+	NodeServerTLS *tls.Config // Raft and gRPC listeners
+	NodeClientTLS *tls.Config // dialing other nodes
+	GossipKey     []byte
+
+	MaxMessageSize  int
+	ConsistentReads bool
 
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
+	Autopilot         cluster.AutopilotConfig
 }
 
-// node is a running kmsd: the state machine, raft and the KMIP listener.
+// node is a running kmsd: the state machine, raft, gossip, the gRPC server
+// (admin API and node service) and the KMIP listener.
 type node struct {
 	logger   *slog.Logger
 	raft     *cluster.Node
 	kmip     *kmip.Server
-	listener net.Listener
+	grpc     *grpc.Server
+	kmipLn   net.Listener
+	grpcLn   net.Listener
 	served   chan error
+	kmipAddr string
 }
 
 // start brings a node up and returns once it serves KMIP.
@@ -49,42 +67,70 @@ func start(ctx context.Context, cfg config, logger *slog.Logger) (*node, error) 
 	if err != nil {
 		return nil, err
 	}
+	grpcLn, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		return nil, fmt.Errorf("admin listener: %w", err)
+	}
+	kmipLn, err := net.Listen("tcp", cfg.KMIPAddr)
+	if err != nil {
+		grpcLn.Close()
+		return nil, fmt.Errorf("KMIP listener: %w", err)
+	}
 	store := fsm.New(fsm.Config{Logger: logger})
 	rn, err := cluster.New(cluster.Config{
-		NodeID:    cfg.NodeID,
-		DataDir:   cfg.DataDir,
-		RaftAddr:  cfg.RaftAddr,
-		Bootstrap: cfg.Bootstrap,
+		NodeID: cfg.NodeID, DataDir: cfg.DataDir, Version: version,
+		RaftAddr: cfg.RaftAddr, AdminAddr: grpcLn.Addr().String(), KMIPAddr: kmipLn.Addr().String(),
+		GossipAddr: cfg.GossipAddr, GossipKey: cfg.GossipKey,
+		Bootstrap: cfg.Bootstrap, Keyring: keyring,
+		ServerTLS: cfg.NodeServerTLS, ClientTLS: cfg.NodeClientTLS,
+		SnapshotThreshold: cfg.SnapshotThreshold, SnapshotInterval: cfg.SnapshotInterval,
+		Autopilot: cfg.Autopilot,
 		Logger:    logger,
-
-		SnapshotThreshold: cfg.SnapshotThreshold,
-		SnapshotInterval:  cfg.SnapshotInterval,
 	}, store)
 	if err != nil {
+		grpcLn.Close()
+		kmipLn.Close()
 		return nil, err
 	}
-	readyCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	n := &node{logger: logger, raft: rn, grpcLn: grpcLn, kmipLn: kmipLn, served: make(chan error, 2), kmipAddr: kmipLn.Addr().String()}
+	n.grpc = newGRPCServer(cfg, rn, logger)
+	go func() { n.served <- n.grpc.Serve(grpcLn) }()
+
+	readyCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
+	if err := rn.JoinAny(readyCtx, cfg.Join); err != nil {
+		n.stopCluster()
+		return nil, fmt.Errorf("joining the cluster: %w", err)
+	}
 	if err := rn.WaitReady(readyCtx); err != nil {
-		_ = rn.Shutdown()
+		n.stopCluster()
 		return nil, fmt.Errorf("waiting for the log to be applied: %w", err)
 	}
 	logger.Info("state machine ready", "objects", store.Count(), "applied_index", store.AppliedIndex())
 
-	svc := kmip.NewService(kmip.Config{Replicator: rn, Store: store, Sealer: keyring, Logger: logger})
-	srv := kmip.NewServer(kmip.ServerConfig{TLS: cfg.TLS, MaxMessageSize: cfg.MaxMessageSize, Logger: logger}, svc)
-	ln, err := net.Listen("tcp", cfg.KMIPAddr)
-	if err != nil {
-		_ = rn.Shutdown()
-		return nil, fmt.Errorf("KMIP listener: %w", err)
-	}
-	n := &node{logger: logger, raft: rn, kmip: srv, listener: ln, served: make(chan error, 1)}
-	go func() { n.served <- srv.Serve(ln) }()
-	logger.Info("serving KMIP", "addr", ln.Addr().String())
+	svc := kmip.NewService(kmip.Config{Replicator: rn, Store: store, Sealer: keyring, Logger: logger, ConsistentReads: cfg.ConsistentReads})
+	n.kmip = kmip.NewServer(kmip.ServerConfig{TLS: cfg.KMIPTLS, MaxMessageSize: cfg.MaxMessageSize, Logger: logger}, svc)
+	go func() { n.served <- n.kmip.Serve(kmipLn) }()
+	logger.Info("serving", "kmip", n.kmipAddr, "admin", grpcLn.Addr().String(), "raft", rn.RaftAddr())
 	return n, nil
 }
 
-// wait blocks until ctx ends or the listener fails, then shuts down.
+// newGRPCServer serves the admin API (admin certificates) and the
+// node-to-node service (node certificates) on one mutual-TLS port.
+func newGRPCServer(cfg config, rn *cluster.Node, logger *slog.Logger) *grpc.Server {
+	policy := admin.DefaultPolicy()
+	policy["/kmsd.cluster.v1.Cluster/"] = cluster.NodeOrganization
+	opts := append([]grpc.ServerOption{
+		grpc.Creds(credentials.NewTLS(cfg.NodeServerTLS)),
+		grpc.MaxRecvMsgSize(8 << 20),
+	}, admin.ServerOptions(policy, logger)...)
+	g := grpc.NewServer(opts...)
+	admin.NewServer(admin.Config{Cluster: rn, Logger: logger}).Register(g)
+	rn.RegisterGRPC(g)
+	return g
+}
+
+// wait blocks until ctx ends or a listener fails, then shuts down.
 func (n *node) wait(ctx context.Context) error {
 	var err error
 	select {
@@ -97,13 +143,28 @@ func (n *node) wait(ctx context.Context) error {
 
 func (n *node) shutdown() {
 	n.logger.Info("shutting down")
-	_ = n.listener.Close()
+	_ = n.kmipLn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	n.kmip.Shutdown(ctx)
+	if n.kmip != nil {
+		n.kmip.Shutdown(ctx)
+	}
+	n.stopCluster()
+}
+
+func (n *node) stopCluster() {
 	if err := n.raft.Shutdown(); err != nil && !errors.Is(err, cluster.ErrShutdown) {
 		n.logger.Warn("raft shutdown", "err", err)
 	}
+	stopped := make(chan struct{})
+	go func() { n.grpc.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		n.grpc.Stop()
+	}
+	_ = n.grpcLn.Close()
+	_ = n.kmipLn.Close()
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {

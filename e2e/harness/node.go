@@ -33,8 +33,11 @@ type Node struct {
 	Dir      string // --data-dir
 	KMIPAddr string // 127.0.0.1:port
 	RaftAddr string // 127.0.0.1:port
-	PKI      PKI
-	Name     string // prefix of its log lines
+	// AdminAddr is the gRPC admin API and node service; GossipAddr the
+	// memberlist port.
+	AdminAddr, GossipAddr string
+	PKI                   PKI
+	Name                  string // prefix of its log lines
 
 	t    testing.TB // the test that started it: logs and cleanup
 	args []string
@@ -70,6 +73,9 @@ func StartDev(t testing.TB, dir string, extraArgs ...string) *Node {
 		Dir:      dir,
 		KMIPAddr: "127.0.0.1:" + strconv.Itoa(FreePort(t)),
 		RaftAddr: "127.0.0.1:" + strconv.Itoa(FreePort(t)),
+
+		AdminAddr:  "127.0.0.1:" + strconv.Itoa(FreePort(t)),
+		GossipAddr: "127.0.0.1:" + strconv.Itoa(FreePort(t)),
 		PKI: PKI{
 			CA:         filepath.Join(pki, "ca.pem"),
 			ServerCert: filepath.Join(pki, "server.pem"),
@@ -82,7 +88,8 @@ func StartDev(t testing.TB, dir string, extraArgs ...string) *Node {
 		Name: fmt.Sprintf("kmsd-%d", nodeCount.Add(1)),
 		t:    t,
 	}
-	n.args = append([]string{bin, "dev", "--data-dir", dir, "--kmip-addr", n.KMIPAddr, "--raft-addr", n.RaftAddr}, extraArgs...)
+	n.args = append([]string{bin, "dev", "--data-dir", dir, "--kmip-addr", n.KMIPAddr, "--raft-addr", n.RaftAddr,
+		"--admin-addr", n.AdminAddr, "--gossip-addr", n.GossipAddr}, extraArgs...)
 	t.Cleanup(n.cleanup)
 	n.start(t)
 	return n

@@ -1,6 +1,7 @@
 package kmiptest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -56,6 +57,27 @@ type Replicator struct {
 	index uint64
 	// Err, when set, is returned by Apply instead of applying.
 	Err error
+
+	// lagging makes this node a follower that is behind: commands are
+	// applied to a separate leader store at once and to FSM only at the
+	// next ReadBarrier.
+	leader   *fsm.FSM
+	queue    [][]byte
+	barriers int
+}
+
+// Lag makes the local store fall behind from now on, as a follower's can.
+func (r *Replicator) Lag() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.leader = fsm.New(fsm.Config{})
+	var buf bytes.Buffer
+	if err := r.FSM.Snapshot().Persist(&buf); err != nil {
+		panic(err)
+	}
+	if err := r.leader.Restore(&buf); err != nil {
+		panic(err)
+	}
 }
 
 // Apply implements kmip.Replicator.
@@ -69,7 +91,31 @@ func (r *Replicator) Apply(ctx context.Context, cmd []byte) (any, error) {
 		return nil, r.Err
 	}
 	r.index++
+	if r.leader != nil {
+		r.queue = append(r.queue, cmd)
+		return r.leader.Apply(r.index, cmd), nil
+	}
 	return r.FSM.Apply(r.index, cmd), nil
+}
+
+// ReadBarrier implements kmip.Replicator: a lagging store catches up.
+func (r *Replicator) ReadBarrier(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.barriers++
+	first := r.index - uint64(len(r.queue)) + 1
+	for i, cmd := range r.queue {
+		r.FSM.Apply(first+uint64(i), cmd)
+	}
+	r.queue = nil
+	return ctx.Err()
+}
+
+// Barriers returns how many read barriers were requested.
+func (r *Replicator) Barriers() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.barriers
 }
 
 // Applied returns the number of commands applied so far.
@@ -91,6 +137,11 @@ type Fixture struct {
 
 // New returns a fixture whose clock starts at Epoch.
 func New(t testing.TB) *Fixture {
+	return NewWith(t, func(*kmip.Config) {})
+}
+
+// NewWith is New with a chance to change the service configuration.
+func NewWith(t testing.TB, configure func(*kmip.Config)) *Fixture {
 	t.Helper()
 	logs := NewLogs(t)
 	key := make([]byte, 32)
@@ -104,14 +155,16 @@ func New(t testing.TB) *Fixture {
 	f := fsm.New(fsm.Config{Logger: logs.Logger()})
 	clock := &Clock{now: Epoch}
 	rep := &Replicator{FSM: f}
-	svc := kmip.NewService(kmip.Config{
+	cfg := kmip.Config{
 		Replicator: rep,
 		Store:      f,
 		Sealer:     kr,
 		Logger:     logs.Logger(),
 		Now:        clock.Now,
 		ServerInfo: "kmsd test",
-	})
+	}
+	configure(&cfg)
+	svc := kmip.NewService(cfg)
 	return &Fixture{FSM: f, Replicator: rep, Keyring: kr, Clock: clock, Logs: logs, Service: svc}
 }
 

@@ -26,12 +26,16 @@ const (
 	ClientKeyFile  = "client.key"
 	AdminCertFile  = "admin.pem"
 	AdminKeyFile   = "admin.key"
+	GossipKeyFile  = "gossip.key"
 )
 
 // Subject names of the generated certificates.
 const (
 	CACommonName     = "kmsd dev CA"
 	ServerCommonName = "kmsd"
+	// NodeOrg marks the server certificate as a cluster node's: nodes use it
+	// for Raft, gossip joins and the node-to-node service.
+	NodeOrg          = "kmsd-nodes"
 	ClientCommonName = "dev-client"
 	ClientOrg        = "dev"
 	AdminCommonName  = "dev-admin"
@@ -49,6 +53,7 @@ const (
 // Paths names the files of a development PKI.
 type Paths struct {
 	Dir, CACert, CAKey, ServerCert, ServerKey, ClientCert, ClientKey, AdminCert, AdminKey string
+	GossipKey                                                                             string
 }
 
 // PathsIn returns the file names Ensure uses in dir, without touching the
@@ -65,6 +70,7 @@ func PathsIn(dir string) Paths {
 		ClientKey:  j(ClientKeyFile),
 		AdminCert:  j(AdminCertFile),
 		AdminKey:   j(AdminKeyFile),
+		GossipKey:  j(GossipKeyFile),
 	}
 }
 
@@ -108,6 +114,15 @@ func Ensure(dir string, hosts ...string) (Paths, error) {
 	}
 	for _, l := range leaves {
 		if err := ensureLeaf(ca, l.certFile, l.keyFile, l.tmpl); err != nil {
+			return p, err
+		}
+	}
+	if !exists(p.GossipKey) {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return p, err
+		}
+		if err := writeFileAtomic(p.GossipKey, key, 0o600); err != nil {
 			return p, err
 		}
 	}
@@ -212,7 +227,7 @@ func ensureKey(keyFile, certFile string) (crypto.Signer, error) {
 
 func serverTemplate(hosts []string) *x509.Certificate {
 	t := &x509.Certificate{
-		Subject:     pkix.Name{CommonName: ServerCommonName},
+		Subject:     pkix.Name{CommonName: ServerCommonName, Organization: []string{NodeOrg}},
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		DNSNames:    []string{"localhost"},

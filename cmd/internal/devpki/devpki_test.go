@@ -18,6 +18,7 @@ func allFiles(p Paths) map[string]os.FileMode {
 		p.ServerCert: 0o644, p.ServerKey: 0o600,
 		p.ClientCert: 0o644, p.ClientKey: 0o600,
 		p.AdminCert: 0o644, p.AdminKey: 0o600,
+		p.GossipKey: 0o600,
 	}
 }
 
@@ -66,8 +67,8 @@ func TestEnsureCreatesFiles(t *testing.T) {
 		}
 	}
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 8 {
-		t.Errorf("dir has %d entries, want 8 (no temp files left)", len(entries))
+	if len(entries) != len(allFiles(p)) {
+		t.Errorf("dir has %d entries, want %d (no temp files left)", len(entries), len(allFiles(p)))
 	}
 
 	ca, err := readCert(p.CACert)

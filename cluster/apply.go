@@ -1,0 +1,195 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/kmsd/kmsd/proto/clusterpb"
+)
+
+// retryPause is how long a forwarder waits before asking again after the
+// leader changed or was not known yet.
+const retryPause = 50 * time.Millisecond
+
+// Apply proposes one command and returns the state machine's answer once the
+// entry is committed and applied on this node (read-your-writes). On a
+// follower the command is forwarded to the leader unchanged, so its request
+// id makes a retry after a lost leader harmless.
+func (n *Node) Apply(ctx context.Context, cmd []byte) (any, error) {
+	if len(cmd) > n.cfg.MaxCommandSize {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(cmd), n.cfg.MaxCommandSize)
+	}
+	ctx, cancel := context.WithDeadline(ctx, deadline(ctx, n.cfg.ApplyTimeout))
+	defer cancel()
+	for {
+		res, err := n.applyOnce(ctx, cmd)
+		if err == nil {
+			return res, nil
+		}
+		if !retryable(err) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %v", ErrTimeout, err)
+		case <-n.stop:
+			return nil, ErrShutdown
+		case <-time.After(retryPause):
+		}
+	}
+}
+
+func retryable(err error) bool {
+	return isErr(err, ErrNotLeader) || isErr(err, ErrNoLeader) || isErr(err, ErrUnreachable)
+}
+
+func (n *Node) applyOnce(ctx context.Context, cmd []byte) (any, error) {
+	if n.IsLeader() {
+		_, res, err := n.applyLocal(ctx, cmd)
+		return res, err
+	}
+	leader, err := n.leaderPeer()
+	if err != nil {
+		return nil, err
+	}
+	resp, err := n.rpc.forward(ctx, leader.AdminAddr, cmd)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.waitApplied(ctx, resp.GetIndex()); err != nil {
+		return nil, err
+	}
+	return n.sm.DecodeResult(resp.GetResult())
+}
+
+// applyLocal proposes on this node, which must be the leader.
+func (n *Node) applyLocal(ctx context.Context, cmd []byte) (uint64, any, error) {
+	timeout := time.Until(deadline(ctx, n.cfg.ApplyTimeout))
+	f := n.raft.Apply(cmd, timeout)
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return 0, nil, mapRaftErr(err)
+		}
+		return f.Index(), f.Response(), nil
+	case <-ctx.Done():
+		// The entry may still commit; the caller only stops waiting.
+		return 0, nil, fmt.Errorf("%w: %v", ErrTimeout, ctx.Err())
+	}
+}
+
+// waitApplied blocks until this node's state machine has applied index.
+func (n *Node) waitApplied(ctx context.Context, index uint64) error {
+	if n.raft.AppliedIndex() >= index {
+		return nil
+	}
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for n.raft.AppliedIndex() < index {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: index %d not applied here", ErrTimeout, index)
+		case <-n.stop:
+			return ErrShutdown
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// ReadBarrier makes the next local read see every write the cluster
+// acknowledged before the call: it learns the leader's commit index (the
+// leader confirms it still leads) and waits until this node applied it.
+func (n *Node) ReadBarrier(ctx context.Context) error {
+	ctx, cancel := context.WithDeadline(ctx, deadline(ctx, n.cfg.ApplyTimeout))
+	defer cancel()
+	for {
+		index, err := n.readIndex(ctx)
+		if err == nil {
+			return n.waitApplied(ctx, index)
+		}
+		if !retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %v", ErrTimeout, err)
+		case <-n.stop:
+			return ErrShutdown
+		case <-time.After(retryPause):
+		}
+	}
+}
+
+func (n *Node) readIndex(ctx context.Context) (uint64, error) {
+	if n.IsLeader() {
+		return n.leaderReadIndex()
+	}
+	leader, err := n.leaderPeer()
+	if err != nil {
+		return 0, err
+	}
+	resp, err := n.rpc.readIndex(ctx, leader.AdminAddr)
+	if err != nil {
+		return 0, err
+	}
+	return resp.GetCommitIndex(), nil
+}
+
+// leaderReadIndex confirms leadership with a quorum and returns the commit
+// index to wait for.
+func (n *Node) leaderReadIndex() (uint64, error) {
+	if err := n.raft.VerifyLeader().Error(); err != nil {
+		return 0, mapRaftErr(err)
+	}
+	return n.raft.CommitIndex(), nil
+}
+
+// leaderPeer returns what this node knows of the current leader.
+func (n *Node) leaderPeer() (peerInfo, error) {
+	_, id := n.raft.LeaderWithID()
+	if id == "" {
+		return peerInfo{}, ErrNoLeader
+	}
+	p, ok := n.peers.get(string(id))
+	if !ok || p.AdminAddr == "" {
+		return peerInfo{}, fmt.Errorf("%w: address of leader %s not known yet", ErrNoLeader, id)
+	}
+	return p, nil
+}
+
+// forwardToLeader runs fn against the leader's node service; on the leader
+// itself it runs local instead.
+func (n *Node) forwardToLeader(ctx context.Context, local func() error, remote func(c clusterpb.ClusterClient) error) error {
+	ctx, cancel := context.WithDeadline(ctx, deadline(ctx, n.cfg.ApplyTimeout))
+	defer cancel()
+	for {
+		var err error
+		if n.IsLeader() {
+			err = local()
+		} else if leader, lerr := n.leaderPeer(); lerr != nil {
+			err = lerr
+		} else if c, cerr := n.rpc.client(leader.AdminAddr); cerr != nil {
+			err = cerr
+		} else {
+			err = mapRPCErr(remote(c))
+		}
+		if err == nil || !retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %v", ErrTimeout, err)
+		case <-n.stop:
+			return ErrShutdown
+		case <-time.After(retryPause):
+		}
+	}
+}
+
+var _ = raft.Leader

@@ -1,0 +1,244 @@
+package cluster
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
+
+	"github.com/kmsd/kmsd/proto/clusterpb"
+)
+
+// rpcClients keeps one gRPC connection per peer admin address.
+type rpcClients struct {
+	tls   *tls.Config
+	mu    sync.Mutex
+	conns map[string]*grpc.ClientConn
+}
+
+func newRPCClients(cfg *tls.Config) *rpcClients {
+	return &rpcClients{tls: cfg, conns: map[string]*grpc.ClientConn{}}
+}
+
+func (r *rpcClients) client(addr string) (clusterpb.ClusterClient, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.conns[addr]; ok {
+		return clusterpb.NewClusterClient(c), nil
+	}
+	cfg := nodeOnly(r.tls)
+	if host, _, err := net.SplitHostPort(addr); err == nil && cfg.ServerName == "" {
+		cfg.ServerName = host
+	}
+	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err)
+	}
+	r.conns[addr] = c
+	return clusterpb.NewClusterClient(c), nil
+}
+
+func (r *rpcClients) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for addr, c := range r.conns {
+		c.Close()
+		delete(r.conns, addr)
+	}
+}
+
+// rpcTimeout bounds one node-to-node call that has no deadline of its own.
+const rpcTimeout = 10 * time.Second
+
+func withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, rpcTimeout)
+}
+
+func (r *rpcClients) forward(ctx context.Context, addr string, cmd []byte) (*clusterpb.ForwardResponse, error) {
+	c, err := r.client(addr)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	resp, err := c.Forward(ctx, &clusterpb.ForwardRequest{Command: cmd})
+	return resp, mapRPCErr(err)
+}
+
+func (r *rpcClients) readIndex(ctx context.Context, addr string) (*clusterpb.ReadIndexResponse, error) {
+	c, err := r.client(addr)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	resp, err := c.ReadIndex(ctx, &clusterpb.ReadIndexRequest{})
+	return resp, mapRPCErr(err)
+}
+
+// Status codes of the node service, and how errors travel in them.
+func toStatus(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case isErr(err, ErrNotLeader):
+		return status.Error(codes.FailedPrecondition, "not the leader")
+	case isErr(err, ErrNoLeader), isErr(err, ErrShutdown), isErr(err, ErrUnreachable):
+		return status.Error(codes.Unavailable, "no leader")
+	case isErr(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "timed out")
+	case isErr(err, ErrTooLarge):
+		return status.Error(codes.ResourceExhausted, "command too large")
+	case isErr(err, ErrUnknownMember):
+		return status.Error(codes.NotFound, "no such member")
+	}
+	return status.Error(codes.Internal, "internal error")
+}
+
+// mapRPCErr turns a node-service status back into our sentinels.
+func mapRPCErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return fmt.Errorf("%w: %v", ErrUnreachable, err)
+	}
+	switch st.Code() {
+	case codes.FailedPrecondition:
+		return ErrNotLeader
+	case codes.Unavailable:
+		return fmt.Errorf("%w: %s", ErrUnreachable, st.Message())
+	case codes.DeadlineExceeded, codes.Canceled:
+		return fmt.Errorf("%w: %s", ErrTimeout, st.Message())
+	case codes.ResourceExhausted:
+		return ErrTooLarge
+	case codes.NotFound:
+		return ErrUnknownMember
+	}
+	return fmt.Errorf("cluster: peer failed: %s", st.Message())
+}
+
+func isErr(err, target error) bool { return errors.Is(err, target) }
+
+// RegisterGRPC adds the node-to-node service to a gRPC server. The server's
+// interceptors must admit only node certificates to it.
+func (n *Node) RegisterGRPC(s *grpc.Server) {
+	clusterpb.RegisterClusterServer(s, &nodeService{n: n})
+}
+
+// nodeService answers other nodes.
+type nodeService struct {
+	clusterpb.UnimplementedClusterServer
+	n *Node
+}
+
+func (s *nodeService) Forward(ctx context.Context, req *clusterpb.ForwardRequest) (*clusterpb.ForwardResponse, error) {
+	n := s.n
+	if len(req.GetCommand()) > n.cfg.MaxCommandSize {
+		return nil, toStatus(ErrTooLarge)
+	}
+	if !n.IsLeader() {
+		return nil, toStatus(ErrNotLeader)
+	}
+	index, res, err := n.applyLocal(ctx, req.GetCommand())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	b, err := n.sm.EncodeResult(res)
+	if err != nil {
+		n.logger.Error("cannot encode a result for a forwarded command", "err", err)
+		return nil, toStatus(err)
+	}
+	return &clusterpb.ForwardResponse{Index: index, Result: b}, nil
+}
+
+func (s *nodeService) ReadIndex(ctx context.Context, _ *clusterpb.ReadIndexRequest) (*clusterpb.ReadIndexResponse, error) {
+	if !s.n.IsLeader() {
+		return nil, toStatus(ErrNotLeader)
+	}
+	index, err := s.n.leaderReadIndex()
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &clusterpb.ReadIndexResponse{CommitIndex: index}, nil
+}
+
+func (s *nodeService) AddServer(ctx context.Context, req *clusterpb.AddServerRequest) (*clusterpb.AddServerResponse, error) {
+	p := peerInfo{ID: req.GetId(), RaftAddr: req.GetRaftAddr(), AdminAddr: req.GetAdminAddr(), GossipAddr: req.GetGossipAddr()}
+	if err := s.n.addServer(ctx, p); err != nil {
+		return nil, toStatus(err)
+	}
+	return &clusterpb.AddServerResponse{GossipAddrs: s.n.peers.gossipAddrs()}, nil
+}
+
+func (s *nodeService) RemoveServer(ctx context.Context, req *clusterpb.RemoveServerRequest) (*clusterpb.RemoveServerResponse, error) {
+	if err := s.n.Remove(ctx, req.GetId()); err != nil {
+		return nil, toStatus(err)
+	}
+	return &clusterpb.RemoveServerResponse{}, nil
+}
+
+func (s *nodeService) TransferLeadership(ctx context.Context, req *clusterpb.TransferLeadershipRequest) (*clusterpb.TransferLeadershipResponse, error) {
+	if err := s.n.TransferLeadership(ctx, req.GetId()); err != nil {
+		return nil, toStatus(err)
+	}
+	return &clusterpb.TransferLeadershipResponse{}, nil
+}
+
+func (s *nodeService) Members(ctx context.Context, _ *clusterpb.MembersRequest) (*clusterpb.MembersResponse, error) {
+	if !s.n.IsLeader() {
+		return nil, toStatus(ErrNotLeader)
+	}
+	members, err := s.n.localMembers()
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &clusterpb.MembersResponse{}
+	for _, m := range members {
+		resp.Members = append(resp.Members, memberToProto(m))
+	}
+	return resp, nil
+}
+
+func (s *nodeService) Stats(context.Context, *clusterpb.StatsRequest) (*clusterpb.StatsResponse, error) {
+	n := s.n
+	return &clusterpb.StatsResponse{
+		Id:               n.cfg.NodeID,
+		LastTerm:         parseUint(n.raft.Stats()["last_log_term"]),
+		LastIndex:        n.raft.LastIndex(),
+		AppliedIndex:     n.raft.AppliedIndex(),
+		LastContactNanos: int64(n.lastContact()),
+	}, nil
+}
+
+func (s *nodeService) DataKey(context.Context, *clusterpb.DataKeyRequest) (*clusterpb.DataKeyResponse, error) {
+	return &clusterpb.DataKeyResponse{Key: s.n.cfg.Keyring.dataKey()}, nil
+}
+
+// lastContact is the time since this node heard from the leader; zero on
+// the leader, negative when never.
+func (n *Node) lastContact() time.Duration {
+	if n.IsLeader() {
+		return 0
+	}
+	t := n.raft.LastContact()
+	if t.IsZero() {
+		return -1
+	}
+	return time.Since(t)
+}
+
+var _ = raft.Voter

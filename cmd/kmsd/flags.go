@@ -1,0 +1,129 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/kmsd/kmsd/cluster"
+)
+
+// commonFlags are shared by dev and serve. Every flag can also come from a
+// JSON config file (-config) whose keys are the flag names; the command line
+// wins over the file.
+type commonFlags struct {
+	configFile                                string
+	dataDir, nodeID                           string
+	kmipAddr, adminAddr, raftAddr, gossipAddr string
+	join                                      string
+	maxMessageSize                            int
+	consistentReads                           bool
+	logLevel, logFormat                       string
+	snapshotThreshold                         uint64
+	snapshotInterval                          time.Duration
+	cleanupDeadServers                        bool
+	minQuorum                                 uint
+	stabilization                             time.Duration
+}
+
+func (c *commonFlags) register(fs *flag.FlagSet, defaultDataDir string) {
+	fs.StringVar(&c.configFile, "config", "", "JSON file of flag values (keys are flag names)")
+	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir, "folder for all node state (raft log, snapshots, node key)")
+	fs.StringVar(&c.nodeID, "node-id", "", "unique node id (default: the raft address)")
+	fs.StringVar(&c.kmipAddr, "kmip-addr", "127.0.0.1:5696", "KMIP listen address (mutual TLS)")
+	fs.StringVar(&c.adminAddr, "admin-addr", "127.0.0.1:5697", "gRPC listen and advertise address: admin API and node-to-node service")
+	fs.StringVar(&c.raftAddr, "raft-addr", "127.0.0.1:5698", "raft listen and advertise address")
+	fs.StringVar(&c.gossipAddr, "gossip-addr", "127.0.0.1:5699", "gossip (memberlist) listen and advertise address; empty disables gossip")
+	fs.StringVar(&c.join, "join", "", "comma-separated admin addresses of cluster members to join at start")
+	fs.IntVar(&c.maxMessageSize, "max-message-size", 1<<20, "largest KMIP request accepted, in bytes")
+	fs.BoolVar(&c.consistentReads, "consistent-reads", false, "make every KMIP read linearizable (confirm with the leader first)")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
+	fs.Uint64Var(&c.snapshotThreshold, "snapshot-threshold", 8192, "log entries between raft snapshots")
+	fs.DurationVar(&c.snapshotInterval, "snapshot-interval", 2*time.Minute, "how often raft checks whether to snapshot")
+	fs.BoolVar(&c.cleanupDeadServers, "autopilot-cleanup-dead-servers", false, "remove servers that gossip declares failed")
+	fs.UintVar(&c.minQuorum, "autopilot-min-quorum", 3, "never remove dead servers below this many voters")
+	fs.DurationVar(&c.stabilization, "autopilot-stabilization", 5*time.Second, "how long a new server must be healthy before it may vote")
+}
+
+func (c *commonFlags) config() config {
+	var join []string
+	for _, a := range strings.Split(c.join, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			join = append(join, a)
+		}
+	}
+	return config{
+		DataDir: c.dataDir, NodeID: c.nodeID,
+		KMIPAddr: c.kmipAddr, AdminAddr: c.adminAddr, RaftAddr: c.raftAddr, GossipAddr: c.gossipAddr,
+		Join:              join,
+		MaxMessageSize:    c.maxMessageSize,
+		ConsistentReads:   c.consistentReads,
+		SnapshotThreshold: c.snapshotThreshold,
+		SnapshotInterval:  c.snapshotInterval,
+		Autopilot: cluster.AutopilotConfig{
+			CleanupDeadServers:      c.cleanupDeadServers,
+			MinQuorum:               c.minQuorum,
+			ServerStabilizationTime: c.stabilization,
+		},
+	}
+}
+
+// parseWithConfig parses args, then fills every flag not given on the
+// command line from the -config file.
+func parseWithConfig(fs *flag.FlagSet, args []string, file *string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *file == "" {
+		return nil
+	}
+	data, err := os.ReadFile(*file)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	var values map[string]any
+	if err := json.Unmarshal(data, &values); err != nil {
+		return fmt.Errorf("config file %s: %w", *file, err)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for name, v := range values {
+		if name == "config" {
+			return errors.New("config file: a config file cannot name another")
+		}
+		if fs.Lookup(name) == nil {
+			return fmt.Errorf("config file %s: unknown setting %q", *file, name)
+		}
+		if set[name] {
+			continue
+		}
+		if err := fs.Set(name, configValue(v)); err != nil {
+			return fmt.Errorf("config file %s: %s: %w", *file, name, err)
+		}
+	}
+	return nil
+}
+
+func configValue(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return fmt.Sprintf("%v", json.Number(fmt.Sprint(x)))
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = fmt.Sprint(e)
+		}
+		return strings.Join(parts, ",")
+	}
+	return fmt.Sprint(v)
+}
