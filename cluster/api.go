@@ -67,4 +67,5 @@ type Status struct {
 	Members          int
 	Healthy          bool // the cluster as autopilot sees it
 	FailureTolerance int  // voters that may fail without losing quorum
+	StoreDigest      string
 }

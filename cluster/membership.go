@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -235,6 +236,9 @@ func (n *Node) Status(ctx context.Context) (Status, error) {
 	}
 	if p, ok := n.peers.get(string(leader)); ok {
 		st.LeaderAdminAddr = p.AdminAddr
+	}
+	if d, err := n.sm.Digest(); err == nil {
+		st.StoreDigest = hex.EncodeToString(d[:])
 	}
 	if f := n.raft.GetConfiguration(); f.Error() == nil {
 		st.Members = len(f.Configuration().Servers)

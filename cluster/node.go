@@ -39,8 +39,10 @@ type StateMachine interface {
 	// leader to the node that forwarded the command.
 	EncodeResult(v any) ([]byte, error)
 	DecodeResult(b []byte) (any, error)
-	// Count is the number of objects, for status reports.
+	// Count is the number of objects, and Digest a hash of the whole
+	// state, for status reports.
 	Count() int
+	Digest() ([32]byte, error)
 	// ValidateSnapshot reads a whole snapshot and reports whether Restore
 	// would accept it, without touching the state.
 	ValidateSnapshot(r io.Reader) error

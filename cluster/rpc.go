@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/kmsd/kmsd/proto/clusterpb"
@@ -139,6 +140,20 @@ func (n *Node) RegisterGRPC(s *grpc.Server) {
 	clusterpb.RegisterClusterServer(s, &nodeService{n: n})
 }
 
+// requireNode admits only callers with a node certificate. The gRPC
+// server's interceptors check this too; the service does not rely on them.
+func requireNode(ctx context.Context) error {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return status.Error(codes.PermissionDenied, "not authorised")
+	}
+	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || !HasOrganization(info.State, NodeOrganization) {
+		return status.Error(codes.PermissionDenied, "not authorised")
+	}
+	return nil
+}
+
 // nodeService answers other nodes.
 type nodeService struct {
 	clusterpb.UnimplementedClusterServer
@@ -146,6 +161,9 @@ type nodeService struct {
 }
 
 func (s *nodeService) Forward(ctx context.Context, req *clusterpb.ForwardRequest) (*clusterpb.ForwardResponse, error) {
+	if err := requireNode(ctx); err != nil {
+		return nil, err
+	}
 	n := s.n
 	if len(req.GetCommand()) > n.cfg.MaxCommandSize {
 		return nil, toStatus(ErrTooLarge)
@@ -166,6 +184,9 @@ func (s *nodeService) Forward(ctx context.Context, req *clusterpb.ForwardRequest
 }
 
 func (s *nodeService) ReadIndex(ctx context.Context, _ *clusterpb.ReadIndexRequest) (*clusterpb.ReadIndexResponse, error) {
+	if err := requireNode(ctx); err != nil {
+		return nil, err
+	}
 	if !s.n.IsLeader() {
 		return nil, toStatus(ErrNotLeader)
 	}
@@ -177,6 +198,9 @@ func (s *nodeService) ReadIndex(ctx context.Context, _ *clusterpb.ReadIndexReque
 }
 
 func (s *nodeService) AddServer(ctx context.Context, req *clusterpb.AddServerRequest) (*clusterpb.AddServerResponse, error) {
+	if err := requireNode(ctx); err != nil {
+		return nil, err
+	}
 	p := peerInfo{ID: req.GetId(), RaftAddr: req.GetRaftAddr(), AdminAddr: req.GetAdminAddr(), GossipAddr: req.GetGossipAddr()}
 	if err := s.n.addServer(ctx, p); err != nil {
 		return nil, toStatus(err)
@@ -185,6 +209,9 @@ func (s *nodeService) AddServer(ctx context.Context, req *clusterpb.AddServerReq
 }
 
 func (s *nodeService) RemoveServer(ctx context.Context, req *clusterpb.RemoveServerRequest) (*clusterpb.RemoveServerResponse, error) {
+	if err := requireNode(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.n.Remove(ctx, req.GetId()); err != nil {
 		return nil, toStatus(err)
 	}
@@ -192,6 +219,9 @@ func (s *nodeService) RemoveServer(ctx context.Context, req *clusterpb.RemoveSer
 }
 
 func (s *nodeService) TransferLeadership(ctx context.Context, req *clusterpb.TransferLeadershipRequest) (*clusterpb.TransferLeadershipResponse, error) {
+	if err := requireNode(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.n.TransferLeadership(ctx, req.GetId()); err != nil {
 		return nil, toStatus(err)
 	}
@@ -199,6 +229,9 @@ func (s *nodeService) TransferLeadership(ctx context.Context, req *clusterpb.Tra
 }
 
 func (s *nodeService) Members(ctx context.Context, _ *clusterpb.MembersRequest) (*clusterpb.MembersResponse, error) {
+	if err := requireNode(ctx); err != nil {
+		return nil, err
+	}
 	if !s.n.IsLeader() {
 		return nil, toStatus(ErrNotLeader)
 	}
@@ -213,7 +246,10 @@ func (s *nodeService) Members(ctx context.Context, _ *clusterpb.MembersRequest) 
 	return resp, nil
 }
 
-func (s *nodeService) Stats(context.Context, *clusterpb.StatsRequest) (*clusterpb.StatsResponse, error) {
+func (s *nodeService) Stats(ctx context.Context, _ *clusterpb.StatsRequest) (*clusterpb.StatsResponse, error) {
+	if err := requireNode(ctx); err != nil {
+		return nil, err
+	}
 	n := s.n
 	return &clusterpb.StatsResponse{
 		Id:               n.cfg.NodeID,
@@ -224,7 +260,10 @@ func (s *nodeService) Stats(context.Context, *clusterpb.StatsRequest) (*clusterp
 	}, nil
 }
 
-func (s *nodeService) DataKey(context.Context, *clusterpb.DataKeyRequest) (*clusterpb.DataKeyResponse, error) {
+func (s *nodeService) DataKey(ctx context.Context, _ *clusterpb.DataKeyRequest) (*clusterpb.DataKeyResponse, error) {
+	if err := requireNode(ctx); err != nil {
+		return nil, err
+	}
 	return &clusterpb.DataKeyResponse{Key: s.n.cfg.Keyring.dataKey()}, nil
 }
 

@@ -1,0 +1,104 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/kmsd/kmsd/cluster"
+	"github.com/kmsd/kmsd/proto/adminpb"
+)
+
+// ErrorDomain is the google.rpc.ErrorInfo domain of the reasons
+// (adminpb.ErrorReason) attached to error statuses.
+const ErrorDomain = "admin.kmsd"
+
+// ErrorInfo metadata keys of an ERROR_REASON_NOT_LEADER error.
+const (
+	MetaLeaderID        = "leader_id"
+	MetaLeaderAdminAddr = "leader_admin_address"
+)
+
+// leaderLookupTimeout bounds the Status call that names the leader in a
+// not-leader error.
+const leaderLookupTimeout = 2 * time.Second
+
+// errSnapshotTooLarge stops a Restore whose stream exceeds MaxSnapshotSize.
+var errSnapshotTooLarge = errors.New("admin: snapshot too large")
+
+// toStatus is the one place cluster errors become gRPC statuses. Only fixed
+// texts reach the client; anything unexpected is logged and answered with a
+// generic Internal error.
+func (s *Server) toStatus(ctx context.Context, method string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, cluster.ErrNotLeader):
+		return s.notLeader(ctx)
+	case errors.Is(err, cluster.ErrNoLeader):
+		return withReason(codes.Unavailable, "no leader", adminpb.ErrorReason_ERROR_REASON_NO_LEADER, nil)
+	case errors.Is(err, cluster.ErrUnknownMember):
+		return withReason(codes.NotFound, "no such member", adminpb.ErrorReason_ERROR_REASON_UNKNOWN_MEMBER, nil)
+	case errors.Is(err, cluster.ErrUnreachable):
+		return withReason(codes.Unavailable, "node unreachable", adminpb.ErrorReason_ERROR_REASON_UNREACHABLE, nil)
+	case errors.Is(err, cluster.ErrBadSnapshot):
+		return withReason(codes.InvalidArgument, "snapshot rejected", adminpb.ErrorReason_ERROR_REASON_BAD_SNAPSHOT, nil)
+	case errors.Is(err, errSnapshotTooLarge):
+		return withReason(codes.InvalidArgument,
+			fmt.Sprintf("snapshot larger than %d bytes", s.cfg.MaxSnapshotSize),
+			adminpb.ErrorReason_ERROR_REASON_SNAPSHOT_TOO_LARGE, nil)
+	case errors.Is(err, cluster.ErrAlreadyClustered):
+		return status.Error(codes.FailedPrecondition,
+			"this node already leads a cluster of its own; start it with an empty data folder to join another")
+	case errors.Is(err, cluster.ErrHasData):
+		return status.Error(codes.FailedPrecondition,
+			"this node holds objects of another cluster; start it with an empty data folder to join")
+	case errors.Is(err, cluster.ErrShutdown):
+		return status.Error(codes.Unavailable, "node is shutting down")
+	case errors.Is(err, cluster.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "timed out")
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "canceled")
+	}
+	// The caller going away can surface as any error from below.
+	switch ctx.Err() {
+	case context.DeadlineExceeded:
+		return status.Error(codes.DeadlineExceeded, "timed out")
+	case context.Canceled:
+		return status.Error(codes.Canceled, "canceled")
+	}
+	s.logger.Error("admin request failed", "method", method, "caller", caller(ctx), "err", err)
+	return status.Error(codes.Internal, "internal error")
+}
+
+// notLeader builds the FailedPrecondition answer, naming the leader when
+// this node knows it.
+func (s *Server) notLeader(ctx context.Context) error {
+	msg := "not the leader"
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaderLookupTimeout)
+	defer cancel()
+	st, err := s.cfg.Cluster.Status(ctx)
+	if err != nil || st.LeaderID == "" && st.LeaderAdminAddr == "" {
+		return withReason(codes.FailedPrecondition, msg+"; leader unknown", adminpb.ErrorReason_ERROR_REASON_NOT_LEADER, nil)
+	}
+	msg += "; leader is " + st.LeaderID
+	if st.LeaderAdminAddr != "" {
+		msg += " at " + st.LeaderAdminAddr
+	}
+	return withReason(codes.FailedPrecondition, msg, adminpb.ErrorReason_ERROR_REASON_NOT_LEADER,
+		map[string]string{MetaLeaderID: st.LeaderID, MetaLeaderAdminAddr: st.LeaderAdminAddr})
+}
+
+// withReason returns a status error carrying an ErrorInfo detail.
+func withReason(c codes.Code, msg string, reason adminpb.ErrorReason, meta map[string]string) error {
+	st := status.New(c, msg)
+	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason.String(), Domain: ErrorDomain, Metadata: meta}); err == nil {
+		st = d
+	}
+	return st.Err()
+}

@@ -1,0 +1,228 @@
+package cluster_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/kmsd/kmsd/cluster"
+	"github.com/kmsd/kmsd/cluster/clustertest"
+)
+
+func threeNodes(t *testing.T) *clustertest.Cluster {
+	c := clustertest.New(t)
+	c.Start()
+	c.Leader()
+	c.Start()
+	c.Start()
+	c.WaitVoters(3)
+	return c
+}
+
+func apply(t *testing.T, n *clustertest.Node, cmd string) any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := n.Node.Apply(ctx, []byte(cmd))
+	if err != nil {
+		t.Fatalf("%s: Apply(%q): %v", n.ID, cmd, err)
+	}
+	return res
+}
+
+// A follower forwards a command to the leader and answers with the leader's
+// result only once its own store has applied it.
+func TestForwardingAndReadYourWrites(t *testing.T) {
+	c := threeNodes(t)
+	f := c.Follower()
+	if got := apply(t, f, "k=1"); got != "" {
+		t.Errorf("first write returned %v, want empty previous value", got)
+	}
+	if v, ok := f.KV.Get("k"); !ok || v != "1" {
+		t.Fatalf("the forwarding follower has not applied its own write: %q %v", v, ok)
+	}
+	if got := apply(t, f, "k=2"); got != "1" {
+		t.Errorf("forwarded result = %v, want the previous value 1", got)
+	}
+	for _, n := range c.Nodes {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := n.Node.ReadBarrier(ctx); err != nil {
+			t.Fatalf("%s: ReadBarrier: %v", n.ID, err)
+		}
+		cancel()
+		if v, _ := n.KV.Get("k"); v != "2" {
+			t.Errorf("%s after a read barrier: k=%q, want 2", n.ID, v)
+		}
+	}
+}
+
+// Graceful shutdown of the leader hands leadership over, and every
+// acknowledged write survives; the stopped node catches up on restart.
+func TestLeaderHandoverAndCatchUp(t *testing.T) {
+	c := threeNodes(t)
+	for i := range 20 {
+		apply(t, c.Nodes[i%3], fmt.Sprintf("a%d=%d", i, i))
+	}
+	old := c.Leader()
+	start := time.Now()
+	old.Stop()
+	next := c.Leader()
+	t.Logf("new leader %s after %v", next.ID, time.Since(start))
+	for i := range 10 {
+		apply(t, c.Follower(), fmt.Sprintf("b%d=%d", i, i))
+	}
+	old.Restart(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := old.Node.ReadBarrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if old.KV.Count() != 30 {
+		t.Errorf("restarted node holds %d keys, want 30", old.KV.Count())
+	}
+}
+
+func TestMembership(t *testing.T) {
+	c := threeNodes(t)
+	ctx := context.Background()
+	members, err := c.Follower().Node.Members(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaders := 0
+	for _, m := range members {
+		if m.Suffrage != cluster.SuffrageVoter || m.Gossip != cluster.GossipAlive || m.AdminAddr == "" {
+			t.Errorf("member %+v", m)
+		}
+		if m.Leader {
+			leaders++
+		}
+	}
+	if len(members) != 3 || leaders != 1 {
+		t.Fatalf("Members = %d with %d leaders", len(members), leaders)
+	}
+
+	victim := c.Follower()
+	if err := c.Follower().Node.Remove(ctx, victim.ID); err != nil {
+		t.Fatalf("Remove through a follower: %v", err)
+	}
+	if err := c.Leader().Node.Remove(ctx, "no-such-node"); !errors.Is(err, cluster.ErrUnknownMember) {
+		t.Errorf("Remove(unknown) = %v, want ErrUnknownMember", err)
+	}
+	c.WaitVoters(2)
+
+	target := c.Follower()
+	if target == victim {
+		for _, n := range c.Nodes {
+			if n != victim && !n.Node.IsLeader() {
+				target = n
+			}
+		}
+	}
+	if err := c.Leader().Node.TransferLeadership(ctx, target.ID); err != nil {
+		t.Fatalf("TransferLeadership: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !target.Node.IsLeader() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !target.Node.IsLeader() {
+		t.Errorf("%s did not become leader", target.ID)
+	}
+}
+
+// Snapshot streams the store; Restore on the leader replaces every node's.
+func TestSnapshotRestore(t *testing.T) {
+	c := threeNodes(t)
+	apply(t, c.Leader(), "x=1")
+	apply(t, c.Leader(), "y=2")
+	var snap bytes.Buffer
+	if err := c.Follower().Node.Snapshot(context.Background(), &snap); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, c.Leader(), "z=3")
+	if err := c.Follower().Node.Restore(context.Background(), bytes.NewReader(snap.Bytes())); !errors.Is(err, cluster.ErrNotLeader) {
+		t.Errorf("Restore on a follower = %v, want ErrNotLeader", err)
+	}
+	if err := c.Leader().Node.Restore(context.Background(), bytes.NewReader([]byte("garbage"))); !errors.Is(err, cluster.ErrBadSnapshot) {
+		t.Errorf("Restore(garbage) = %v, want ErrBadSnapshot", err)
+	}
+	if err := c.Leader().Node.Restore(context.Background(), bytes.NewReader(snap.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, c.Leader(), "w=4")
+	for _, n := range c.Nodes {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := n.Node.ReadBarrier(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if _, has := n.KV.Get("z"); has || n.KV.Count() != 3 {
+			t.Errorf("%s after restore: %d keys, z present %v; want x, y, w", n.ID, n.KV.Count(), has)
+		}
+	}
+}
+
+// Raft and the node service accept only certificates of cluster nodes.
+func TestNodeTrafficNeedsNodeCertificate(t *testing.T) {
+	c := clustertest.New(t)
+	n := c.Start()
+	c.Leader()
+	for _, org := range []string{"dev", "kmsd-admins"} {
+		cfg := c.PKI.ClientTLS(c.PKI.Cert(org))
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", n.Node.RaftAddr(), cfg)
+		if err != nil {
+			continue
+		}
+		_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+		_, _ = conn.Write([]byte{0})
+		if _, err := conn.Read(make([]byte, 1)); err == nil {
+			t.Errorf("raft port answered a %s certificate", org)
+		}
+		conn.Close()
+	}
+
+	// A node with a certificate of another organization cannot join.
+	impostor := c.Start(func(cfg *cluster.Config) {
+		cert := c.PKI.Cert("dev")
+		cfg.ServerTLS, cfg.ClientTLS = c.PKI.ServerTLS(cert), c.PKI.ClientTLS(cert)
+		cfg.Join = nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := impostor.Node.Join(ctx, n.Cfg.AdminAddr); err == nil {
+		t.Error("a node without the node organization joined the cluster")
+	}
+}
+
+func TestKeyringSealing(t *testing.T) {
+	k, err := cluster.NewKeyring(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := k.Seal("obj-1", []byte("secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(sealed, []byte("secret")) {
+		t.Fatal("sealed data contains the plaintext")
+	}
+	if pt, err := k.Open("obj-1", sealed); err != nil || string(pt) != "secret" {
+		t.Fatalf("Open = %q, %v", pt, err)
+	}
+	if _, err := k.Open("obj-2", sealed); !errors.Is(err, cluster.ErrSealedData) {
+		t.Errorf("Open under another id = %v, want ErrSealedData", err)
+	}
+	sealed[len(sealed)-1] ^= 1
+	if _, err := k.Open("obj-1", sealed); !errors.Is(err, cluster.ErrSealedData) {
+		t.Errorf("Open of tampered data = %v, want ErrSealedData", err)
+	}
+	if _, err := cluster.NewKeyring(make([]byte, 16)); err == nil {
+		t.Error("a 16-byte data key was accepted")
+	}
+}

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
+
+	"github.com/kmsd/kmsd/cmd/internal/devpki"
+	"github.com/kmsd/kmsd/proto/adminpb"
+)
+
+// Environment variables of the admin flags.
+const (
+	envAdmin     = "KMSCTL_ADMIN"
+	envAdminCert = "KMSCTL_ADMIN_CERT"
+	envAdminKey  = "KMSCTL_ADMIN_KEY"
+)
+
+const defaultAdmin = "127.0.0.1:5697"
+
+// ErrorInfo metadata keys of a not-leader error (admin.MetaLeaderID and
+// admin.MetaLeaderAdminAddr; kmsctl does not link the server package).
+const (
+	metaLeaderID   = "leader_id"
+	metaLeaderAddr = "leader_admin_address"
+)
+
+// adminFlags are the admin API's persistent flags as the user gave them.
+type adminFlags struct {
+	addr, cert, key string
+}
+
+// adminCLI is what the cluster, snapshot and status commands share.
+type adminCLI struct {
+	*app
+	admin adminFlags
+}
+
+func newAdminCLI(a *app, pf *pflag.FlagSet) *adminCLI {
+	ad := &adminCLI{app: a}
+	pf.StringVar(&ad.admin.addr, "admin", defaultAdmin, "admin gRPC address host:port of a kmsd node (env "+envAdmin+")")
+	pf.StringVar(&ad.admin.cert, "admin-cert", "", "admin client certificate for the cluster, snapshot and status commands\n(env "+envAdminCert+"; default: --cert, then <dev-dir>/pki/admin.pem)")
+	pf.StringVar(&ad.admin.key, "admin-key", "", "admin client private key (env "+envAdminKey+"; default: --key, then <dev-dir>/pki/admin.key)")
+	return ad
+}
+
+// resolveAdmin applies the precedence flag > environment > --dev-dir >
+// default. The certificate and key are taken as a pair from the first of:
+// --admin-cert/--admin-key, --cert/--key, KMSCTL_ADMIN_CERT/KMSCTL_ADMIN_KEY,
+// KMSCTL_CERT/KMSCTL_KEY, the dev dir's pki/admin.pem and pki/admin.key.
+func resolveAdmin(g globalFlags, af adminFlags, setFlags func(string) bool, getenv func(string) string) (connConfig, error) {
+	pick := func(flag, value, env string) string {
+		if setFlags(flag) {
+			return value
+		}
+		if v := getenv(env); v != "" {
+			return v
+		}
+		return value
+	}
+	cfg := connConfig{
+		server: pick("admin", af.addr, envAdmin),
+		ca:     pick("ca", g.ca, envCA),
+	}
+	if cfg.server == "" {
+		cfg.server = defaultAdmin
+	}
+	switch {
+	case setFlags("admin-cert") || setFlags("admin-key"):
+		cfg.cert, cfg.key = af.cert, af.key
+	case setFlags("cert") || setFlags("key"):
+		cfg.cert, cfg.key = g.cert, g.key
+	case getenv(envAdminCert) != "" || getenv(envAdminKey) != "":
+		cfg.cert, cfg.key = getenv(envAdminCert), getenv(envAdminKey)
+	case getenv(envCert) != "" || getenv(envKey) != "":
+		cfg.cert, cfg.key = getenv(envCert), getenv(envKey)
+	}
+	if devDir := pick("dev-dir", g.devDir, envDevDir); devDir != "" {
+		p := devpki.PathsIn(filepath.Join(devDir, "pki"))
+		if cfg.ca == "" {
+			cfg.ca = p.CACert
+		}
+		if cfg.cert == "" && cfg.key == "" {
+			cfg.cert, cfg.key = p.AdminCert, p.AdminKey
+		}
+	}
+	switch {
+	case (cfg.cert == "") != (cfg.key == ""):
+		return cfg, errors.New("the admin certificate and key must be given together (--admin-cert and --admin-key)")
+	case cfg.cert == "":
+		return cfg, errors.New("this command needs an admin certificate: give --admin-cert and --admin-key, or --dev-dir")
+	}
+	return cfg, nil
+}
+
+// adminConn is one admin API connection.
+type adminConn struct {
+	addr   string
+	cfg    connConfig // the settings it was made with
+	client adminpb.AdminClient
+	close  func()
+}
+
+// dialAdmin resolves the admin settings and connects to --admin. The
+// returned context carries the --timeout deadline; done releases both.
+func (ad *adminCLI) dialAdmin(cmd *cobra.Command) (context.Context, *adminConn, func(), error) {
+	return ad.dialAdminWithin(cmd, ad.flags.timeout)
+}
+
+// dialAdminWithin is dialAdmin with the time limit d unless --timeout was
+// given.
+func (ad *adminCLI) dialAdminWithin(cmd *cobra.Command, d time.Duration) (context.Context, *adminConn, func(), error) {
+	cfg, err := resolveAdmin(ad.flags, ad.admin, ad.root.PersistentFlags().Changed, ad.getenv)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if ad.root.PersistentFlags().Changed("timeout") {
+		d = ad.flags.timeout
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), d)
+	c, err := connectAdmin(cfg, cfg.server)
+	if err != nil {
+		cancel()
+		return nil, nil, nil, err
+	}
+	return ctx, c, func() { c.close(); cancel() }, nil
+}
+
+// connectAdmin makes a connection to addr with cfg's TLS settings.
+func connectAdmin(cfg connConfig, addr string) (*adminConn, error) {
+	tlsCfg, err := cfg.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	// grpc.NewClient connects lazily: connection errors come with the
+	// first call, as Unavailable.
+	conn, err := grpc.NewClient(addr,
+		grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)),
+		grpc.WithUserAgent("kmsctl/"+version))
+	if err != nil {
+		return nil, fmt.Errorf("invalid admin address %q: %w", addr, err)
+	}
+	return &adminConn{addr: addr, cfg: cfg, client: adminpb.NewAdminClient(conn), close: func() { _ = conn.Close() }}, nil
+}
+
+// notLeaderError is a refusal by a follower; leaderAddr is the leader's
+// admin address when the follower knows it.
+type notLeaderError struct {
+	leaderID, leaderAddr string
+}
+
+func (e *notLeaderError) Error() string {
+	if e.leaderAddr == "" {
+		return "not the leader; leader unknown"
+	}
+	return fmt.Sprintf("not the leader; leader is %s at %s (use --admin %s)", e.leaderID, e.leaderAddr, e.leaderAddr)
+}
+
+const notAuthorised = "not authorised (this command needs an admin certificate)"
+
+// adminErr turns an admin API error into one line for the operator. addr
+// is the node that was called; subject is what the request named (the join
+// address, a member id), or "".
+func adminErr(err error, addr, subject string) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	reason, meta := errorReason(st)
+	switch reason {
+	case adminpb.ErrorReason_ERROR_REASON_NOT_LEADER:
+		return &notLeaderError{leaderID: meta[metaLeaderID], leaderAddr: meta[metaLeaderAddr]}
+	case adminpb.ErrorReason_ERROR_REASON_NO_LEADER:
+		return errors.New("no leader")
+	case adminpb.ErrorReason_ERROR_REASON_UNREACHABLE:
+		if subject == "" {
+			subject = addr
+		}
+		return errors.New("node unreachable: " + subject)
+	case adminpb.ErrorReason_ERROR_REASON_UNKNOWN_MEMBER:
+		if subject != "" {
+			return errors.New("no such member: " + subject)
+		}
+	}
+	switch st.Code() {
+	case codes.PermissionDenied, codes.Unauthenticated:
+		return errors.New(notAuthorised)
+	case codes.Unavailable:
+		return fmt.Errorf("node unreachable: %s%s", addr, transportCause(st.Message()))
+	case codes.DeadlineExceeded:
+		return errors.New("timed out")
+	case codes.Canceled:
+		return errors.New("canceled")
+	case codes.Unimplemented:
+		return fmt.Errorf("the node at %s does not support this command", addr)
+	case codes.InvalidArgument, codes.NotFound, codes.FailedPrecondition, codes.AlreadyExists, codes.OutOfRange:
+		return errors.New(st.Message())
+	}
+	return fmt.Errorf("server error (%s)", st.Message())
+}
+
+// errorReason reads the ErrorInfo detail the admin server attaches.
+func errorReason(st *status.Status) (adminpb.ErrorReason, map[string]string) {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return adminpb.ErrorReason(adminpb.ErrorReason_value[info.GetReason()]), info.GetMetadata()
+		}
+	}
+	return adminpb.ErrorReason_ERROR_REASON_UNSPECIFIED, nil
+}
+
+// transportCause shortens gRPC's connection error text to its cause, e.g.
+// " (connection refused)".
+func transportCause(msg string) string {
+	switch {
+	case strings.Contains(msg, "connection refused"):
+		return " (connection refused)"
+	case strings.Contains(msg, "no such host"):
+		return " (no such host)"
+	case strings.Contains(msg, "handshake failed"), strings.Contains(msg, "tls:"), strings.Contains(msg, "x509:"):
+		if i := strings.LastIndex(msg, "tls: "); i >= 0 {
+			cause := strings.ReplaceAll(msg[i+len("tls: "):], `\"`, `"`)
+			cause, _, _ = strings.Cut(cause, " (possibly because")
+			return " (TLS handshake failed: " + strings.TrimRight(cause, `"`) + ")"
+		}
+		return " (TLS handshake failed)"
+	}
+	return ""
+}
