@@ -11,6 +11,11 @@ import (
 	"github.com/kmsd/kmsd/fsm"
 )
 
+func init() {
+	registerRoute(kmip.OperationGetAttributes, kmip.V1_0, func(s *Service) handler { return handle(s.getAttributes) })
+	registerRoute(kmip.OperationGetAttributeList, kmip.V1_0, func(s *Service) handler { return handle(s.getAttributeList) })
+}
+
 // MaxAttributeNames bounds the names one Get Attributes request may list.
 const MaxAttributeNames = 256
 

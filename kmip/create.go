@@ -13,6 +13,10 @@ import (
 	"github.com/kmsd/kmsd/proto/kmsdpb"
 )
 
+func init() {
+	registerRoute(kmip.OperationCreate, kmip.V1_0, func(s *Service) handler { return handle(s.create) })
+}
+
 // symmetricSpec says which lengths (in bits) an algorithm accepts and how
 // many bytes of key material a length needs.
 type symmetricSpec struct {
@@ -226,6 +230,11 @@ func derivedAttrs(obj kmip.Object, clientAttrs []kmip.Attribute, now time.Time) 
 		}
 		if kb.CryptographicLength != 0 {
 			add(kmip.AttributeNameCryptographicLength, kb.CryptographicLength)
+		}
+	}
+	if k, ok := objectKinds[obj.ObjectType()]; ok && k.derive != nil {
+		for _, a := range k.derive(obj) {
+			add(a.AttributeName, a.AttributeValue)
 		}
 	}
 	if d, ok := digestOf(obj); ok {

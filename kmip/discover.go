@@ -9,6 +9,11 @@ import (
 	"github.com/ovh/kmip-go/ttlv"
 )
 
+func init() {
+	registerRoute(kmip.OperationDiscoverVersions, kmip.V1_1, func(s *Service) handler { return handle(s.discoverVersions) })
+	registerRoute(kmip.OperationQuery, kmip.V1_0, func(s *Service) handler { return handle(s.query) })
+}
+
 // discoverVersions answers with the supported versions, newest first; when
 // the client lists versions, only those it listed (KMIP 1.4 §4.26).
 func (s *Service) discoverVersions(_ context.Context, _ *reqCtx, req *payloads.DiscoverVersionsRequestPayload) (*payloads.DiscoverVersionsResponsePayload, error) {
@@ -21,12 +26,16 @@ func (s *Service) discoverVersions(_ context.Context, _ *reqCtx, req *payloads.D
 	return resp, nil
 }
 
-// supportedObjectTypes are the object types this server stores.
-var supportedObjectTypes = []kmip.ObjectType{
-	kmip.ObjectTypeSymmetricKey,
-	kmip.ObjectTypeSecretData,
-	kmip.ObjectTypeOpaqueObject,
-	kmip.ObjectTypeTemplate,
+// objectTypes lists the object types this server stores in version v.
+func objectTypes(v kmip.ProtocolVersion) []kmip.ObjectType {
+	var out []kmip.ObjectType
+	for t, k := range objectKinds {
+		if ttlv.CompareVersions(v, k.since) >= 0 {
+			out = append(out, t)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // query answers the Query functions this server supports; functions it
@@ -38,7 +47,7 @@ func (s *Service) query(_ context.Context, rc *reqCtx, req *payloads.QueryReques
 		case kmip.QueryFunctionOperations:
 			resp.Operations = s.operations(rc.version)
 		case kmip.QueryFunctionObjects:
-			resp.ObjectType = slices.Clone(supportedObjectTypes)
+			resp.ObjectType = objectTypes(rc.version)
 		case kmip.QueryFunctionServerInformation:
 			resp.VendorIdentification = s.cfg.ServerInfo
 			resp.ServerInformation = &ttlv.Value{Tag: kmip.TagServerInformation, Value: ttlv.Struct{}}

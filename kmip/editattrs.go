@@ -11,6 +11,12 @@ import (
 	"github.com/kmsd/kmsd/proto/kmsdpb"
 )
 
+func init() {
+	registerRoute(kmip.OperationAddAttribute, kmip.V1_0, func(s *Service) handler { return handle(s.addAttribute) })
+	registerRoute(kmip.OperationModifyAttribute, kmip.V1_0, func(s *Service) handler { return handle(s.modifyAttribute) })
+	registerRoute(kmip.OperationDeleteAttribute, kmip.V1_0, func(s *Service) handler { return handle(s.deleteAttribute) })
+}
+
 // checkEditable applies the per-attribute rules of KMIP 1.4 §3 to an
 // attribute a client wants to add, modify or delete after creation.
 func checkEditable(name kmip.AttributeName, v kmip.ProtocolVersion) error {

@@ -7,6 +7,10 @@ import (
 	"github.com/ovh/kmip-go/payloads"
 )
 
+func init() {
+	registerRoute(kmip.OperationGet, kmip.V1_0, func(s *Service) handler { return handle(s.get) })
+}
+
 // get returns a managed object, converted to the requested Key Format Type
 // (KMIP 1.4 §4.11).
 func (s *Service) get(ctx context.Context, rc *reqCtx, req *payloads.GetRequestPayload) (*payloads.GetResponsePayload, error) {

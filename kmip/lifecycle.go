@@ -9,6 +9,12 @@ import (
 	"github.com/kmsd/kmsd/proto/kmsdpb"
 )
 
+func init() {
+	registerRoute(kmip.OperationActivate, kmip.V1_0, func(s *Service) handler { return handle(s.activate) })
+	registerRoute(kmip.OperationRevoke, kmip.V1_0, func(s *Service) handler { return handle(s.revoke) })
+	registerRoute(kmip.OperationDestroy, kmip.V1_0, func(s *Service) handler { return handle(s.destroy) })
+}
+
 // activate moves a Pre-Active object to Active (KMIP 1.4 §4.19).
 func (s *Service) activate(ctx context.Context, rc *reqCtx, req *payloads.ActivateRequestPayload) (*payloads.ActivateResponsePayload, error) {
 	o, err := s.object(ctx, rc, req.UniqueIdentifier)

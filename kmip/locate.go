@@ -10,6 +10,10 @@ import (
 	"github.com/kmsd/kmsd/fsm"
 )
 
+func init() {
+	registerRoute(kmip.OperationLocate, kmip.V1_0, func(s *Service) handler { return handle(s.locate) })
+}
+
 // MaxLocateFilters bounds the attributes one Locate request may carry.
 const MaxLocateFilters = 64
 

@@ -129,17 +129,19 @@ func convertFormat(obj kmip.Object, format kmip.KeyFormatType) (kmip.Object, err
 	if format == 0 {
 		return obj, nil
 	}
-	kb := keyBlockOf(obj)
-	if kb == nil {
-		return nil, errFormatUnsupport
-	}
-	if kb.KeyFormatType == format {
+	if kb := keyBlockOf(obj); kb != nil && kb.KeyFormatType == format {
 		return obj, nil
 	}
-	key, ok := obj.(*kmip.SymmetricKey)
-	if !ok {
+	k, ok := objectKinds[obj.ObjectType()]
+	if !ok || k.convert == nil {
 		return nil, errFormatUnsupport
 	}
+	return k.convert(obj, format)
+}
+
+// convertSymmetric converts between Raw and Transparent Symmetric Key.
+func convertSymmetric(obj kmip.Object, format kmip.KeyFormatType) (kmip.Object, error) {
+	key := obj.(*kmip.SymmetricKey)
 	b, ok := plainBytes(&key.KeyBlock)
 	if !ok {
 		return nil, errFormatUnsupport

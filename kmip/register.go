@@ -2,11 +2,17 @@ package kmip
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 
 	"github.com/ovh/kmip-go"
 	"github.com/ovh/kmip-go/payloads"
+	"github.com/ovh/kmip-go/ttlv"
 )
+
+func init() {
+	registerRoute(kmip.OperationRegister, kmip.V1_0, func(s *Service) handler { return handle(s.register) })
+}
 
 // Bounds on what a client may register.
 const (
@@ -36,7 +42,7 @@ func (s *Service) register(ctx context.Context, rc *reqCtx, req *payloads.Regist
 			}
 		}
 	}
-	if err := validateObject(req.Object, attrs); err != nil {
+	if err := validateObject(req.Object, attrs, rc.version); err != nil {
 		return nil, err
 	}
 	completeKeyBlock(req.Object, attrs)
@@ -47,30 +53,64 @@ func (s *Service) register(ctx context.Context, rc *reqCtx, req *payloads.Regist
 	return &payloads.RegisterResponsePayload{UniqueIdentifier: id}, nil
 }
 
-// validateObject checks a registered object's structure and size.
-func validateObject(obj kmip.Object, attrs []kmip.Attribute) error {
-	switch o := obj.(type) {
-	case *kmip.SymmetricKey:
-		b, err := keyBytes(&o.KeyBlock, kmip.KeyFormatTypeRaw, kmip.KeyFormatTypeTransparentSymmetricKey)
+// objectKind is how this server handles one object type: checking an object
+// a client registers, and the attributes the server derives from it.
+type objectKind struct {
+	since    kmip.ProtocolVersion
+	validate func(obj kmip.Object, attrs []kmip.Attribute) error
+	// derive returns attributes computed from the object itself (a
+	// certificate's subject, say); nil when there are none.
+	derive func(obj kmip.Object) []kmip.Attribute
+	// convert returns the object in another Key Format Type for Get; nil
+	// when the type has a single format.
+	convert func(obj kmip.Object, format kmip.KeyFormatType) (kmip.Object, error)
+}
+
+var objectKinds = map[kmip.ObjectType]objectKind{}
+
+// registerObjectKind adds an object type; each object family registers its
+// own in an init function.
+func registerObjectKind(t kmip.ObjectType, k objectKind) {
+	if _, dup := objectKinds[t]; dup {
+		panic(fmt.Sprintf("kmip: object type %v registered twice", t))
+	}
+	objectKinds[t] = k
+}
+
+func init() {
+	registerObjectKind(kmip.ObjectTypeSymmetricKey, objectKind{since: kmip.V1_0, validate: func(obj kmip.Object, attrs []kmip.Attribute) error {
+		kb := &obj.(*kmip.SymmetricKey).KeyBlock
+		b, err := keyBytes(kb, kmip.KeyFormatTypeRaw, kmip.KeyFormatTypeTransparentSymmetricKey)
 		if err != nil {
 			return err
 		}
-		return checkSymmetricLength(&o.KeyBlock, attrs, len(b))
-	case *kmip.SecretData:
-		_, err := keyBytes(&o.KeyBlock, kmip.KeyFormatTypeRaw, kmip.KeyFormatTypeOpaque)
+		return checkSymmetricLength(kb, attrs, len(b))
+	}, convert: convertSymmetric})
+	registerObjectKind(kmip.ObjectTypeSecretData, objectKind{since: kmip.V1_0, validate: func(obj kmip.Object, _ []kmip.Attribute) error {
+		_, err := keyBytes(&obj.(*kmip.SecretData).KeyBlock, kmip.KeyFormatTypeRaw, kmip.KeyFormatTypeOpaque)
 		return err
-	case *kmip.Template:
-		if len(o.Attribute) > 256 {
+	}})
+	registerObjectKind(kmip.ObjectTypeTemplate, objectKind{since: kmip.V1_0, validate: func(obj kmip.Object, _ []kmip.Attribute) error {
+		if len(obj.(*kmip.Template).Attribute) > 256 {
 			return errorf(kmip.ResultReasonInvalidField, "too many attributes in the template")
 		}
 		return nil
-	case *kmip.OpaqueObject:
-		if len(o.OpaqueDataValue) == 0 || len(o.OpaqueDataValue) > maxOpaqueBytes {
+	}})
+	registerObjectKind(kmip.ObjectTypeOpaqueObject, objectKind{since: kmip.V1_0, validate: func(obj kmip.Object, _ []kmip.Attribute) error {
+		if n := len(obj.(*kmip.OpaqueObject).OpaqueDataValue); n == 0 || n > maxOpaqueBytes {
 			return errorf(kmip.ResultReasonInvalidField, "Opaque Data Value must hold 1 to %d bytes", maxOpaqueBytes)
 		}
 		return nil
+	}})
+}
+
+// validateObject checks a registered object's structure and size.
+func validateObject(obj kmip.Object, attrs []kmip.Attribute, v kmip.ProtocolVersion) error {
+	k, ok := objectKinds[obj.ObjectType()]
+	if !ok || ttlv.CompareVersions(v, k.since) < 0 {
+		return errorf(kmip.ResultReasonInvalidField, "Register does not support this object type")
 	}
-	return errorf(kmip.ResultReasonInvalidField, "Register does not support this object type")
+	return k.validate(obj, attrs)
 }
 
 // keyBytes returns the plaintext key bytes of a block in one of the formats.

@@ -2,8 +2,8 @@ package kmip
 
 import (
 	"context"
-	"errors"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -35,24 +35,31 @@ func handle[Req, Resp kmip.OperationPayload](f func(context.Context, *reqCtx, Re
 	}
 }
 
-// buildRoutes registers every operation this server implements.
-func (s *Service) buildRoutes() map[kmip.Operation]route {
-	return map[kmip.Operation]route{
-		kmip.OperationDiscoverVersions: {since: kmip.V1_1, h: handle(s.discoverVersions)},
-		kmip.OperationQuery:            {since: kmip.V1_0, h: handle(s.query)},
-		kmip.OperationCreate:           {since: kmip.V1_0, h: handle(s.create)},
-		kmip.OperationRegister:         {since: kmip.V1_0, h: handle(s.register)},
-		kmip.OperationGet:              {since: kmip.V1_0, h: handle(s.get)},
-		kmip.OperationGetAttributes:    {since: kmip.V1_0, h: handle(s.getAttributes)},
-		kmip.OperationGetAttributeList: {since: kmip.V1_0, h: handle(s.getAttributeList)},
-		kmip.OperationLocate:           {since: kmip.V1_0, h: handle(s.locate)},
-		kmip.OperationActivate:         {since: kmip.V1_0, h: handle(s.activate)},
-		kmip.OperationRevoke:           {since: kmip.V1_0, h: handle(s.revoke)},
-		kmip.OperationDestroy:          {since: kmip.V1_0, h: handle(s.destroy)},
-		kmip.OperationAddAttribute:     {since: kmip.V1_0, h: handle(s.addAttribute)},
-		kmip.OperationModifyAttribute:  {since: kmip.V1_0, h: handle(s.modifyAttribute)},
-		kmip.OperationDeleteAttribute:  {since: kmip.V1_0, h: handle(s.deleteAttribute)},
+// routeDef is a registered operation: each operation family registers its
+// routes in an init function of its own file.
+type routeDef struct {
+	since kmip.ProtocolVersion
+	bind  func(*Service) handler
+}
+
+var routeDefs = map[kmip.Operation]routeDef{}
+
+// registerRoute adds an operation; registering one twice is a programming
+// error.
+func registerRoute(op kmip.Operation, since kmip.ProtocolVersion, bind func(*Service) handler) {
+	if _, dup := routeDefs[op]; dup {
+		panic(fmt.Sprintf("kmip: operation %v registered twice", op))
 	}
+	routeDefs[op] = routeDef{since: since, bind: bind}
+}
+
+// buildRoutes binds every registered operation to this service.
+func (s *Service) buildRoutes() map[kmip.Operation]route {
+	routes := make(map[kmip.Operation]route, len(routeDefs))
+	for op, d := range routeDefs {
+		routes[op] = route{since: d.since, h: d.bind(s)}
+	}
+	return routes
 }
 
 // operations lists the operations available in version v, in code order.

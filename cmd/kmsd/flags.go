@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -117,7 +118,7 @@ func configValue(v any) string {
 	case string:
 		return x
 	case float64:
-		return fmt.Sprintf("%v", json.Number(fmt.Sprint(x)))
+		return strconv.FormatFloat(x, 'f', -1, 64)
 	case []any:
 		parts := make([]string, len(x))
 		for i, e := range x {
