@@ -84,13 +84,12 @@ func (n *Node) applyLocal(ctx context.Context, cmd []byte) (uint64, any, error) 
 }
 
 // waitApplied blocks until this node's state machine has applied index.
+// Raft's AppliedIndex only says an entry was handed to the state machine,
+// not that it was applied, so the state machine's own index decides.
 func (n *Node) waitApplied(ctx context.Context, index uint64) error {
-	if n.raft.AppliedIndex() >= index {
-		return nil
-	}
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
-	for n.raft.AppliedIndex() < index {
+	for !n.applied(index) {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%w: index %d not applied here", ErrTimeout, index)
@@ -100,6 +99,31 @@ func (n *Node) waitApplied(ctx context.Context, index uint64) error {
 		}
 	}
 	return nil
+}
+
+// applied reports whether every command up to index is in the state machine.
+func (n *Node) applied(index uint64) bool {
+	if n.raft.AppliedIndex() < index {
+		return false
+	}
+	return n.sm.AppliedIndex() >= n.lastCommandAtOrBelow(index)
+}
+
+// lastCommandAtOrBelow finds the last command entry at or below index that
+// the state machine has not seen yet; entries of other types (no-ops,
+// configuration) never reach it. Entries already compacted into a snapshot
+// are part of the state machine.
+func (n *Node) lastCommandAtOrBelow(index uint64) uint64 {
+	for i := index; i > n.sm.AppliedIndex(); i-- {
+		var l raft.Log
+		if err := n.store.GetLog(i, &l); err != nil {
+			return 0
+		}
+		if l.Type == raft.LogCommand {
+			return i
+		}
+	}
+	return 0
 }
 
 // ReadBarrier makes the next local read see every write the cluster
@@ -144,10 +168,17 @@ func (n *Node) readIndex(ctx context.Context) (uint64, error) {
 // leaderReadIndex confirms leadership with a quorum and returns the commit
 // index to wait for.
 func (n *Node) leaderReadIndex() (uint64, error) {
+	term := n.raft.CurrentTerm()
+	if n.readyTerm.Load() != term {
+		// A new leader may not know yet that its predecessor committed
+		// more: wait until it committed an entry of its own term.
+		return 0, fmt.Errorf("%w: leader of term %d not confirmed yet", ErrNoLeader, term)
+	}
+	index := n.raft.CommitIndex()
 	if err := n.raft.VerifyLeader().Error(); err != nil {
 		return 0, mapRaftErr(err)
 	}
-	return n.raft.CommitIndex(), nil
+	return index, nil
 }
 
 // leaderPeer returns what this node knows of the current leader.
@@ -191,5 +222,3 @@ func (n *Node) forwardToLeader(ctx context.Context, local func() error, remote f
 		}
 	}
 }
-
-var _ = raft.Leader

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -43,6 +44,9 @@ type StateMachine interface {
 	// state, for status reports.
 	Count() int
 	Digest() ([32]byte, error)
+	// AppliedIndex is the index of the last command applied (or restored
+	// from a snapshot).
+	AppliedIndex() uint64
 	// ValidateSnapshot reads a whole snapshot and reports whether Restore
 	// would accept it, without touching the state.
 	ValidateSnapshot(r io.Reader) error
@@ -137,6 +141,10 @@ type Node struct {
 	gossip    *gossip
 	pilot     *autopilot.Autopilot
 	rpc       *rpcClients
+
+	// readyTerm is the term in which this node, as leader, has committed an
+	// entry of its own: only then is its commit index safe for reads.
+	readyTerm atomic.Uint64
 
 	stop     chan struct{}
 	wg       sync.WaitGroup
@@ -355,10 +363,30 @@ func (n *Node) watchLeadership() {
 				n.logger.Info("leadership acquired")
 				n.pilot.Start(context.Background())
 				running = true
+				n.wg.Add(1)
+				go n.confirmTerm()
 			} else {
 				n.logger.Info("leadership lost")
 				stopPilot()
 			}
+		}
+	}
+}
+
+// confirmTerm commits an entry in the new term (a barrier), after which the
+// leader's commit index covers every write acknowledged by earlier leaders.
+func (n *Node) confirmTerm() {
+	defer n.wg.Done()
+	term := n.raft.CurrentTerm()
+	for n.IsLeader() && n.raft.CurrentTerm() == term {
+		if err := n.raft.Barrier(n.cfg.ApplyTimeout).Error(); err == nil {
+			n.readyTerm.Store(term)
+			return
+		}
+		select {
+		case <-n.stop:
+			return
+		case <-time.After(retryPause):
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"sort"
 	"strings"
@@ -15,24 +16,33 @@ import (
 // KV is a replicated map: each command is "key=value". ApplyLog returns the
 // previous value, so a forwarded result can be checked.
 type KV struct {
-	mu sync.RWMutex
-	m  map[string]string
+	mu      sync.RWMutex
+	m       map[string]string
+	applied uint64
 }
 
 // NewKV returns an empty store.
 func NewKV() *KV { return &KV{m: map[string]string{}} }
 
 // ApplyLog implements cluster.StateMachine.
-func (kv *KV) ApplyLog(_ uint64, data []byte) any {
+func (kv *KV) ApplyLog(index uint64, data []byte) any {
 	k, v, ok := strings.Cut(string(data), "=")
 	if !ok {
 		panic("clustertest: bad command " + string(data))
 	}
 	kv.mu.Lock()
 	defer kv.mu.Unlock()
+	kv.applied = index
 	prev := kv.m[k]
 	kv.m[k] = v
 	return prev
+}
+
+// AppliedIndex implements cluster.StateMachine.
+func (kv *KV) AppliedIndex() uint64 {
+	kv.mu.RLock()
+	defer kv.mu.RUnlock()
+	return kv.applied
 }
 
 // Get returns a value.
@@ -73,7 +83,7 @@ func (kv *KV) SnapshotState() interface{ Persist(io.Writer) error } {
 	}
 	sort.Strings(keys)
 	var buf bytes.Buffer
-	buf.WriteString("KV\n")
+	fmt.Fprintf(&buf, "KV %d\n", kv.applied)
 	for _, k := range keys {
 		b, _ := json.Marshal([2]string{k, kv.m[k]})
 		buf.Write(b)
@@ -82,37 +92,41 @@ func (kv *KV) SnapshotState() interface{ Persist(io.Writer) error } {
 	return kvSnapshot(buf.Bytes())
 }
 
-func decode(r io.Reader) (map[string]string, error) {
+func decode(r io.Reader) (map[string]string, uint64, error) {
 	sc := bufio.NewScanner(r)
-	if !sc.Scan() || sc.Text() != "KV" {
-		return nil, errors.New("clustertest: not a KV snapshot")
+	var applied uint64
+	if !sc.Scan() {
+		return nil, 0, errors.New("clustertest: not a KV snapshot")
+	}
+	if _, err := fmt.Sscanf(sc.Text(), "KV %d", &applied); err != nil {
+		return nil, 0, errors.New("clustertest: not a KV snapshot")
 	}
 	m := map[string]string{}
 	for sc.Scan() {
 		var kvp [2]string
 		if err := json.Unmarshal(sc.Bytes(), &kvp); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		m[kvp[0]] = kvp[1]
 	}
-	return m, sc.Err()
+	return m, applied, sc.Err()
 }
 
 // Restore implements cluster.StateMachine.
 func (kv *KV) Restore(r io.Reader) error {
-	m, err := decode(r)
+	m, applied, err := decode(r)
 	if err != nil {
 		return err
 	}
 	kv.mu.Lock()
-	kv.m = m
+	kv.m, kv.applied = m, applied
 	kv.mu.Unlock()
 	return nil
 }
 
 // ValidateSnapshot implements cluster.StateMachine.
 func (kv *KV) ValidateSnapshot(r io.Reader) error {
-	_, err := decode(r)
+	_, _, err := decode(r)
 	return err
 }
 
