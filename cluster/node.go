@@ -206,7 +206,8 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 	n.rpc = newRPCClients(cfg.ClientTLS)
 	n.peers = newPeerBook(filepath.Join(cfg.DataDir, "peers.json"))
 	n.peers.put(peerInfo{ID: cfg.NodeID, RaftAddr: string(n.transport.LocalAddr()), AdminAddr: cfg.AdminAddr, KMIPAddr: cfg.KMIPAddr, GossipAddr: cfg.GossipAddr, Version: cfg.Version})
-	n.pilot = autopilot.New(n.raft, &pilotDelegate{n: n}, autopilot.WithLogger(hlog))
+	n.pilot = autopilot.New(n.raft, &pilotDelegate{n: n}, autopilot.WithLogger(hlog),
+		autopilot.WithReconcileInterval(2*time.Second), autopilot.WithUpdateInterval(time.Second))
 	if cfg.GossipAddr != "" {
 		if n.gossip, err = startGossip(n); err != nil {
 			_ = n.raft.Shutdown().Error()

@@ -26,6 +26,7 @@ const (
 // PKI holds the paths of the PEM files `kmsd dev` writes into <dir>/pki.
 type PKI struct {
 	CA, ServerCert, ServerKey, ClientCert, ClientKey, AdminCert, AdminKey string
+	GossipKey                                                             string // 32 raw bytes, mode 0600
 }
 
 // Node is one kmsd process and what a test needs to reach it.
@@ -84,6 +85,7 @@ func StartDev(t testing.TB, dir string, extraArgs ...string) *Node {
 			ClientKey:  filepath.Join(pki, "client.key"),
 			AdminCert:  filepath.Join(pki, "admin.pem"),
 			AdminKey:   filepath.Join(pki, "admin.key"),
+			GossipKey:  filepath.Join(pki, "gossip.key"),
 		},
 		Name: fmt.Sprintf("kmsd-%d", nodeCount.Add(1)),
 		t:    t,

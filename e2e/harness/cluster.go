@@ -1,0 +1,191 @@
+package harness
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Cluster is a set of `kmsd serve` processes on 127.0.0.1 that share one
+// PKI. Node i (0-based) has the node id "node-<i+1>" and its data in
+// <Dir>/node-<i+1>; the PKI is in <Dir>/pki, so Dir works as kmsctl's
+// --dev-dir.
+type Cluster struct {
+	Dir   string
+	PKI   PKI
+	Nodes []*Node
+
+	opts             clusterOptions
+	reportedNoDigest bool // a missing store digest was reported
+}
+
+type clusterOptions struct {
+	name    string
+	join    bool
+	args    []string
+	dataKey string
+}
+
+// Option configures StartCluster.
+type Option func(*clusterOptions)
+
+// JoinAtStart starts nodes 2..n with --join <node-1 admin address>, and
+// StartCluster then waits until all n are voters. Without it they start
+// with neither --bootstrap nor --join and wait for `kmsctl cluster join`.
+func JoinAtStart() Option { return func(o *clusterOptions) { o.join = true } }
+
+// WithArgs appends flags to every node's command line (kept for restarts).
+func WithArgs(args ...string) Option {
+	return func(o *clusterOptions) { o.args = append(o.args, args...) }
+}
+
+// WithName prefixes the nodes' log lines with name, to tell two clusters of
+// one test apart.
+func WithName(name string) Option { return func(o *clusterOptions) { o.name = name } }
+
+// WithDataKey copies file (another node's node.key) into node-1's data
+// folder before its first start, so that this cluster seals key material
+// with the same data key. A node that joins adopts node-1's key.
+func WithDataKey(file string) Option { return func(o *clusterOptions) { o.dataKey = file } }
+
+// ClusterStabilization is the --autopilot-stabilization every cluster node
+// gets: how long a joined server waits before it is promoted to voter.
+const ClusterStabilization = "1s"
+
+// StartCluster writes a PKI and starts n nodes, one after the other, each
+// waited for until it answers KMIP: node-1 with --bootstrap, the others as
+// the options say. Every node gets fresh ports, a data folder under a new
+// t.TempDir(), its output in t.Log, and is stopped by t.Cleanup.
+func StartCluster(t testing.TB, n int, opts ...Option) *Cluster {
+	t.Helper()
+	kmsdBinary(t) // build before the first node needs it
+	c := &Cluster{Dir: t.TempDir()}
+	for _, o := range opts {
+		o(&c.opts)
+	}
+	c.PKI = WritePKI(t, filepath.Join(c.Dir, "pki"))
+	for i := range n {
+		c.Nodes = append(c.Nodes, c.newNode(t, i))
+	}
+	if c.opts.dataKey != "" {
+		copyFile(t, c.opts.dataKey, filepath.Join(c.Nodes[0].Dir, "node.key"))
+	}
+	for i, node := range c.Nodes {
+		var join []string
+		if i > 0 && c.opts.join {
+			join = []string{c.Nodes[0].AdminAddr}
+		}
+		node.args = c.serveArgs(t, i, i == 0, join)
+		node.start(t)
+	}
+	if c.opts.join {
+		c.WaitVoters(t, n)
+	}
+	return c
+}
+
+// newNode reserves the ports and the data folder of node i.
+func (c *Cluster) newNode(t testing.TB, i int) *Node {
+	t.Helper()
+	name := "node-" + strconv.Itoa(i+1)
+	prefix := name
+	if c.opts.name != "" {
+		prefix = c.opts.name + "/" + name
+	}
+	addr := func() string { return "127.0.0.1:" + strconv.Itoa(FreePort(t)) }
+	n := &Node{
+		Dir:      filepath.Join(c.Dir, name),
+		KMIPAddr: addr(), RaftAddr: addr(), AdminAddr: addr(), GossipAddr: addr(),
+		PKI:  c.PKI,
+		Name: prefix,
+		t:    t,
+	}
+	if err := os.MkdirAll(n.Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.cleanup)
+	return n
+}
+
+// ID returns the node id of node i.
+func (c *Cluster) ID(i int) string { return "node-" + strconv.Itoa(i+1) }
+
+// serveArgs is the command line of node i.
+func (c *Cluster) serveArgs(t testing.TB, i int, bootstrap bool, join []string) []string {
+	n := c.Nodes[i]
+	args := []string{kmsdBinary(t), "serve",
+		"--data-dir", n.Dir, "--node-id", c.ID(i),
+		"--kmip-addr", n.KMIPAddr, "--admin-addr", n.AdminAddr, "--raft-addr", n.RaftAddr, "--gossip-addr", n.GossipAddr,
+		"--tls-cert", c.PKI.ServerCert, "--tls-key", c.PKI.ServerKey, "--client-ca", c.PKI.CA,
+		"--gossip-key-file", c.PKI.GossipKey,
+		"--autopilot-stabilization", ClusterStabilization,
+	}
+	if bootstrap {
+		args = append(args, "--bootstrap")
+	}
+	if len(join) > 0 {
+		args = append(args, "--join", strings.Join(join, ","))
+	}
+	return append(args, c.opts.args...)
+}
+
+// Running returns the indexes of the nodes whose process is running.
+func (c *Cluster) Running() []int {
+	var out []int
+	for i, n := range c.Nodes {
+		if n.running() != nil {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Rejoin starts the stopped node i again as a new server: its data folder
+// is emptied and it starts with --join naming the running nodes, without
+// --bootstrap. It returns once the node answers KMIP, which it does after
+// the leader has accepted it.
+func (c *Cluster) Rejoin(t testing.TB, i int) {
+	t.Helper()
+	n := c.Nodes[i]
+	if n.running() != nil {
+		t.Fatalf("harness: rejoin %s: still running; Stop or Kill it first", n.Name)
+	}
+	if err := os.RemoveAll(n.Dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(n.Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var join []string
+	for _, j := range c.Running() {
+		join = append(join, c.Nodes[j].AdminAddr)
+	}
+	if len(join) == 0 {
+		t.Fatalf("harness: rejoin %s: no running node to join", n.Name)
+	}
+	n.args = c.serveArgs(t, i, false, join)
+	n.start(t)
+}
+
+func copyFile(t testing.TB, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatalf("harness: %v", err)
+	}
+	if err := os.WriteFile(to, data, 0o600); err != nil {
+		t.Fatalf("harness: %v", err)
+	}
+}
+
+// String names the nodes and their addresses, for failure messages.
+func (c *Cluster) String() string {
+	var b strings.Builder
+	for i, n := range c.Nodes {
+		fmt.Fprintf(&b, "%s (%s): kmip %s admin %s raft %s\n", n.Name, c.ID(i), n.KMIPAddr, n.AdminAddr, n.RaftAddr)
+	}
+	return b.String()
+}
