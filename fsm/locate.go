@@ -15,10 +15,20 @@ type Query struct {
 	Filters  []kmip.Attribute // every named attribute must match
 	MaxItems int              // 0 means no limit
 	Offset   int              // skip this many matches first
+	// Storage selects on-line and/or archived objects; 0 means on-line only
+	// (KMIP 1.4 §4.9).
+	Storage kmip.StorageStatusMask
+	// GroupMember asks for members of an object group (KMIP 1.1+): Fresh
+	// finds only fresh objects, oldest first, so that a group hands out its
+	// objects in the order they were made; Default finds the group's default
+	// object, which this server defines as its oldest matching member.
+	GroupMember kmip.ObjectGroupMember
 }
 
-// Locate returns the ids of matching objects, newest first, and the number
-// of matches before Offset and MaxItems were applied.
+// Locate returns the ids of matching objects, newest first (oldest first for
+// a GroupMember query), and the number of matches before Offset and MaxItems
+// were applied. Destroyed objects are only found when the query names a
+// State, archived objects only when Storage asks for them.
 func (f *FSM) Locate(q Query) ([]string, int, error) {
 	tx := f.readTxn()
 	it, err := tx.Get(tableObjects, indexOwner, q.Owner)
@@ -29,11 +39,21 @@ func (f *FSM) Locate(q Query) ([]string, int, error) {
 	// Destroyed objects keep their metadata but are only found when the
 	// client asks for a State explicitly.
 	byState := slices.ContainsFunc(groups, func(g filterGroup) bool { return g.name == kmip.AttributeNameState })
+	online := q.Storage == 0 || q.Storage&kmip.StorageStatusOnlineStorage != 0
+	archival := q.Storage&kmip.StorageStatusArchivalStorage != 0
 	var found []*Object
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		o := raw.(*Object)
 		if !byState && isDestroyed(o.StoredState()) {
 			continue
+		}
+		if o.Archived() && !archival || !o.Archived() && !online {
+			continue
+		}
+		if q.GroupMember == kmip.ObjectGroupMemberFresh {
+			if v, _ := o.Attr(kmip.AttributeNameFresh); v != true {
+				continue
+			}
 		}
 		if matchesAll(o, groups, q.Now) {
 			found = append(found, o)
@@ -45,6 +65,12 @@ func (f *FSM) Locate(q Query) ([]string, int, error) {
 		}
 		return cmp.Compare(b.ID, a.ID)
 	})
+	if q.GroupMember != 0 {
+		slices.Reverse(found)
+	}
+	if q.GroupMember == kmip.ObjectGroupMemberDefault && len(found) > 1 {
+		found = found[:1]
+	}
 	total := len(found)
 	if q.Offset > 0 {
 		found = found[min(q.Offset, len(found)):]

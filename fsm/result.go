@@ -23,6 +23,9 @@ var errorCodes = map[string]error{
 	"single_valued":   ErrSingleValued,
 	"not_modifiable":  ErrNotModifiable,
 	"bad_snapshot":    ErrBadSnapshot,
+	"archived":        ErrArchived,
+	"not_applicable":  ErrNotApplicable,
+	"usage_exhausted": ErrUsageExhausted,
 	"unknown_failure": errUnknownFailure,
 }
 

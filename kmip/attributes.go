@@ -56,7 +56,8 @@ func (s *Service) getAttributes(ctx context.Context, rc *reqCtx, req *payloads.G
 		seen := map[kmip.AttributeName]bool{}
 		for _, name := range req.AttributeName {
 			if seen[name] {
-				continue
+				// OASIS TC-171 records Invalid Message for a name asked twice.
+				return nil, errorf(kmip.ResultReasonInvalidMessage, "attribute %q named twice", truncate(string(name)))
 			}
 			seen[name] = true
 			for _, a := range attrs {

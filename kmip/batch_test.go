@@ -104,7 +104,7 @@ func TestBatchFailureClearsPlaceholder(t *testing.T) {
 		failing kmip.RequestBatchItem
 	}{
 		{"handler error", kmip.RequestBatchItem{Operation: kmip.OperationGet, RequestPayload: &payloads.GetRequestPayload{UniqueIdentifier: "missing"}}},
-		{"unsupported operation", kmip.RequestBatchItem{Operation: kmip.OperationReKey, RequestPayload: &payloads.RekeyRequestPayload{}}},
+		{"unsupported operation", kmip.RequestBatchItem{Operation: kmip.OperationNotify, RequestPayload: kmip.NewUnknownPayload(kmip.OperationNotify)}},
 		{"critical extension", critical},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -147,7 +147,8 @@ func TestMessageErrors(t *testing.T) {
 			m.BatchItem[0].MessageExtension = &kmip.MessageExtension{VendorIdentification: "acme", CriticalityIndicator: true, VendorExtension: ttlv.Struct{}}
 		}, kmip.ResultReasonFeatureNotSupported},
 		{"unimplemented operation", func(m *kmip.RequestMessage) {
-			m.BatchItem[0] = kmip.RequestBatchItem{Operation: kmip.OperationReKey, RequestPayload: &payloads.RekeyRequestPayload{UniqueIdentifier: "x"}}
+			// Notify goes from server to client: a server never serves it.
+			m.BatchItem[0] = kmip.RequestBatchItem{Operation: kmip.OperationNotify, RequestPayload: kmip.NewUnknownPayload(kmip.OperationNotify)}
 		}, kmip.ResultReasonOperationNotSupported},
 		{"unknown operation", func(m *kmip.RequestMessage) {
 			m.BatchItem[0] = kmip.RequestBatchItem{Operation: 0x7777, RequestPayload: kmip.NewUnknownPayload(0x7777)}

@@ -25,10 +25,12 @@ func errorf(reason kmip.ResultReason, format string, args ...any) error {
 
 // Common client errors.
 var (
-	errNotFound        = errorf(kmip.ResultReasonItemNotFound, "object not found")
-	errPermission      = errorf(kmip.ResultReasonPermissionDenied, "permission denied")
-	errNotSupported    = errorf(kmip.ResultReasonOperationNotSupported, "operation not supported")
-	errNoPlaceholder   = errorf(kmip.ResultReasonMissingData, "unique identifier missing and no ID placeholder is set")
+	errNotFound     = errorf(kmip.ResultReasonItemNotFound, "object not found")
+	errPermission   = errorf(kmip.ResultReasonPermissionDenied, "permission denied")
+	errNotSupported = errorf(kmip.ResultReasonOperationNotSupported, "operation not supported")
+	// OASIS TC-152 records Item Not Found for a Get without an identifier
+	// after a Locate that found nothing.
+	errNoPlaceholder   = errorf(kmip.ResultReasonItemNotFound, "no unique identifier given and no ID placeholder set")
 	errInvalidMessage  = errorf(kmip.ResultReasonInvalidMessage, "invalid message")
 	errUnavailable     = errorf(kmip.ResultReasonGeneralFailure, "service temporarily unavailable, retry")
 	errInternal        = errorf(kmip.ResultReasonGeneralFailure, "internal error")
@@ -50,6 +52,12 @@ func clientError(err error) (*Error, bool) {
 		return errWrongState.(*Error), false
 	case errors.Is(err, fsm.ErrExists):
 		return &Error{Reason: kmip.ResultReasonInvalidField, Message: "object already exists"}, false
+	case errors.Is(err, fsm.ErrArchived):
+		return errArchived.(*Error), false
+	case errors.Is(err, fsm.ErrNotApplicable):
+		return &Error{Reason: kmip.ResultReasonIllegalOperation, Message: "operation not applicable to the object"}, false
+	case errors.Is(err, fsm.ErrUsageExhausted):
+		return errUsageExhausted.(*Error), false
 	case errors.Is(err, fsm.ErrNoAttribute):
 		return &Error{Reason: kmip.ResultReasonItemNotFound, Message: "the object has no such attribute"}, false
 	case errors.Is(err, fsm.ErrIndexRange):

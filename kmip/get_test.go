@@ -99,8 +99,8 @@ func TestGetRejects(t *testing.T) {
 		{"no id, no placeholder", &payloads.GetRequestPayload{}, []kmip.ResultReason{kmip.ResultReasonMissingData, kmip.ResultReasonItemNotFound, kmip.ResultReasonInvalidField}},
 		{"destroyed", &payloads.GetRequestPayload{UniqueIdentifier: destroyed}, []kmip.ResultReason{kmip.ResultReasonPermissionDenied, kmip.ResultReasonItemNotFound, kmip.ResultReasonKeyValueNotPresent}},
 		{"not extractable", &payloads.GetRequestPayload{UniqueIdentifier: locked}, []kmip.ResultReason{kmip.ResultReasonPermissionDenied, kmip.ResultReasonNotExtractable}},
-		{"key wrapping", &payloads.GetRequestPayload{UniqueIdentifier: key, KeyWrappingSpecification: &kmip.KeyWrappingSpecification{
-			WrappingMethod: kmip.WrappingMethodEncrypt, EncryptionKeyInformation: &kmip.EncryptionKeyInformation{UniqueIdentifier: key},
+		{"MAC/sign key wrapping", &payloads.GetRequestPayload{UniqueIdentifier: key, KeyWrappingSpecification: &kmip.KeyWrappingSpecification{
+			WrappingMethod: kmip.WrappingMethodMACSign, EncryptionKeyInformation: &kmip.EncryptionKeyInformation{UniqueIdentifier: key},
 		}}, []kmip.ResultReason{kmip.ResultReasonFeatureNotSupported}},
 	}
 	for _, tt := range tests {

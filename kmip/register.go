@@ -110,13 +110,91 @@ func validateObject(obj kmip.Object, attrs []kmip.Attribute, v kmip.ProtocolVers
 	if !ok || ttlv.CompareVersions(v, k.since) < 0 {
 		return errorf(kmip.ResultReasonInvalidField, "Register does not support this object type")
 	}
+	if kb := keyBlockOf(obj); kb != nil && kb.KeyWrappingData != nil {
+		// The server cannot see wrapped material: it checks the wrapping
+		// and stores the key as given (no Digest; lengths from attributes).
+		return validateWrapped(obj, kb, attrs)
+	}
 	return k.validate(obj, attrs)
 }
 
+// validateWrapped checks a key block registered wrapped (KMIP 1.4 §2.1.5):
+// Encrypt is the only wrapping method accepted, since a key that is only
+// MACed or signed would be stored in the clear under a wrapped flag.
+func validateWrapped(obj kmip.Object, kb *kmip.KeyBlock, attrs []kmip.Attribute) error {
+	if kb.KeyCompressionType != 0 {
+		return errorf(kmip.ResultReasonKeyCompressionTypeNotSupported, "key compression is not supported")
+	}
+	if kb.KeyFormatType == 0 {
+		return errorf(kmip.ResultReasonInvalidField, "a wrapped key needs its Key Format Type")
+	}
+	kwd := kb.KeyWrappingData
+	if err := checkWrappingMethod(kwd.WrappingMethod); err != nil {
+		return err
+	}
+	if eki := kwd.EncryptionKeyInformation; eki == nil || eki.UniqueIdentifier == "" || len(eki.UniqueIdentifier) > maxKeyIDBytes {
+		return errorf(kmip.ResultReasonInvalidField, "Encryption Key Information must name the wrapping key")
+	}
+	if kwd.MACSignatureKeyInformation != nil || len(kwd.MACSignature) > 0 {
+		return errorf(kmip.ResultReasonInvalidField, "the Encrypt wrapping method carries no MAC/Signature")
+	}
+	if len(kwd.IVCounterNonce) > maxIVBytes {
+		return errorf(kmip.ResultReasonInvalidField, "IV/Counter/Nonce too long")
+	}
+	b, inStruct := wrappedBytes(kb)
+	if len(b) == 0 || len(b) > maxWrappedBytes {
+		return errorf(kmip.ResultReasonInvalidField, "wrapped key value must hold 1 to %d bytes", maxWrappedBytes)
+	}
+	switch kwd.EncodingOption {
+	case kmip.EncodingOptionNoEncoding:
+		if !byteStringFormat(kb.KeyFormatType) {
+			return errorf(kmip.ResultReasonEncodingOptionError, "No Encoding wraps Byte String key material only")
+		}
+		if inStruct && len(kb.KeyValue.Plain.Attribute) > 0 {
+			return errorf(kmip.ResultReasonInvalidField, "a Key Value wrapped without encoding carries no attributes")
+		}
+	case 0, kmip.EncodingOptionTTLVEncoding:
+		if inStruct {
+			return errorf(kmip.ResultReasonInvalidField, "a TTLV-encoded wrapped Key Value must be a Byte String")
+		}
+	default:
+		return errorf(kmip.ResultReasonEncodingOptionError, "unknown Encoding Option")
+	}
+	if _, ok := obj.(*kmip.SymmetricKey); ok {
+		return checkWrappedSymmetric(kb, attrs)
+	}
+	return nil
+}
+
+// checkWrappedSymmetric verifies that the algorithm and length of a wrapped
+// symmetric key agree between block and attributes and are valid; the
+// material itself cannot be measured.
+func checkWrappedSymmetric(kb *kmip.KeyBlock, attrs []kmip.Attribute) error {
+	alg, length := kb.CryptographicAlgorithm, kb.CryptographicLength
+	if a, ok := attrValue[kmip.CryptographicAlgorithm](attrs, kmip.AttributeNameCryptographicAlgorithm); ok {
+		if alg != 0 && alg != a {
+			return errorf(kmip.ResultReasonInvalidField, "Cryptographic Algorithm differs between the key block and the attributes")
+		}
+		alg = a
+	}
+	if l, ok := attrValue[int32](attrs, kmip.AttributeNameCryptographicLength); ok {
+		if length != 0 && length != l {
+			return errorf(kmip.ResultReasonInvalidField, "Cryptographic Length differs between the key block and the attributes")
+		}
+		length = l
+	}
+	if spec, known := symmetricSpecs[alg]; known && length != 0 && !spec.valid(length) {
+		return errorf(kmip.ResultReasonInvalidField, "Cryptographic Length not valid for the algorithm")
+	}
+	return nil
+}
+
 // keyBytes returns the plaintext key bytes of a block in one of the formats.
+// Wrapped blocks never get here: validateObject sends them to
+// validateWrapped.
 func keyBytes(kb *kmip.KeyBlock, formats ...kmip.KeyFormatType) ([]byte, error) {
 	if kb.KeyWrappingData != nil {
-		return nil, errorf(kmip.ResultReasonFeatureNotSupported, "registering wrapped keys is not supported")
+		return nil, errorf(kmip.ResultReasonInvalidField, "wrapped key material cannot be read")
 	}
 	if kb.KeyCompressionType != 0 {
 		return nil, errorf(kmip.ResultReasonKeyCompressionTypeNotSupported, "key compression is not supported")

@@ -1,0 +1,31 @@
+package kmip_test
+
+import (
+	"testing"
+
+	"github.com/ovh/kmip-go"
+	"github.com/ovh/kmip-go/payloads"
+
+	"github.com/kmsd/kmsd/kmip/kmiptest"
+)
+
+// A Locate filter on an attribute the request's version does not define is
+// refused, as on Create and Register: a 1.0 client cannot search by Fresh.
+func TestLocateRefusesUndefinedAttributes(t *testing.T) {
+	f := kmiptest.New(t)
+	create(t, f, kmip.V1_1)
+	fresh := &payloads.LocateRequestPayload{Attribute: []kmip.Attribute{attr(kmip.AttributeNameFresh, true)}}
+	fails(t, do(t, f, kmip.V1_0, fresh), kmip.ResultReasonInvalidField)
+	if got := ok[*payloads.LocateResponsePayload](t, do(t, f, kmip.V1_1, fresh)); len(got.UniqueIdentifier) != 1 {
+		t.Errorf("a 1.1 Locate by Fresh found %v, want the fresh key", got.UniqueIdentifier)
+	}
+}
+
+// OASIS TC-171: Get Attributes naming the same attribute twice is an
+// invalid message.
+func TestGetAttributesDuplicateName(t *testing.T) {
+	f := kmiptest.New(t)
+	id := create(t, f, kmip.V1_2)
+	req := &payloads.GetAttributesRequestPayload{UniqueIdentifier: id, AttributeName: []kmip.AttributeName{kmip.AttributeNameState, kmip.AttributeNameState}}
+	fails(t, do(t, f, kmip.V1_2, req), kmip.ResultReasonInvalidMessage)
+}

@@ -1,0 +1,19 @@
+package kmip
+
+import (
+	"context"
+	"time"
+
+	"github.com/ovh/kmip-go"
+)
+
+// MarkServed runs, for identity, what Get does once it has the object ready:
+// the first serving of a fresh object marks it not fresh.
+func (s *Service) MarkServed(ctx context.Context, identity, id string) error {
+	o, err := s.cfg.Store.Get(id)
+	if err != nil {
+		return err
+	}
+	rc := &reqCtx{identity: identity, version: kmip.V1_4, now: s.cfg.Now().UTC().Truncate(time.Second)}
+	return s.markServed(ctx, rc, o)
+}
