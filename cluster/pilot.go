@@ -71,11 +71,14 @@ func (d *pilotDelegate) FetchServerStats(ctx context.Context, servers map[raft.S
 	var wg sync.WaitGroup
 	for id := range servers {
 		if string(id) == n.cfg.NodeID {
-			out[id] = &autopilot.ServerStats{
+			self := &autopilot.ServerStats{
 				LastContact: 0,
 				LastTerm:    parseUint(n.raft.Stats()["last_log_term"]),
 				LastIndex:   n.raft.LastIndex(),
 			}
+			mu.Lock()
+			out[id] = self
+			mu.Unlock()
 			continue
 		}
 		p, ok := n.peers.get(string(id))

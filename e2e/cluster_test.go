@@ -184,8 +184,8 @@ func TestClusterSnapshotRestore(t *testing.T) {
 	a := harness.StartCluster(t, 3, harness.JoinAtStart(), harness.WithName("a"))
 	client := a.Nodes[0].Client(t)
 	ids, _ := populate(t, client, 20) // 20 keys in four states, 10 secrets
+	before := observe(t, client, ids) // serves every key: Fresh is cleared now
 	digestA := a.WaitDigestsEqual(t)
-	before := observe(t, client, ids)
 
 	follower := a.Followers(a.Leader(t))[0]
 	file := filepath.Join(t.TempDir(), "a.snapshot")

@@ -82,11 +82,12 @@ func observe(t *testing.T, c *kmipclient.Client, ids []string) map[string]stored
 	t.Helper()
 	out := map[string]storedObject{}
 	for _, id := range ids {
-		attrs := mustExec(t, c.GetAttributes(id))
-		so := storedObject{attrs: attrs.Attribute}
+		// Get first: serving key material clears Fresh, a change of state.
+		var so storedObject
 		if resp, err := c.Get(id).ExecContext(context.Background()); err == nil {
 			so.material = keyMaterial(t, resp)
 		}
+		so.attrs = mustExec(t, c.GetAttributes(id)).Attribute
 		out[id] = so
 	}
 	return out

@@ -80,7 +80,7 @@ func (s *Service) create(ctx context.Context, rc *reqCtx, req *payloads.CreateRe
 	}
 	obj := &kmip.SymmetricKey{KeyBlock: rawKeyBlock(material, alg, length)}
 	attrs = append(attrs, kmip.Attribute{AttributeName: kmip.AttributeNameRandomNumberGenerator, AttributeValue: serverRNG})
-	id, err := s.store(ctx, rc, obj, attrs)
+	id, err := s.store(ctx, rc, obj, attrs, true)
 	if err != nil {
 		return nil, err
 	}
@@ -198,26 +198,46 @@ var serverRNG = kmip.RNGParameters{RNGAlgorithm: kmip.RNGAlgorithmUnspecified}
 // may use an object before it must obtain a new lease.
 const defaultLeaseTime = time.Hour
 
+// pendingObject is a new object on its way to the store.
+type pendingObject struct {
+	id    string
+	obj   kmip.Object
+	attrs []kmip.Attribute
+}
+
 // store assigns an id, completes the attributes the server derives, seals the
-// object and commits it. It sets the batch's ID Placeholder.
-func (s *Service) store(ctx context.Context, rc *reqCtx, obj kmip.Object, clientAttrs []kmip.Attribute) (string, error) {
+// object and commits it. It sets the batch's ID Placeholder. generated says
+// the server made the object (Create), as opposed to a client (Register).
+func (s *Service) store(ctx context.Context, rc *reqCtx, obj kmip.Object, clientAttrs []kmip.Attribute, generated bool) (string, error) {
 	id := uuid.NewString()
-	attrs := append([]kmip.Attribute{{AttributeName: kmip.AttributeNameObjectType, AttributeValue: obj.ObjectType()}}, clientAttrs...)
-	attrs = append(attrs, derivedAttrs(obj, clientAttrs, rc.now)...)
-	sealed, err := s.sealObject(id, obj)
-	if err != nil {
-		return "", err
-	}
-	o := &fsm.Object{ID: id, Material: sealed, Attrs: attrs}
-	if _, err := s.propose(ctx, rc, kmsdpb.CommandType_COMMAND_TYPE_CREATE_OBJECTS, &kmsdpb.CreateObjects{Objects: []*kmsdpb.StoredObject{o.ToProto()}}); err != nil {
+	if err := s.storeObjects(ctx, rc, generated, pendingObject{id, obj, clientAttrs}); err != nil {
 		return "", err
 	}
 	rc.placeholder = id
 	return id, nil
 }
 
+// storeObjects commits new objects (one, or the halves of a key pair) in one
+// command, all or nothing: Object Type first, then the given attributes,
+// then those the server derives from each object.
+func (s *Service) storeObjects(ctx context.Context, rc *reqCtx, generated bool, objs ...pendingObject) error {
+	stored := make([]*kmsdpb.StoredObject, 0, len(objs))
+	for _, p := range objs {
+		attrs := append([]kmip.Attribute{{AttributeName: kmip.AttributeNameObjectType, AttributeValue: p.obj.ObjectType()}}, p.attrs...)
+		attrs = append(attrs, derivedAttrs(p.obj, p.attrs, rc.now, generated)...)
+		sealed, err := s.sealObject(p.id, p.obj)
+		if err != nil {
+			return err
+		}
+		o := &fsm.Object{ID: p.id, Material: sealed, Attrs: attrs}
+		stored = append(stored, o.ToProto())
+	}
+	_, err := s.propose(ctx, rc, kmsdpb.CommandType_COMMAND_TYPE_CREATE_OBJECTS, &kmsdpb.CreateObjects{Objects: stored})
+	return err
+}
+
 // derivedAttrs are the attributes the server sets from the object itself.
-func derivedAttrs(obj kmip.Object, clientAttrs []kmip.Attribute, now time.Time) []kmip.Attribute {
+func derivedAttrs(obj kmip.Object, clientAttrs []kmip.Attribute, now time.Time, generated bool) []kmip.Attribute {
 	var out []kmip.Attribute
 	add := func(name kmip.AttributeName, v any) {
 		if !hasAttr(clientAttrs, name) {
@@ -241,7 +261,10 @@ func derivedAttrs(obj kmip.Object, clientAttrs []kmip.Attribute, now time.Time) 
 		out = append(out, kmip.Attribute{AttributeName: kmip.AttributeNameDigest, AttributeValue: d})
 	}
 	add(kmip.AttributeNameLeaseTime, defaultLeaseTime)
-	if obj.ObjectType() != kmip.ObjectTypeTemplate {
+	// The server knows when an object was first made only if it made it;
+	// a registered object carries the date its client gives, if any (the
+	// OASIS 1.2 recordings show none for registered objects).
+	if generated {
 		add(kmip.AttributeNameOriginalCreationDate, now)
 	}
 	if keyBlockOf(obj) == nil {

@@ -29,3 +29,19 @@ func TestGetAttributesDuplicateName(t *testing.T) {
 	req := &payloads.GetAttributesRequestPayload{UniqueIdentifier: id, AttributeName: []kmip.AttributeName{kmip.AttributeNameState, kmip.AttributeNameState}}
 	fails(t, do(t, f, kmip.V1_2, req), kmip.ResultReasonInvalidMessage)
 }
+
+// The server sets Original Creation Date only on objects it made itself: it
+// cannot know when a registered key was first created.
+func TestOriginalCreationDate(t *testing.T) {
+	f := kmiptest.New(t)
+	created := create(t, f, kmip.V1_2)
+	if _, ok := value(getAttrs(t, f, kmip.V1_2, created), kmip.AttributeNameOriginalCreationDate); !ok {
+		t.Error("a created key has no Original Creation Date")
+	}
+	registered := ok[*payloads.RegisterResponsePayload](t, do(t, f, kmip.V1_2, &payloads.RegisterRequestPayload{
+		ObjectType: kmip.ObjectTypeOpaqueObject, Object: &kmip.OpaqueObject{OpaqueDataType: 0x80000001, OpaqueDataValue: []byte("blob")},
+	})).UniqueIdentifier
+	if v, ok := value(getAttrs(t, f, kmip.V1_2, registered), kmip.AttributeNameOriginalCreationDate); ok {
+		t.Errorf("a registered object got Original Creation Date %v", v)
+	}
+}

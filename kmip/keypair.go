@@ -12,9 +12,6 @@ import (
 	"github.com/ovh/kmip-go"
 	"github.com/ovh/kmip-go/payloads"
 	"github.com/ovh/kmip-go/ttlv"
-
-	"github.com/kmsd/kmsd/fsm"
-	"github.com/kmsd/kmsd/proto/kmsdpb"
 )
 
 func init() {
@@ -74,7 +71,7 @@ func (s *Service) createKeyPair(ctx context.Context, rc *reqCtx, req *payloads.C
 	if !hasAttr(pubAttrs, kmip.AttributeNameCryptographicUsageMask) {
 		pubAttrs = append(pubAttrs, kmip.Attribute{AttributeName: kmip.AttributeNameCryptographicUsageMask, AttributeValue: defaultPublicUsage})
 	}
-	if err := s.storeObjects(ctx, rc, []pendingObject{{privID, priv, privAttrs}, {pubID, pub, pubAttrs}}); err != nil {
+	if err := s.storeObjects(ctx, rc, true, pendingObject{privID, priv, privAttrs}, pendingObject{pubID, pub, pubAttrs}); err != nil {
 		return nil, err
 	}
 	rc.placeholder = privID
@@ -202,31 +199,4 @@ func (spec keyPairSpec) objects(key crypto.Signer) (*kmip.PrivateKey, *kmip.Publ
 		}
 	}
 	return &kmip.PrivateKey{KeyBlock: block(privFormat, privKM)}, &kmip.PublicKey{KeyBlock: block(pubFormat, pubKM)}, nil
-}
-
-// pendingObject is an object to store with the attributes the client gave
-// and those the operation sets.
-type pendingObject struct {
-	id    string
-	obj   kmip.Object
-	attrs []kmip.Attribute
-}
-
-// storeObjects commits several new objects in one command, all or nothing.
-// It mirrors store for each object: Object Type first, then the given
-// attributes, then those derived from the object.
-func (s *Service) storeObjects(ctx context.Context, rc *reqCtx, objs []pendingObject) error {
-	stored := make([]*kmsdpb.StoredObject, 0, len(objs))
-	for _, p := range objs {
-		attrs := append([]kmip.Attribute{{AttributeName: kmip.AttributeNameObjectType, AttributeValue: p.obj.ObjectType()}}, p.attrs...)
-		attrs = append(attrs, derivedAttrs(p.obj, p.attrs, rc.now)...)
-		sealed, err := s.sealObject(p.id, p.obj)
-		if err != nil {
-			return err
-		}
-		o := &fsm.Object{ID: p.id, Material: sealed, Attrs: attrs}
-		stored = append(stored, o.ToProto())
-	}
-	_, err := s.propose(ctx, rc, kmsdpb.CommandType_COMMAND_TYPE_CREATE_OBJECTS, &kmsdpb.CreateObjects{Objects: stored})
-	return err
 }

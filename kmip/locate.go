@@ -119,5 +119,5 @@ func (s *Service) freshDefaultKey(ctx context.Context, rc *reqCtx) (string, erro
 		{AttributeName: kmip.AttributeNameCryptographicUsageMask, AttributeValue: kmip.CryptographicUsageEncrypt | kmip.CryptographicUsageDecrypt},
 		{AttributeName: kmip.AttributeNameObjectGroup, AttributeValue: defaultObjectGroup},
 		{AttributeName: kmip.AttributeNameRandomNumberGenerator, AttributeValue: serverRNG},
-	})
+	}, true)
 }

@@ -118,7 +118,11 @@ func digestOf(obj kmip.Object) (kmip.Digest, bool) {
 		}
 		data, format = b, kb.KeyFormatType
 		if format == kmip.KeyFormatTypeTransparentSymmetricKey {
-			format = kmip.KeyFormatTypeRaw
+			// A structured format is digested as its TTLV Key Material, as
+			// the OASIS test case TC-181 records.
+			enc := ttlv.NewTTLVEncoder()
+			enc.TagAny(kmip.TagKeyMaterial, &kb.KeyValue.Plain.KeyMaterial)
+			data = enc.Bytes()
 		}
 	}
 	sum := sha256.Sum256(data)

@@ -42,11 +42,18 @@ func (s *Service) register(ctx context.Context, rc *reqCtx, req *payloads.Regist
 			}
 		}
 	}
-	if err := validateObject(req.Object, attrs, rc.version); err != nil {
+	if metadataOnly(req.Object) {
+		// KMIP 1.2 §3.37: a key whose material lives elsewhere (Key Value
+		// Location) is registered without a Key Value.
+		if ttlv.CompareVersions(rc.version, kmip.V1_2) < 0 {
+			return nil, errorf(kmip.ResultReasonInvalidField, "the key block has no key value")
+		}
+		attrs = append(attrs, kmip.Attribute{AttributeName: kmip.AttributeNameKeyValuePresent, AttributeValue: false})
+	} else if err := validateObject(req.Object, attrs, rc.version); err != nil {
 		return nil, err
 	}
 	completeKeyBlock(req.Object, attrs)
-	id, err := s.store(ctx, rc, req.Object, attrs)
+	id, err := s.store(ctx, rc, req.Object, attrs, false)
 	if err != nil {
 		return nil, err
 	}
@@ -267,4 +274,10 @@ func completeKeyBlock(obj kmip.Object, attrs []kmip.Attribute) {
 			key.KeyBlock.CryptographicLength = int32(len(b) * 8)
 		}
 	}
+}
+
+// metadataOnly reports a key object registered without its key value.
+func metadataOnly(obj kmip.Object) bool {
+	kb := keyBlockOf(obj)
+	return kb != nil && kb.KeyValue == nil && kb.KeyWrappingData == nil
 }

@@ -3,10 +3,12 @@ package kmip_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/hex"
 	"testing"
 
 	"github.com/ovh/kmip-go"
 	"github.com/ovh/kmip-go/payloads"
+	"github.com/ovh/kmip-go/ttlv"
 
 	"github.com/kmsd/kmsd/kmip/kmiptest"
 )
@@ -93,6 +95,12 @@ func TestRegister(t *testing.T) {
 					t.Fatal("no Digest")
 				}
 				sum := sha256.Sum256(tt.want)
+				if _, transparent := tt.obj.(*kmip.SymmetricKey); transparent && tt.obj.(*kmip.SymmetricKey).KeyBlock.KeyFormatType == kmip.KeyFormatTypeTransparentSymmetricKey {
+					// Structured formats are digested as their TTLV Key Material.
+					enc := ttlv.NewTTLVEncoder()
+					enc.TagAny(kmip.TagKeyMaterial, &tt.obj.(*kmip.SymmetricKey).KeyBlock.KeyValue.Plain.KeyMaterial)
+					sum = sha256.Sum256(enc.Bytes())
+				}
 				if dv := d.(kmip.Digest); !bytes.Equal(dv.DigestValue, sum[:]) || dv.HashingAlgorithm != kmip.HashingAlgorithmSHA_256 {
 					t.Errorf("Digest = %+v, want SHA-256 % x", dv, sum)
 				}
@@ -209,5 +217,18 @@ func TestRegisterKeyBlockCompleted(t *testing.T) {
 		if kb.CryptographicAlgorithm != kmip.CryptographicAlgorithmAES || kb.CryptographicLength != 256 {
 			t.Errorf("format %v: key block says %v/%d, want AES/256", format, kb.CryptographicAlgorithm, kb.CryptographicLength)
 		}
+	}
+}
+
+// The digest of a key registered as a Transparent Symmetric Key is the one
+// OASIS test case TC-181 records.
+func TestTransparentKeyDigest(t *testing.T) {
+	f := kmiptest.New(t)
+	key, _ := hex.DecodeString("0000111122223333444455556666777788889999aaaabbbbccccddddeeeeffff")
+	id := register(t, f, kmip.V1_1, transparentKey(kmip.CryptographicAlgorithmAES, 256, key))
+	d, _ := value(getAttrs(t, f, kmip.V1_1, id, kmip.AttributeNameDigest), kmip.AttributeNameDigest)
+	want := "499ce96ff6f5e19fe9fe7a2fe4c3e92b88db0001a4e8df28d9966856b6c4b87c"
+	if dv, ok := d.(kmip.Digest); !ok || hex.EncodeToString(dv.DigestValue) != want || dv.KeyFormatType != kmip.KeyFormatTypeTransparentSymmetricKey {
+		t.Errorf("Digest = %+v, want %s over Transparent Symmetric Key", d, want)
 	}
 }

@@ -25,6 +25,16 @@ func TestRandomNumberGeneratorRule(t *testing.T) {
 		got := success("GetAttributes", uid("k")+state+rng("Unspecified"))
 		expectDiffs(t, check(t, NewSession(), req, want, got))
 	})
+	t.Run("listed by Get Attribute List but not recorded", func(t *testing.T) {
+		name := func(n string) string { return `<AttributeName type="TextString" value="` + n + `"/>` }
+		want := success("GetAttributeList", uid("k")+name("State"))
+		got := success("GetAttributeList", uid("k")+name("State")+name("Random Number Generator"))
+		expectDiffs(t, check(t, NewSession(), request("GetAttributeList", uid("k")), want, got))
+		extra := success("GetAttributeList", uid("k")+name("State")+name("Contact Information"))
+		if len(check(t, NewSession(), request("GetAttributeList", uid("k")), want, extra)) == 0 {
+			t.Error("an unrecorded Contact Information was accepted")
+		}
+	})
 	t.Run("other attributes stay exact", func(t *testing.T) {
 		want := success("GetAttributes", uid("k")+state)
 		got := success("GetAttributes", uid("k")+attrXML("State", `<AttributeValue type="Enumeration" value="PreActive"/>`)+

@@ -181,9 +181,13 @@ func equalTree(a, b ttlv.Value) bool {
 // Random Number Generator (KMIP 1.3 §3.44, "Required: No") describes the
 // server's own generator, and recording servers differ in reporting it.
 func optionalAttribute(f ttlv.Value) bool {
-	if f.Tag != kmip.TagAttribute {
-		return false
+	switch f.Tag {
+	case kmip.TagAttribute:
+		name, ok := child(fields(f), kmip.TagAttributeName)
+		return ok && name.Value == string(kmip.AttributeNameRandomNumberGenerator)
+	case kmip.TagAttributeName:
+		// An entry of a Get Attribute List answer.
+		return f.Value == string(kmip.AttributeNameRandomNumberGenerator)
 	}
-	name, ok := child(fields(f), kmip.TagAttributeName)
-	return ok && name.Value == string(kmip.AttributeNameRandomNumberGenerator)
+	return false
 }
