@@ -45,3 +45,23 @@ func TestOriginalCreationDate(t *testing.T) {
 		t.Errorf("a registered object got Original Creation Date %v", v)
 	}
 }
+
+// KMIP 1.2 metadata-only objects (OASIS TC-MDO): a key registered without
+// its Key Value is stored with Key Value Present false and comes back
+// without one; KMIP 1.0 and 1.1 do not know such objects.
+func TestMetadataOnlyKey(t *testing.T) {
+	f := kmiptest.New(t)
+	mdo := &kmip.SymmetricKey{KeyBlock: kmip.KeyBlock{KeyFormatType: kmip.KeyFormatTypeRaw, CryptographicAlgorithm: kmip.CryptographicAlgorithmAES, CryptographicLength: 128}}
+	loc := attr(kmip.AttributeNameKeyValueLocation, kmip.KeyValueLocation{KeyValueLocationValue: "HSM-12345", KeyValueLocationType: kmip.KeyValueLocationTypeUninterpretedTextString})
+	fails(t, do(t, f, kmip.V1_1, &payloads.RegisterRequestPayload{ObjectType: kmip.ObjectTypeSymmetricKey, Object: mdo}), kmip.ResultReasonInvalidField)
+	id := ok[*payloads.RegisterResponsePayload](t, do(t, f, kmip.V1_2, &payloads.RegisterRequestPayload{
+		ObjectType: kmip.ObjectTypeSymmetricKey, Object: mdo, TemplateAttribute: template(loc),
+	})).UniqueIdentifier
+	if v, _ := value(getAttrs(t, f, kmip.V1_2, id), kmip.AttributeNameKeyValuePresent); v != false {
+		t.Errorf("Key Value Present = %v, want false", v)
+	}
+	got := ok[*payloads.GetResponsePayload](t, do(t, f, kmip.V1_2, &payloads.GetRequestPayload{UniqueIdentifier: id}))
+	if key, isKey := got.Object.(*kmip.SymmetricKey); !isKey || key.KeyBlock.KeyValue != nil {
+		t.Errorf("Get returned %+v, want a key block without a value", got.Object)
+	}
+}

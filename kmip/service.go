@@ -2,6 +2,8 @@ package kmip
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
 	"runtime/debug"
 	"time"
@@ -125,6 +127,9 @@ func (s *Service) execute(ctx context.Context, identity string, req *kmip.Reques
 	stopOnError := hdr.BatchErrorContinuationOption != kmip.BatchErrorContinuationOptionContinue
 
 	rc := &reqCtx{identity: identity, version: version, now: now}
+	if hdr.ClientCorrelationValue != "" {
+		s.logger.Debug("request", "client", identity, "client_correlation", truncate(hdr.ClientCorrelationValue))
+	}
 	resp := &kmip.ResponseMessage{
 		Header:    responseHeader(version, hdr, rc.now),
 		BatchItem: make([]kmip.ResponseBatchItem, len(req.BatchItem)),
@@ -188,12 +193,25 @@ func failedItem(item kmip.ResponseBatchItem, err error) kmip.ResponseBatchItem {
 }
 
 func responseHeader(version kmip.ProtocolVersion, hdr kmip.RequestHeader, now time.Time) kmip.ResponseHeader {
+	// KMIP 1.4 §6.18: the server SHOULD provide a globally unique Server
+	// Correlation Value; the client's own value is for the server's logs and
+	// is not echoed (OASIS TC-CS-CORVAL-1-14). The encoder drops the field
+	// for earlier versions.
 	return kmip.ResponseHeader{
 		ProtocolVersion:        version,
 		TimeStamp:              now,
-		ClientCorrelationValue: hdr.ClientCorrelationValue,
+		ServerCorrelationValue: correlationValue(),
 		BatchCount:             0, // set by encodeResponse
 	}
+}
+
+// correlationValue returns a random 128-bit value in hex.
+func correlationValue() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(b[:])
 }
 
 // messageError is the answer to a request that cannot be executed at all.

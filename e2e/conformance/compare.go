@@ -129,6 +129,13 @@ func (w *walker) variable(c ctx, v Var, got ttlv.Value) {
 }
 
 func (w *walker) leaf(c ctx, want, got ttlv.Value) {
+	if c.parent == kmip.TagResponseHeader && want.Tag == kmip.TagServerCorrelationValue {
+		// Chosen by the server for each response, like the Time Stamp.
+		if _, ok := got.Value.(string); !ok {
+			w.diff(c, "want a text Server Correlation Value got %s", format(got.Value, 0))
+		}
+		return
+	}
 	switch wv := want.Value.(type) {
 	case Now:
 		if c.parent == kmip.TagResponseHeader && want.Tag == kmip.TagTimeStamp {
