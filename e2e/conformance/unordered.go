@@ -152,8 +152,14 @@ func itemKey(f ttlv.Value) string {
 // Located Items value even if Offset Items is not present in the Request"
 // (Located Items exists from KMIP 1.3 on).
 func (w *walker) optional(c ctx, f ttlv.Value) bool {
-	return f.Tag == kmip.TagLocatedItems && c.item != nil && c.item.op == kmip.OperationLocate &&
-		c.parent == kmip.TagResponsePayload && w.version >= 13
+	switch {
+	case f.Tag == kmip.TagLocatedItems:
+		return c.item != nil && c.item.op == kmip.OperationLocate && c.parent == kmip.TagResponsePayload && w.version >= 13
+	case f.Tag == kmip.TagServerCorrelationValue:
+		// KMIP 1.4 §6.18: a server SHOULD send one; recordings differ.
+		return c.parent == kmip.TagResponseHeader && w.version >= 14
+	}
+	return false
 }
 
 // equalTree compares two trees without variables or tolerances.
