@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
-
-	"github.com/kmsd/kmsd/cluster/clustertest"
 )
 
 // kvInput is one client operation: a write through Apply, or a read served
@@ -112,5 +110,3 @@ func TestLinearizableReadsAndWrites(t *testing.T) {
 	}
 	t.Logf("%d operations, linearizable", len(history))
 }
-
-var _ = clustertest.NewKV

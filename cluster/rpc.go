@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/raft"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -279,5 +278,3 @@ func (n *Node) lastContact() time.Duration {
 	}
 	return time.Since(t)
 }
-
-var _ = raft.Voter

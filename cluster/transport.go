@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -79,12 +78,4 @@ func (t *tlsStreamLayer) Dial(address raft.ServerAddress, timeout time.Duration)
 		return nil, err
 	}
 	return conn, nil
-}
-
-// peerCertificate returns the verified leaf of a connection, if any.
-func peerCertificate(cs tls.ConnectionState) *x509.Certificate {
-	if len(cs.VerifiedChains) == 0 || len(cs.VerifiedChains[0]) == 0 {
-		return nil
-	}
-	return cs.VerifiedChains[0][0]
 }

@@ -211,6 +211,12 @@ func TestResponseVersion(t *testing.T) {
 			if got := resp.Header.ServerCorrelationValue != ""; got != (v == kmip.V1_4) {
 				t.Errorf("Server Correlation Value %q in %s", resp.Header.ServerCorrelationValue, v)
 			}
+			// A client that sends none gets none: PyKMIP 0.10 cannot parse a
+			// 1.4 header with one.
+			plain, _ := f.Execute(t, alice, kmip.NewRequestMessage(v, &payloads.QueryRequestPayload{}))
+			if plain.Header.ServerCorrelationValue != "" {
+				t.Errorf("Server Correlation Value sent to a client without one")
+			}
 		})
 	}
 	for _, v := range []kmip.ProtocolVersion{kmip.V2_0, {ProtocolVersionMajor: 1, ProtocolVersionMinor: 9}, {ProtocolVersionMajor: 0, ProtocolVersionMinor: 9}} {

@@ -195,14 +195,15 @@ func failedItem(item kmip.ResponseBatchItem, err error) kmip.ResponseBatchItem {
 func responseHeader(version kmip.ProtocolVersion, hdr kmip.RequestHeader, now time.Time) kmip.ResponseHeader {
 	// KMIP 1.4 §6.18: the server SHOULD provide a globally unique Server
 	// Correlation Value; the client's own value is for the server's logs and
-	// is not echoed (OASIS TC-CS-CORVAL-1-14). The encoder drops the field
-	// for earlier versions.
-	return kmip.ResponseHeader{
-		ProtocolVersion:        version,
-		TimeStamp:              now,
-		ServerCorrelationValue: correlationValue(),
-		BatchCount:             0, // set by encodeResponse
+	// is not echoed (OASIS TC-CS-CORVAL-1-14). It is sent only to clients
+	// that use correlation values themselves: PyKMIP 0.10 cannot read a 1.4
+	// response header that carries one. The encoder drops the field for
+	// earlier versions.
+	h := kmip.ResponseHeader{ProtocolVersion: version, TimeStamp: now}
+	if hdr.ClientCorrelationValue != "" {
+		h.ServerCorrelationValue = correlationValue()
 	}
+	return h
 }
 
 // correlationValue returns a random 128-bit value in hex.
