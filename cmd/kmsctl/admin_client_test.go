@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/kmsd/kmsd/admin/admintest"
-	"github.com/kmsd/kmsd/cmd/internal/devpki"
+	"github.com/kmsd/kmsd/cluster/devpki"
 )
 
 // clearAdminEnv keeps the developer's KMSCTL_* settings out of the tests.

@@ -14,7 +14,7 @@ import (
 
 	"github.com/ovh/kmip-go"
 
-	"github.com/kmsd/kmsd/cmd/internal/devpki"
+	"github.com/kmsd/kmsd/cluster/devpki"
 )
 
 // Environment variables that supply defaults for the global flags.

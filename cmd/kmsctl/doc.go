@@ -1,8 +1,12 @@
-// Command kmsctl is the operator's tool for kmsd. The `key` commands are a
-// small KMIP client (create, register, get, locate, activate, revoke,
-// destroy, attributes) over mutual TLS, built on ovh/kmip-go's message
-// types and TTLV codec (see transport.go for why not its kmipclient).
+// Command kmsctl is the operator's tool for kmsd.
 //
-// It talks to servers only through their public interfaces (KMIP here);
-// it never touches storage directly.
+//   - `key` commands are a small KMIP client (create, register, get, locate,
+//     activate, revoke, destroy, attributes) over mutual TLS, built on
+//     ovh/kmip-go's message types and TTLV codec (see transport.go for why
+//     not its kmipclient).
+//   - `cluster` (join, members, remove, transfer-leader), `snapshot` (save,
+//     restore) and `status` use the gRPC admin API with an admin certificate.
+//
+// It talks to servers only through their public interfaces; it never
+// touches storage directly.
 package main

@@ -17,7 +17,7 @@ import (
 	"github.com/ovh/kmip-go/kmipserver"
 	"github.com/ovh/kmip-go/payloads"
 
-	"github.com/kmsd/kmsd/cmd/internal/devpki"
+	"github.com/kmsd/kmsd/cluster/devpki"
 )
 
 // clearEnv keeps the developer's KMSCTL_* settings out of the tests.

@@ -19,7 +19,7 @@ import (
 	"github.com/ovh/kmip-go/kmipserver"
 	"github.com/ovh/kmip-go/payloads"
 
-	"github.com/kmsd/kmsd/cmd/internal/devpki"
+	"github.com/kmsd/kmsd/cluster/devpki"
 )
 
 // fakeObject is one managed object of the fake server.

@@ -17,7 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/kmsd/kmsd/cmd/internal/devpki"
+	"github.com/kmsd/kmsd/cluster/devpki"
 )
 
 // devNode is one process of a local development cluster.

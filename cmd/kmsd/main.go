@@ -14,7 +14,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/kmsd/kmsd/cmd/internal/devpki"
+	"github.com/kmsd/kmsd/cluster/devpki"
 )
 
 var version = "dev"
