@@ -21,6 +21,8 @@ type Result struct {
 	Index uint64   // log index of the command
 	IDs   []string // objects the command touched
 	Err   error    // a domain error (ErrNotFound, ErrWrongState, ...) or nil
+	// Undo reverts the command; set when the command asked for it.
+	Undo *kmsdpb.Undo
 }
 
 // Config configures an FSM. Zero values are fine.
@@ -122,16 +124,23 @@ func (f *FSM) Apply(index uint64, data []byte) *Result {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	tx := f.db.Txn(true)
+	if cmd.GetUndoable() {
+		tx.TrackChanges()
+	}
 	ids, err := f.applyOnce(tx, c, def, body)
+	res := &Result{Index: index, IDs: ids, Err: err}
 	if err != nil {
 		tx.Abort()
 	} else {
+		if cmd.GetUndoable() {
+			res.Undo = inverse(tx.Changes())
+		}
 		tx.Commit()
 	}
 	if index > f.applied {
 		f.applied = index
 	}
-	return &Result{Index: index, IDs: ids, Err: err}
+	return res
 }
 
 // applyOnce applies a command unless a command with the same request id was

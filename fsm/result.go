@@ -23,6 +23,7 @@ var errorCodes = map[string]error{
 	"single_valued":   ErrSingleValued,
 	"not_modifiable":  ErrNotModifiable,
 	"bad_snapshot":    ErrBadSnapshot,
+	"conflict":        ErrConflict,
 	"archived":        ErrArchived,
 	"not_applicable":  ErrNotApplicable,
 	"usage_exhausted": ErrUsageExhausted,
@@ -37,7 +38,7 @@ func (f *FSM) EncodeResult(v any) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("fsm: cannot encode result of type %T", v)
 	}
-	p := &kmsdpb.ApplyResult{Index: r.Index, Ids: r.IDs}
+	p := &kmsdpb.ApplyResult{Index: r.Index, Ids: r.IDs, Undo: r.Undo}
 	if r.Err != nil {
 		p.Error = "unknown_failure"
 		for code, sentinel := range errorCodes {
@@ -56,7 +57,7 @@ func (f *FSM) DecodeResult(b []byte) (any, error) {
 	if err := proto.Unmarshal(b, p); err != nil {
 		return nil, fmt.Errorf("fsm: decode result: %w", err)
 	}
-	r := &Result{Index: p.GetIndex(), IDs: p.GetIds()}
+	r := &Result{Index: p.GetIndex(), IDs: p.GetIds(), Undo: p.GetUndo()}
 	if code := p.GetError(); code != "" {
 		err, ok := errorCodes[code]
 		if !ok {

@@ -136,9 +136,6 @@ func TestMessageErrors(t *testing.T) {
 		modify func(*kmip.RequestMessage)
 		want   kmip.ResultReason
 	}{
-		{"undo", func(m *kmip.RequestMessage) {
-			m.Header.BatchErrorContinuationOption = kmip.BatchErrorContinuationOptionUndo
-		}, kmip.ResultReasonFeatureNotSupported},
 		{"batch count too high", func(m *kmip.RequestMessage) { m.Header.BatchCount = 2 }, kmip.ResultReasonInvalidMessage},
 		{"batch count zero", func(m *kmip.RequestMessage) { m.Header.BatchCount = 0 }, kmip.ResultReasonInvalidMessage},
 		{"no batch items", func(m *kmip.RequestMessage) { m.BatchItem = nil; m.Header.BatchCount = 0 }, kmip.ResultReasonInvalidMessage},

@@ -166,8 +166,8 @@ func capabilities() kmip.CapabilityInformation {
 		StreamingCapability:    &no, // no streaming Encrypt/Decrypt/Sign/MAC
 		AsynchronousCapability: &no, // every operation completes before the answer
 		AttestationCapability:  &no,
-		// Batch Error Continuation Option Undo is refused; Continue works.
-		BatchUndoCapability:     &no,
+		// Undo reverts a failed batch in one command (undo.go); Continue works.
+		BatchUndoCapability:     &yes,
 		BatchContinueCapability: &yes,
 		// Register keeps a wrapped key as given and Get returns it
 		// still wrapped: the server never unwraps it (register.go).

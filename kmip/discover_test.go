@@ -158,7 +158,7 @@ func TestQueryCapabilities(t *testing.T) {
 	no, yes := false, true
 	want := kmip.CapabilityInformation{
 		StreamingCapability: &no, AsynchronousCapability: &no, AttestationCapability: &no,
-		BatchUndoCapability: &no, BatchContinueCapability: &yes,
+		BatchUndoCapability: &yes, BatchContinueCapability: &yes,
 		UnwrapMode:         kmip.UnwrapModeNotProcessed,
 		DestroyAction:      kmip.DestroyActionKeyMaterialDeleted,
 		ShreddingAlgorithm: kmip.ShreddingAlgorithmUnsupported,

@@ -80,7 +80,7 @@ func (s *Service) propose(ctx context.Context, rc *reqCtx, t kmsdpb.CommandType,
 	if _, err := rand.Read(reqID); err != nil {
 		return nil, err
 	}
-	env := &kmsdpb.Command{RequestId: reqID, TimeUnixNano: rc.now.UnixNano(), Actor: rc.identity}
+	env := &kmsdpb.Command{RequestId: reqID, TimeUnixNano: rc.now.UnixNano(), Actor: rc.identity, Undoable: rc.journal != nil}
 	data, err := fsm.Encode(t, env, body)
 	if err != nil {
 		return nil, err
@@ -95,6 +95,9 @@ func (s *Service) propose(ctx context.Context, rc *reqCtx, t kmsdpb.CommandType,
 	}
 	if res.Err != nil {
 		return nil, res.Err
+	}
+	if rc.journal != nil {
+		rc.journal.record(res.Undo)
 	}
 	return res, nil
 }

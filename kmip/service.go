@@ -63,8 +63,9 @@ type reqCtx struct {
 	identity    string
 	version     kmip.ProtocolVersion
 	now         time.Time
-	placeholder string // ID Placeholder
-	synced      bool   // a read barrier completed during this message
+	placeholder string       // ID Placeholder
+	synced      bool         // a read barrier completed during this message
+	journal     *undoJournal // with Batch Error Continuation Option Undo
 }
 
 // negotiate picks the version to answer in: the request's if supported,
@@ -120,13 +121,15 @@ func (s *Service) execute(ctx context.Context, identity string, req *kmip.Reques
 		return messageError(version, hdr, errorf(kmip.ResultReasonInvalidMessage, "batch count does not match the batch items"))
 	case len(req.BatchItem) > MaxBatchItems:
 		return messageError(version, hdr, errorf(kmip.ResultReasonInvalidMessage, "too many batch items"))
-	case hdr.BatchErrorContinuationOption == kmip.BatchErrorContinuationOptionUndo:
-		return messageError(version, hdr, errorf(kmip.ResultReasonFeatureNotSupported, "batch error continuation option Undo is not supported"))
 	}
 	// KMIP 1.4 §6.16: when absent, Stop is assumed.
 	stopOnError := hdr.BatchErrorContinuationOption != kmip.BatchErrorContinuationOptionContinue
 
 	rc := &reqCtx{identity: identity, version: version, now: now}
+	undo := hdr.BatchErrorContinuationOption == kmip.BatchErrorContinuationOptionUndo
+	if undo {
+		rc.journal = &undoJournal{}
+	}
 	if hdr.ClientCorrelationValue != "" {
 		s.logger.Debug("request", "client", identity, "client_correlation", truncate(hdr.ClientCorrelationValue))
 	}
@@ -148,6 +151,9 @@ func (s *Service) execute(ctx context.Context, identity string, req *kmip.Reques
 			// act on an object the client did not intend.
 			rc.placeholder = ""
 			stopped = stopOnError
+			if undo {
+				s.undoBatch(ctx, rc, resp.BatchItem[:i])
+			}
 		}
 	}
 	return resp
