@@ -56,7 +56,7 @@ func (d *pilotDelegate) KnownServers() map[raft.ServerID]*autopilot.Server {
 		}
 		out[s.ID] = &autopilot.Server{
 			ID: s.ID, Name: string(s.ID), Address: s.Address,
-			NodeStatus: status, Version: p.Version, RaftVersion: raft.ProtocolVersionMax,
+			NodeStatus: status, NodeType: autopilot.NodeVoter, Version: p.Version, RaftVersion: raft.ProtocolVersionMax,
 			IsLeader: s.ID == leader,
 		}
 	}
