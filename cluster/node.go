@@ -225,6 +225,10 @@ func raftConfig(cfg Config, hlog hclog.Logger) *raft.Config {
 	rc.LocalID = raft.ServerID(cfg.NodeID)
 	rc.Logger = hlog
 	rc.BatchApplyCh = true
+	// Followers learn that an entry committed from the next AppendEntries;
+	// sending it soon after each apply keeps a write through a follower,
+	// which waits for its own state machine, close to a write at the leader.
+	rc.CommitTimeout = 5 * time.Millisecond
 	if cfg.SnapshotThreshold > 0 {
 		rc.SnapshotThreshold = cfg.SnapshotThreshold
 	}
