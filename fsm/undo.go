@@ -54,8 +54,14 @@ func inverse(changes memdb.Changes) *kmsdpb.Undo {
 // one of its items failed. Nothing is changed unless every object is still
 // exactly as those commands left it.
 func applyUndo(tx *memdb.Txn, c *applyCtx, body *kmsdpb.Undo) ([]string, error) {
+	if len(body.GetSteps()) == 0 {
+		return nil, fmt.Errorf("%w: nothing to undo", ErrMalformed)
+	}
 	var ids []string
 	for _, step := range body.GetSteps() {
+		if step.GetId() == "" {
+			return nil, fmt.Errorf("%w: undo step without an object id", ErrMalformed)
+		}
 		cur, err := getObject(tx, step.GetId())
 		switch {
 		case errors.Is(err, ErrNotFound):
