@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -100,13 +102,39 @@ func RepoRoot() (string, error) {
 	}
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a port on 127.0.0.1 that was free a moment ago for both
+// TCP and UDP (gossip uses both). It is taken below the kernel's ephemeral
+// range, so outgoing connections of other tests cannot grab it before kmsd
+// binds it.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 1000 {
+		port := int(portBase + nextPort.Add(1)%portSpan)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue
+		}
+		u, err := net.ListenPacket("udp", l.Addr().String())
+		_ = l.Close()
+		if err != nil {
+			continue
+		}
+		_ = u.Close()
+		return port
 	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("harness: no free port")
+	return 0
 }
+
+// Ports are handed out from [portBase, portBase+portSpan), starting at a
+// point that depends on the process, so parallel test binaries rarely meet.
+const (
+	portBase = 20000
+	portSpan = 12000
+)
+
+var nextPort = func() *atomic.Int64 {
+	var n atomic.Int64
+	n.Store(int64(os.Getpid()*7919) % portSpan)
+	return &n
+}()
