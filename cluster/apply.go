@@ -22,21 +22,34 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (any, error) {
 	if len(cmd) > n.cfg.MaxCommandSize {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(cmd), n.cfg.MaxCommandSize)
 	}
+	var res any
+	err := n.retryLeader(ctx, func(ctx context.Context) error {
+		var err error
+		res, err = n.applyOnce(ctx, cmd)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// retryLeader runs once until it succeeds, fails for good, or the apply
+// timeout passes: errors that a leader change explains (not the leader, no
+// leader yet, the leader unreachable) are retried after a short pause.
+func (n *Node) retryLeader(ctx context.Context, once func(context.Context) error) error {
 	ctx, cancel := context.WithDeadline(ctx, deadline(ctx, n.cfg.ApplyTimeout))
 	defer cancel()
 	for {
-		res, err := n.applyOnce(ctx, cmd)
-		if err == nil {
-			return res, nil
-		}
-		if !retryable(err) {
-			return nil, err
+		err := once(ctx)
+		if err == nil || !retryable(err) {
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w: %v", ErrTimeout, err)
+			return fmt.Errorf("%w: %v", ErrTimeout, err)
 		case <-n.stop:
-			return nil, ErrShutdown
+			return ErrShutdown
 		case <-time.After(retryPause):
 		}
 	}
@@ -130,24 +143,13 @@ func (n *Node) lastCommandAtOrBelow(index uint64) uint64 {
 // acknowledged before the call: it learns the leader's commit index (the
 // leader confirms it still leads) and waits until this node applied it.
 func (n *Node) ReadBarrier(ctx context.Context) error {
-	ctx, cancel := context.WithDeadline(ctx, deadline(ctx, n.cfg.ApplyTimeout))
-	defer cancel()
-	for {
+	return n.retryLeader(ctx, func(ctx context.Context) error {
 		index, err := n.readIndex(ctx)
-		if err == nil {
-			return n.waitApplied(ctx, index)
-		}
-		if !retryable(err) {
+		if err != nil {
 			return err
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w: %v", ErrTimeout, err)
-		case <-n.stop:
-			return ErrShutdown
-		case <-time.After(retryPause):
-		}
-	}
+		return n.waitApplied(ctx, index)
+	})
 }
 
 func (n *Node) readIndex(ctx context.Context) (uint64, error) {
@@ -197,28 +199,18 @@ func (n *Node) leaderPeer() (peerInfo, error) {
 // forwardToLeader runs fn against the leader's node service; on the leader
 // itself it runs local instead.
 func (n *Node) forwardToLeader(ctx context.Context, local func() error, remote func(c clusterpb.ClusterClient) error) error {
-	ctx, cancel := context.WithDeadline(ctx, deadline(ctx, n.cfg.ApplyTimeout))
-	defer cancel()
-	for {
-		var err error
+	return n.retryLeader(ctx, func(context.Context) error {
 		if n.IsLeader() {
-			err = local()
-		} else if leader, lerr := n.leaderPeer(); lerr != nil {
-			err = lerr
-		} else if c, cerr := n.rpc.client(leader.AdminAddr); cerr != nil {
-			err = cerr
-		} else {
-			err = mapRPCErr(remote(c))
+			return local()
 		}
-		if err == nil || !retryable(err) {
+		leader, err := n.leaderPeer()
+		if err != nil {
 			return err
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w: %v", ErrTimeout, err)
-		case <-n.stop:
-			return ErrShutdown
-		case <-time.After(retryPause):
+		c, err := n.rpc.client(leader.AdminAddr)
+		if err != nil {
+			return err
 		}
-	}
+		return mapRPCErr(remote(c))
+	})
 }
