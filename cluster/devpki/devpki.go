@@ -141,14 +141,8 @@ func ensureCA(p Paths) (*authority, error) {
 		return nil, err
 	}
 	if !exists(p.CACert) {
-		tmpl := &x509.Certificate{
-			Subject:               pkix.Name{CommonName: CACommonName},
-			KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-			BasicConstraintsValid: true,
-			IsCA:                  true,
-			MaxPathLenZero:        true,
-		}
-		if err := setValidity(tmpl, caValidity); err != nil {
+		tmpl, err := caTemplate(CACommonName)
+		if err != nil {
 			return nil, err
 		}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
@@ -170,6 +164,18 @@ func ensureCA(p Paths) (*authority, error) {
 		return nil, fmt.Errorf("devpki: %s does not match %s", p.CAKey, p.CACert)
 	}
 	return &authority{cert: cert, key: key}, nil
+}
+
+// caTemplate describes a CA certificate valid for caValidity.
+func caTemplate(cn string) (*x509.Certificate, error) {
+	t := &x509.Certificate{
+		Subject:               pkix.Name{CommonName: cn},
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
+	return t, setValidity(t, caValidity)
 }
 
 func ensureLeaf(ca *authority, certFile, keyFile string, tmpl func() *x509.Certificate) error {

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/ovh/kmip-go/ttlv"
+
+	"github.com/kmsd/kmsd/e2e/harness"
 )
 
 // Versions are the vector directories, in order.
@@ -26,7 +28,7 @@ var Versions = []string{"v1.0", "v1.1", "v1.2", "v1.3", "v1.4"}
 // this repository requires, as `go list -m` reports it from the repository
 // root. The vectors are read in place, never copied.
 func VectorsDir() (string, error) {
-	root, err := repoRoot()
+	root, err := harness.RepoRoot()
 	if err != nil {
 		return "", err
 	}
@@ -45,23 +47,6 @@ func VectorsDir() (string, error) {
 		return "", fmt.Errorf("conformance: vectors: %w", err)
 	}
 	return dir, nil
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("conformance: go.mod not found above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // List returns the vector names ("v1.0/FILE.xml") of the given versions
