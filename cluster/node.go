@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -68,11 +69,20 @@ type Config struct {
 	// cluster's. Required.
 	Keyring *Keyring
 
-	// ServerTLS must require and verify client certificates; ClientTLS
-	// carries this node's certificate and the CA for dialing peers. Peers
-	// must present a certificate with Organization NodeOrganization.
+	// JoinToken is the one-time token (kmsctl cluster token create) that
+	// lets this node join the cluster named by Join.
+	JoinToken string
+
+	// ServerTLS must require and verify client certificates from the node
+	// CA only; ClientTLS carries this node's certificate and trusts the
+	// node CA for dialing peers. A peer's certificate must name its node id
+	// (NodeIDFromCert) and that id must be a member.
 	ServerTLS *tls.Config
 	ClientTLS *tls.Config
+	// NodeCAs are the trust anchors of the node domain. On the gRPC port,
+	// which also serves operators, a caller is a node only if its verified
+	// chain ends at one of them.
+	NodeCAs []*x509.Certificate
 
 	MaxCommandSize int           // default 4 MiB
 	ApplyTimeout   time.Duration // bound on enqueue + commit; default 10s
