@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"log/slog"
@@ -13,6 +14,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+
+	"github.com/kmsd/kmsd/cluster"
 )
 
 // Organizations (certificate Subject O) that carry a role.
@@ -20,7 +23,7 @@ const (
 	// AdminOrganization identifies operators allowed to use the admin API.
 	AdminOrganization = "kmsd-admins"
 	// NodeOrganization identifies cluster nodes on the node-to-node service.
-	NodeOrganization = "kmsd-nodes"
+	NodeOrganization = cluster.NodeOrganization
 )
 
 // AdminServiceName is the admin API's gRPC service name, also its name on
@@ -30,25 +33,51 @@ const AdminServiceName = "kmsd.admin.v1.Admin"
 // Full-method prefixes of the services on a node's gRPC server.
 const (
 	AdminServicePrefix  = "/kmsd.admin.v1.Admin/"
+	NodeServicePrefix   = "/kmsd.cluster.v1.Cluster/"
 	HealthServicePrefix = "/grpc.health.v1.Health/"
 )
 
-// Policy maps a full-method prefix ("/package.Service/" or a single
-// "/package.Service/Method") to the Organization a caller's verified client
-// certificate must carry. The longest matching prefix wins; a method that no
-// prefix matches is denied, except the health service, which is always open.
-type Policy map[string]string
-
-// DefaultPolicy allows the admin API to AdminOrganization only. The
-// node-to-node service adds its own prefix with NodeOrganization.
-func DefaultPolicy() Policy {
-	return Policy{AdminServicePrefix: AdminOrganization}
+// Rule is what a caller's verified client certificate must show to call a
+// service. The gRPC port serves two trust domains, operators and nodes, and
+// its TLS layer accepts both CAs; a rule names the domain by its CA, so a
+// certificate of one domain never acts in another, whatever its subject
+// says.
+type Rule struct {
+	// Anchors are the CA certificates of the domain: one of the caller's
+	// verified chains must end at one of them (compared byte for byte). A
+	// rule without anchors admits nobody.
+	Anchors []*x509.Certificate
+	// Organization, when set, must be among the leaf's Subject O.
+	Organization string
+	// NodeID requires a leaf that names a node id (cluster.NodeIDFromCert).
+	NodeID bool
 }
 
-// RequireOrganization returns interceptors that allow the admin API to
-// callers whose certificate carries org, and nothing else but health.
-func RequireOrganization(org string) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
-	return Authorize(Policy{AdminServicePrefix: org}, nil)
+// AdminRule admits operators: a chain to one of adminCAs and Organization
+// AdminOrganization.
+func AdminRule(adminCAs []*x509.Certificate) Rule {
+	return Rule{Anchors: adminCAs, Organization: AdminOrganization}
+}
+
+// NodeRule admits cluster nodes: a chain to one of nodeCAs and a
+// certificate that names a node id.
+func NodeRule(nodeCAs []*x509.Certificate) Rule {
+	return Rule{Anchors: nodeCAs, NodeID: true}
+}
+
+// Policy maps a full-method prefix ("/package.Service/" or a single
+// "/package.Service/Method") to the Rule its callers must satisfy. The
+// longest matching prefix wins; a method that no prefix matches is denied,
+// except the health service, which is open to any verified certificate.
+type Policy map[string]Rule
+
+// DefaultPolicy is a node's gRPC port: the admin API for operators of
+// adminCAs, the node-to-node service for nodes of nodeCAs.
+func DefaultPolicy(adminCAs, nodeCAs []*x509.Certificate) Policy {
+	return Policy{
+		AdminServicePrefix: AdminRule(adminCAs),
+		NodeServicePrefix:  NodeRule(nodeCAs),
+	}
 }
 
 // ServerOptions returns the grpc.ServerOptions that install
@@ -83,10 +112,13 @@ func Authorize(p Policy, logger *slog.Logger) (grpc.UnaryServerInterceptor, grpc
 	return unary, stream
 }
 
-type rule struct{ prefix, org string }
+type prefixRule struct {
+	prefix string
+	Rule
+}
 
 type authorizer struct {
-	rules  []rule // longest prefix first
+	rules  []prefixRule // longest prefix first
 	logger *slog.Logger
 }
 
@@ -95,11 +127,11 @@ func newAuthorizer(p Policy, logger *slog.Logger) *authorizer {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	a := &authorizer{logger: logger.With("component", "admin-auth")}
-	for prefix, org := range p {
-		if prefix == "" || org == "" {
+	for prefix, r := range p {
+		if prefix == "" {
 			continue // an empty prefix would open every service; ignore it
 		}
-		a.rules = append(a.rules, rule{prefix, org})
+		a.rules = append(a.rules, prefixRule{prefix, r})
 	}
 	sort.Slice(a.rules, func(i, j int) bool {
 		if len(a.rules[i].prefix) != len(a.rules[j].prefix) {
@@ -114,18 +146,47 @@ func (a *authorizer) allowed(ctx context.Context, method string) bool {
 	if strings.HasPrefix(method, HealthServicePrefix) {
 		return true
 	}
-	cert := peerCert(ctx)
+	chains := verifiedChains(ctx)
+	var leaf *x509.Certificate
+	if len(chains) > 0 {
+		leaf = chains[0][0]
+	}
 	for _, r := range a.rules {
 		if strings.HasPrefix(method, r.prefix) {
-			if cert != nil && slices.Contains(cert.Subject.Organization, r.org) {
-				return true
+			if why := r.refusal(chains); why != "" {
+				a.deny(method, leaf, why)
+				return false
 			}
-			a.deny(method, cert, "certificate lacks organization "+r.org)
-			return false
+			return true
 		}
 	}
-	a.deny(method, cert, "no policy for this service")
+	a.deny(method, leaf, "no policy for this service")
 	return false
+}
+
+// refusal says why chains do not satisfy r, or "" if they do.
+func (r Rule) refusal(chains [][]*x509.Certificate) string {
+	if len(chains) == 0 {
+		return "no verified certificate"
+	}
+	if !slices.ContainsFunc(chains, func(c []*x509.Certificate) bool { return isAnchor(c[len(c)-1], r.Anchors) }) {
+		return "certificate is not from a CA of this service's trust domain"
+	}
+	leaf := chains[0][0]
+	if r.Organization != "" && !slices.Contains(leaf.Subject.Organization, r.Organization) {
+		return "certificate lacks organization " + r.Organization
+	}
+	if r.NodeID {
+		if _, ok := cluster.NodeIDFromCert(leaf); !ok {
+			return "certificate names no node id"
+		}
+	}
+	return ""
+}
+
+// isAnchor reports whether cert is one of anchors, byte for byte.
+func isAnchor(cert *x509.Certificate, anchors []*x509.Certificate) bool {
+	return slices.ContainsFunc(anchors, func(a *x509.Certificate) bool { return bytes.Equal(a.Raw, cert.Raw) })
 }
 
 func (a *authorizer) deny(method string, cert *x509.Certificate, why string) {
@@ -136,17 +197,32 @@ func (a *authorizer) deny(method string, cert *x509.Certificate, why string) {
 	a.logger.Warn("grpc call refused", "method", method, "subject", subject, "reason", why)
 }
 
-// peerCert returns the caller's verified leaf certificate, or nil.
-func peerCert(ctx context.Context) *x509.Certificate {
+// verifiedChains returns the caller's verified certificate chains, each
+// from the leaf to a trust anchor, or nil.
+func verifiedChains(ctx context.Context) [][]*x509.Certificate {
 	p, ok := peer.FromContext(ctx)
 	if !ok {
 		return nil
 	}
 	info, ok := p.AuthInfo.(credentials.TLSInfo)
-	if !ok || len(info.State.VerifiedChains) == 0 || len(info.State.VerifiedChains[0]) == 0 {
+	if !ok {
 		return nil
 	}
-	return info.State.VerifiedChains[0][0]
+	var out [][]*x509.Certificate
+	for _, c := range info.State.VerifiedChains {
+		if len(c) > 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// peerCert returns the caller's verified leaf certificate, or nil.
+func peerCert(ctx context.Context) *x509.Certificate {
+	if chains := verifiedChains(ctx); len(chains) > 0 {
+		return chains[0][0]
+	}
+	return nil
 }
 
 // caller names the verified client for logs: its certificate's common name.

@@ -33,7 +33,7 @@ type env struct {
 func start(t *testing.T, opts admintest.Options) *env {
 	t.Helper()
 	e := &env{fake: admintest.NewFakeCluster(), pki: admintest.NewPKI(t)}
-	e.addr = admintest.Serve(t, e.fake, e.pki.ServerTLS(t), opts)
+	e.addr = e.pki.Serve(t, e.fake, opts)
 	return e
 }
 

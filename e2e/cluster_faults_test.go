@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
+	"github.com/kmsd/kmsd/cluster/devpki"
 	"github.com/kmsd/kmsd/e2e/harness"
 	"github.com/kmsd/kmsd/proto/clusterpb"
 )
@@ -108,41 +111,83 @@ func TestFiveNodesSurviveTwoFailures(t *testing.T) {
 	c.WaitDigestsEqual(t, survivors...)
 }
 
-// TestNodeTrafficNeedsNodeCertificate: only a node certificate (O
-// kmsd-nodes) may speak Raft or call the node-to-node gRPC service, and
-// only an admin certificate (O kmsd-admins) may use the admin API. The
-// node certificate is the positive control for each check.
+// TestNodeTrafficNeedsNodeCertificate: only a certificate of the node CA
+// that names a node may speak Raft or call the node-to-node gRPC service,
+// and only a certificate of the admin CA with O kmsd-admins may use the
+// admin API; a certificate of another CA is refused whatever its subject
+// claims. The node certificate is the positive control for each check.
 func TestNodeTrafficNeedsNodeCertificate(t *testing.T) {
 	c := harness.StartCluster(t, 1)
 	n := c.Nodes[0]
+	pki := devpki.PathsIn(c.PKI.Dir)
+	forgedCert, forgedKey := issueToFiles(t, pki.CACert, pki.CAKey, "node-1")
+	adminNodeCert, adminNodeKey := issueToFiles(t, pki.AdminCACert, pki.AdminCAKey, "node-1")
+	// codes.Unavailable: the gRPC port's TLS refuses the certificate;
+	// codes.PermissionDenied: TLS accepts it, the policy refuses it.
 	identities := []struct {
 		name, cert, key string
-		node            bool
+		nodeService     codes.Code
 	}{
-		{"KMIP client (O=dev)", c.PKI.ClientCert, c.PKI.ClientKey, false},
-		{"admin (O=kmsd-admins)", c.PKI.AdminCert, c.PKI.AdminKey, false},
-		{"node (O=kmsd-nodes)", c.PKI.ServerCert, c.PKI.ServerKey, true},
+		{"KMIP client (O=dev)", c.PKI.ClientCert, c.PKI.ClientKey, codes.Unavailable},
+		{"admin (O=kmsd-admins)", c.PKI.AdminCert, c.PKI.AdminKey, codes.PermissionDenied},
+		{"node certificate from the KMIP CA", forgedCert, forgedKey, codes.Unavailable},
+		{"node certificate from the admin CA", adminNodeCert, adminNodeKey, codes.PermissionDenied},
+		{"node (node-1)", n.NodeCert, n.NodeKey, codes.OK},
 	}
 	for _, id := range identities {
 		t.Run(id.name, func(t *testing.T) {
-			cfg := clientTLS(t, c.PKI.CA, id.cert, id.key)
-			checkNodeService(t, n.AdminAddr, cfg, id.node)
-			checkRaftPort(t, n.RaftAddr, cfg, id.node)
+			cfg := clientTLS(t, c.PKI.NodeCA, id.cert, id.key)
+			checkNodeService(t, n.AdminAddr, cfg, id.nodeService)
+			checkRaftPort(t, n.RaftAddr, cfg, id.nodeService == codes.OK)
 		})
 	}
 
-	for _, id := range []struct{ name, cert, key string }{
-		{"KMIP client", c.PKI.ClientCert, c.PKI.ClientKey},
-		{"node", c.PKI.ServerCert, c.PKI.ServerKey},
-	} {
+	for _, id := range identities {
+		if id.cert == c.PKI.AdminCert {
+			continue
+		}
 		_, err := c.AdminCtlAs(t, 0, id.cert, id.key, "status")
-		if err == nil || !strings.Contains(err.Error(), "not authorised") {
+		if err == nil || !strings.Contains(err.Error(), "not authorised") && !strings.Contains(err.Error(), "refused this client certificate") {
 			t.Errorf("admin API with the %s certificate: err = %v, want \"not authorised\"", id.name, err)
 		}
 	}
 	if _, err := c.AdminCtl(t, 0, "status"); err != nil {
 		t.Errorf("admin API with the admin certificate: %v", err)
 	}
+	// The KMIP port trusts the KMIP CA only.
+	for _, cert := range [][2]string{{c.PKI.AdminCert, c.PKI.AdminKey}, {n.NodeCert, n.NodeKey}} {
+		if _, err := n.KmsctlAs(t, cert[0], cert[1], "key", "locate"); err == nil {
+			t.Errorf("KMIP with %s: accepted", cert[0])
+		}
+	}
+}
+
+// issueToFiles issues a node certificate for id, with Organization
+// kmsd-nodes and the node URI, from the CA in caCert and caKey, and writes
+// it and its key to files.
+func issueToFiles(t *testing.T, caCert, caKey, id string) (certFile, keyFile string) {
+	t.Helper()
+	ca, err := devpki.LoadAuthority(caCert, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.IssueNode(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, id+".pem"), filepath.Join(dir, id+".key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
 }
 
 func clientTLS(t *testing.T, caFile, certFile, keyFile string) *tls.Config {
@@ -160,9 +205,9 @@ func clientTLS(t *testing.T, caFile, certFile, keyFile string) *tls.Config {
 	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 }
 
-// checkNodeService calls Stats and DataKey (which hands out the cluster's
-// data key) on the node-to-node service.
-func checkNodeService(t *testing.T, addr string, cfg *tls.Config, allowed bool) {
+// checkNodeService calls Stats, ReadIndex and Forward on the node-to-node
+// service; want is codes.OK for a member node.
+func checkNodeService(t *testing.T, addr string, cfg *tls.Config, want codes.Code) {
 	t.Helper()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
 	if err != nil {
@@ -173,16 +218,16 @@ func checkNodeService(t *testing.T, addr string, cfg *tls.Config, allowed bool) 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	calls := map[string]func() error{
-		"Stats":   func() error { _, err := client.Stats(ctx, &clusterpb.StatsRequest{}); return err },
-		"DataKey": func() error { _, err := client.DataKey(ctx, &clusterpb.DataKeyRequest{}); return err },
+		"Stats":     func() error { _, err := client.Stats(ctx, &clusterpb.StatsRequest{}); return err },
+		"ReadIndex": func() error { _, err := client.ReadIndex(ctx, &clusterpb.ReadIndexRequest{}); return err },
 	}
 	for name, call := range calls {
 		err := call()
 		switch {
-		case allowed && err != nil:
+		case want == codes.OK && err != nil:
 			t.Errorf("node service %s with a node certificate: %v", name, err)
-		case !allowed && status.Code(err) != codes.PermissionDenied:
-			t.Errorf("node service %s: err = %v, want PermissionDenied", name, err)
+		case want != codes.OK && status.Code(err) != want:
+			t.Errorf("node service %s: err = %v, want %v", name, err, want)
 		}
 	}
 }

@@ -1,25 +1,29 @@
 package e2e_test
 
 import (
-	"net"
 	"testing"
 
 	"github.com/kmsd/kmsd/e2e/harness"
 )
 
-// dockerPKI is the development PKI of `kmsd dev`, whose server certificate
-// is also valid for the containers' addresses: nodes verify each other by
-// the IP they dial. The parent of Dir works as kmsctl's --dev-dir.
+// dockerPKI is the development PKI of `kmsd dev`, with its three CAs, a
+// KMIP server certificate valid for the containers' addresses, and one node
+// certificate per container, valid for its address: nodes verify each other
+// by the IP they dial. The parent of Dir works as kmsctl's --dev-dir.
 type dockerPKI struct {
 	harness.PKI
 	Dir string
 }
 
-func writeDockerPKI(t *testing.T, dir string, ips ...net.IP) dockerPKI {
+func writeDockerPKI(t *testing.T, dir string, nodes []*dockerNode) dockerPKI {
 	t.Helper()
-	hosts := make([]string, len(ips))
-	for i, ip := range ips {
-		hosts[i] = ip.String()
+	hosts := make([]string, len(nodes))
+	for i, n := range nodes {
+		hosts[i] = n.ip.String()
 	}
-	return dockerPKI{PKI: harness.WritePKI(t, dir, hosts...), Dir: dir}
+	p := harness.WritePKI(t, dir, hosts...)
+	for _, n := range nodes {
+		p.NodeCert(t, n.id, n.ip.String())
+	}
+	return dockerPKI{PKI: p, Dir: dir}
 }

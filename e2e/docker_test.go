@@ -84,7 +84,7 @@ func TestDockerCluster(t *testing.T) {
 		ip := hostIP(env.subnet, 11+i)
 		nodes[i] = &dockerNode{id: "node-" + strconv.Itoa(i+1), container: "kmsd-e2e-" + env.run + "-node-" + strconv.Itoa(i+1), ip: ip}
 	}
-	env.pki = writeDockerPKI(t, filepath.Join(env.devDir, "pki"), nodes[0].ip, nodes[1].ip, nodes[2].ip)
+	env.pki = writeDockerPKI(t, filepath.Join(env.devDir, "pki"), nodes)
 	env.chownForContainers(t, env.pki.Dir)
 
 	// node-1 forms the cluster; the others join it through its admin port.
@@ -307,6 +307,8 @@ func (env *dockerEnv) start(t *testing.T, n *dockerNode, join string) {
 		"node-id": n.id, "data-dir": "/data",
 		"kmip-addr": ip + ":5696", "admin-addr": ip + ":5697", "raft-addr": ip + ":5698", "gossip-addr": ip + ":5699",
 		"tls-cert": "/pki/server.pem", "tls-key": "/pki/server.key", "client-ca": "/pki/ca.pem",
+		"admin-ca": "/pki/admin-ca.pem", "node-ca": "/pki/node-ca.pem",
+		"node-cert": "/pki/nodes/" + n.id + ".pem", "node-key": "/pki/nodes/" + n.id + ".key",
 		"gossip-key-file": "/pki/gossip.key",
 		// Promote joined servers to voters after 1s instead of 5s.
 		"autopilot-stabilization": "1s",

@@ -2,6 +2,7 @@ package admintest
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"log/slog"
 	"net"
 	"strings"
@@ -15,8 +16,10 @@ import (
 
 // Options adjust Serve.
 type Options struct {
-	// Policy defaults to admin.DefaultPolicy().
+	// Policy defaults to admin.DefaultPolicy(AdminCAs, NodeCAs).
 	Policy admin.Policy
+	// AdminCAs and NodeCAs are the trust anchors of the default policy.
+	AdminCAs, NodeCAs []*x509.Certificate
 	// MaxSnapshotSize is passed to admin.Config.
 	MaxSnapshotSize int64
 	// Logger defaults to Logger(t).
@@ -29,7 +32,7 @@ type Options struct {
 func Serve(t testing.TB, c admin.Cluster, serverTLS *tls.Config, opts Options) string {
 	t.Helper()
 	if opts.Policy == nil {
-		opts.Policy = admin.DefaultPolicy()
+		opts.Policy = admin.DefaultPolicy(opts.AdminCAs, opts.NodeCAs)
 	}
 	if opts.Logger == nil {
 		opts.Logger = Logger(t)
@@ -54,6 +57,16 @@ func Serve(t testing.TB, c admin.Cluster, serverTLS *tls.Config, opts Options) s
 		<-done
 	})
 	return ln.Addr().String()
+}
+
+// Serve is the package's Serve with this PKI's ServerTLS, and its admin
+// and node CAs as the default policy's anchors.
+func (p *PKI) Serve(t testing.TB, c admin.Cluster, opts Options) string {
+	t.Helper()
+	if opts.AdminCAs == nil && opts.NodeCAs == nil {
+		opts.AdminCAs, opts.NodeCAs = p.AdminCAs(), p.NodeCAs()
+	}
+	return Serve(t, c, p.ServerTLS(t), opts)
 }
 
 // Dial returns a client connection to addr with clientTLS, closed when the

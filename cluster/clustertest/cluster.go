@@ -67,6 +67,8 @@ func freeAddr(t testing.TB) string {
 }
 
 // Start adds a node: the first one bootstraps, later ones join the first.
+// Unless a configure function sets ServerTLS or ClientTLS, the node gets a
+// certificate of the node CA that names its node id, after configure ran.
 func (c *Cluster) Start(configure ...func(*cluster.Config)) *Node {
 	c.t.Helper()
 	i := len(c.Nodes)
@@ -75,12 +77,11 @@ func (c *Cluster) Start(configure ...func(*cluster.Config)) *Node {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	cert := c.PKI.Cert(cluster.NodeOrganization)
 	cfg := cluster.Config{
 		NodeID: id, DataDir: c.t.TempDir(),
 		RaftAddr: freeAddr(c.t), AdminAddr: freeAddr(c.t), GossipAddr: freeAddr(c.t), GossipKey: c.gossip,
 		Bootstrap: i == 0, Keyring: keyring,
-		ServerTLS: c.PKI.ServerTLS(cert), ClientTLS: c.PKI.ClientTLS(cert),
+		NodeCAs:          c.PKI.NodeCAs(),
 		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
 		Autopilot: cluster.AutopilotConfig{ServerStabilizationTime: 200 * time.Millisecond, MinQuorum: 3},
 		Logger:    slog.New(slog.NewTextHandler(testWriter{c.t, id}, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -90,6 +91,12 @@ func (c *Cluster) Start(configure ...func(*cluster.Config)) *Node {
 	}
 	for _, f := range configure {
 		f(&cfg)
+	}
+	if cfg.ServerTLS == nil && cfg.ClientTLS == nil {
+		// The certificate names exactly this node's id: peers admit a
+		// node by the id in its certificate.
+		cert := c.PKI.NodeCert(cfg.NodeID)
+		cfg.ServerTLS, cfg.ClientTLS = c.PKI.ServerTLS(cert), c.PKI.ClientTLS(cert)
 	}
 	n := &Node{ID: id, Dir: cfg.DataDir, Cfg: cfg}
 	c.Nodes = append(c.Nodes, n)

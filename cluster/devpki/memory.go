@@ -8,10 +8,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
+
+	"github.com/kmsd/kmsd/cluster"
 )
 
 // Authority is a CA held in memory, for tests that need certificates of
-// several organizations without writing files.
+// several organizations and trust domains without writing files.
 type Authority struct {
 	ca   authority
 	pool *x509.CertPool
@@ -35,29 +37,65 @@ func NewAuthority(cn string) (*Authority, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newAuthority(authority{cert: cert, key: key}), nil
+}
+
+// LoadAuthority reads a CA certificate and its key, such as ca.pem and
+// ca.key of an Ensure'd folder, so that a test can issue more certificates
+// from it.
+func LoadAuthority(certFile, keyFile string) (*Authority, error) {
+	ca, err := loadCA(certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	return newAuthority(*ca), nil
+}
+
+func newAuthority(ca authority) *Authority {
 	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &Authority{ca: authority{cert: cert, key: key}, pool: pool}, nil
+	pool.AddCert(ca.cert)
+	return &Authority{ca: ca, pool: pool}
 }
 
 // Pool trusts this CA.
 func (a *Authority) Pool() *x509.CertPool { return a.pool }
 
+// Cert is the CA certificate, a trust anchor.
+func (a *Authority) Cert() *x509.Certificate { return a.ca.cert }
+
 // Issue signs a certificate for servers and clients with the given common
 // name and organizations, valid for localhost, 127.0.0.1, ::1 and hosts.
 func (a *Authority) Issue(cn string, orgs []string, hosts ...string) (tls.Certificate, error) {
+	tmpl := &x509.Certificate{
+		Subject:     pkix.Name{CommonName: cn, Organization: orgs},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	addHosts(tmpl, hosts)
+	return a.issue(tmpl)
+}
+
+// IssueNode signs a node certificate for node id, as EnsureNode writes one:
+// Common Name id, Organization kmsd-nodes, URI SAN urn:kmsd:node:<id>,
+// valid for localhost, 127.0.0.1, ::1 and hosts, for servers and clients.
+func (a *Authority) IssueNode(id string, hosts ...string) (tls.Certificate, error) {
+	if err := cluster.ValidNodeID(id); err != nil {
+		return tls.Certificate{}, fmt.Errorf("devpki: node id %q: %w", id, err)
+	}
+	return a.issue(nodeTemplate(id, hosts))
+}
+
+func (a *Authority) issue(tmpl *x509.Certificate) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	tmpl := serverTemplate(hosts)
-	tmpl.Subject = pkix.Name{CommonName: cn, Organization: orgs}
 	if err := setValidity(tmpl, leafValidity); err != nil {
 		return tls.Certificate{}, err
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.ca.cert, key.Public(), a.ca.key)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("devpki: issue %q: %w", cn, err)
+		return tls.Certificate{}, fmt.Errorf("devpki: issue %q: %w", tmpl.Subject.CommonName, err)
 	}
 	leaf, err := x509.ParseCertificate(der)
 	if err != nil {
@@ -68,19 +106,10 @@ func (a *Authority) Issue(cn string, orgs []string, hosts ...string) (tls.Certif
 
 // ServerTLS serves cert and requires client certificates from this CA.
 func (a *Authority) ServerTLS(cert tls.Certificate) *tls.Config {
-	return &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{cert},
-		ClientCAs:    a.pool,
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-	}
+	return ServerConfig(cert, a.pool)
 }
 
 // ClientTLS presents cert (none when it is empty) and trusts this CA.
 func (a *Authority) ClientTLS(cert tls.Certificate) *tls.Config {
-	c := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: a.pool}
-	if len(cert.Certificate) > 0 {
-		c.Certificates = []tls.Certificate{cert}
-	}
-	return c
+	return ClientConfig(cert, a.pool)
 }

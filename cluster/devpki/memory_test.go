@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/kmsd/kmsd/cluster"
 )
 
 func TestAuthorityIssuesTrustedCertificates(t *testing.T) {
@@ -64,5 +66,52 @@ func TestAuthorityIssuesTrustedCertificates(t *testing.T) {
 	}
 	if err := handshake(foreign); err == nil {
 		t.Error("a client certificate of another CA was accepted")
+	}
+}
+
+func TestAuthorityIssueNode(t *testing.T) {
+	ca, err := NewAuthority("node CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.IssueNode("n1", "10.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, ok := cluster.NodeIDFromCert(cert.Leaf); !ok || id != "n1" {
+		t.Errorf("NodeIDFromCert = %q, %v", id, ok)
+	}
+	if id, err := cluster.CertificateNodeID(cert); err != nil || id != "n1" {
+		t.Errorf("CertificateNodeID = %q, %v", id, err)
+	}
+	if !slices.Equal(cert.Leaf.Subject.Organization, []string{NodeOrg}) || cert.Leaf.Subject.CommonName != "n1" {
+		t.Errorf("subject = %v", cert.Leaf.Subject)
+	}
+	if err := cert.Leaf.CheckSignatureFrom(ca.Cert()); err != nil {
+		t.Error(err)
+	}
+	if _, err := ca.IssueNode("bad id"); err == nil {
+		t.Error("IssueNode accepted an invalid node id")
+	}
+}
+
+func TestLoadAuthority(t *testing.T) {
+	p, err := Ensure(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := LoadAuthority(p.CACert, p.CAKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := ca.IssueNode("node-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := forged.Leaf.CheckSignatureFrom(ca.Cert()); err != nil {
+		t.Error(err)
+	}
+	if _, err := LoadAuthority(p.CACert, p.AdminCAKey); err == nil {
+		t.Error("LoadAuthority accepted a key of another CA")
 	}
 }

@@ -3,13 +3,14 @@ package devpki
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"os"
 )
 
-// ServerTLS returns a tls.Config for a server with these files: MinVersion
-// TLS 1.2, client certificates required and verified against the CA, the
-// server certificate loaded.
+// ServerTLS returns the KMIP listener's tls.Config for these files:
+// MinVersion TLS 1.2, the KMIP server certificate, client certificates
+// required and verified against the KMIP CA (ca.pem).
 func ServerTLS(p Paths) (*tls.Config, error) {
 	pool, err := LoadCAPool(p.CACert)
 	if err != nil {
@@ -19,12 +20,7 @@ func ServerTLS(p Paths) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devpki: load server certificate: %w", err)
 	}
-	return &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{cert},
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    pool,
-	}, nil
+	return ServerConfig(cert, pool), nil
 }
 
 // ClientTLS returns a tls.Config for a client using the given cert/key files
@@ -35,27 +31,80 @@ func ClientTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
 	if certFile == "" && keyFile == "" {
-		return cfg, nil
+		return ClientConfig(tls.Certificate{}, pool), nil
 	}
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("devpki: load client certificate: %w", err)
 	}
-	cfg.Certificates = []tls.Certificate{cert}
-	return cfg, nil
+	return ClientConfig(cert, pool), nil
+}
+
+// ServerConfig presents cert and requires client certificates that chain to
+// clientCAs; MinVersion TLS 1.2.
+func ServerConfig(cert tls.Certificate, clientCAs *x509.CertPool) *tls.Config {
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{cert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    clientCAs,
+	}
+}
+
+// ClientConfig presents cert (none when it is empty) and trusts rootCAs;
+// MinVersion TLS 1.2.
+func ClientConfig(cert tls.Certificate, rootCAs *x509.CertPool) *tls.Config {
+	c := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: rootCAs}
+	if len(cert.Certificate) > 0 {
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c
 }
 
 // LoadCAPool reads every PEM certificate in file into a new pool.
 func LoadCAPool(file string) (*x509.CertPool, error) {
+	certs, err := LoadCerts(file)
+	if err != nil {
+		return nil, err
+	}
+	return NewPool(certs...), nil
+}
+
+// LoadCerts reads every certificate of a PEM bundle; a file without one is
+// an error.
+func LoadCerts(file string) ([]*x509.Certificate, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("devpki: read CA: %w", err)
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(data) {
+	var certs []*x509.Certificate
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("devpki: %s: %w", file, err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
 		return nil, fmt.Errorf("devpki: %s: no certificates found", file)
 	}
-	return pool, nil
+	return certs, nil
+}
+
+// NewPool is a pool of the given certificates.
+func NewPool(certs ...*x509.Certificate) *x509.CertPool {
+	pool := x509.NewCertPool()
+	for _, c := range certs {
+		pool.AddCert(c)
+	}
+	return pool
 }

@@ -23,6 +23,7 @@ import (
 // Environment variables of the admin flags.
 const (
 	envAdmin     = "KMSCTL_ADMIN"
+	envAdminCA   = "KMSCTL_ADMIN_CA"
 	envAdminCert = "KMSCTL_ADMIN_CERT"
 	envAdminKey  = "KMSCTL_ADMIN_KEY"
 )
@@ -38,7 +39,7 @@ const (
 
 // adminFlags are the admin API's persistent flags as the user gave them.
 type adminFlags struct {
-	addr, cert, key string
+	addr, ca, cert, key string
 }
 
 // adminCLI is what the cluster, snapshot and status commands share.
@@ -50,6 +51,7 @@ type adminCLI struct {
 func newAdminCLI(a *app, pf *pflag.FlagSet) *adminCLI {
 	ad := &adminCLI{app: a}
 	pf.StringVar(&ad.admin.addr, "admin", defaultAdmin, "admin gRPC address host:port of a kmsd node (env "+envAdmin+")")
+	pf.StringVar(&ad.admin.ca, "admin-ca", "", "CA certificate file to verify the admin server, which presents its node certificate: the node CA\n(env "+envAdminCA+"; default: --ca, then <dev-dir>/pki/node-ca.pem)")
 	pf.StringVar(&ad.admin.cert, "admin-cert", "", "admin client certificate for the cluster, snapshot and status commands\n(env "+envAdminCert+"; default: --cert, then <dev-dir>/pki/admin.pem)")
 	pf.StringVar(&ad.admin.key, "admin-key", "", "admin client private key (env "+envAdminKey+"; default: --key, then <dev-dir>/pki/admin.key)")
 	return ad
@@ -59,6 +61,9 @@ func newAdminCLI(a *app, pf *pflag.FlagSet) *adminCLI {
 // default. The certificate and key are taken as a pair from the first of:
 // --admin-cert/--admin-key, --cert/--key, KMSCTL_ADMIN_CERT/KMSCTL_ADMIN_KEY,
 // KMSCTL_CERT/KMSCTL_KEY, the dev dir's pki/admin.pem and pki/admin.key.
+// The admin server presents a node certificate, so the CA that verifies it
+// is the first of --admin-ca, --ca, KMSCTL_ADMIN_CA, KMSCTL_CA and the dev
+// dir's node CA, pki/node-ca.pem.
 func resolveAdmin(g globalFlags, af adminFlags, setFlags func(string) bool, getenv func(string) string) (connConfig, error) {
 	pick := func(flag, value, env string) string {
 		if setFlags(flag) {
@@ -69,12 +74,19 @@ func resolveAdmin(g globalFlags, af adminFlags, setFlags func(string) bool, gete
 		}
 		return value
 	}
-	cfg := connConfig{
-		server: pick("admin", af.addr, envAdmin),
-		ca:     pick("ca", g.ca, envCA),
-	}
+	cfg := connConfig{server: pick("admin", af.addr, envAdmin)}
 	if cfg.server == "" {
 		cfg.server = defaultAdmin
+	}
+	switch {
+	case setFlags("admin-ca"):
+		cfg.ca = af.ca
+	case setFlags("ca"):
+		cfg.ca = g.ca
+	case getenv(envAdminCA) != "":
+		cfg.ca = getenv(envAdminCA)
+	default:
+		cfg.ca = getenv(envCA)
 	}
 	switch {
 	case setFlags("admin-cert") || setFlags("admin-key"):
@@ -89,7 +101,7 @@ func resolveAdmin(g globalFlags, af adminFlags, setFlags func(string) bool, gete
 	if devDir := pick("dev-dir", g.devDir, envDevDir); devDir != "" {
 		p := devpki.PathsIn(filepath.Join(devDir, "pki"))
 		if cfg.ca == "" {
-			cfg.ca = p.CACert
+			cfg.ca = p.NodeCACert
 		}
 		if cfg.cert == "" && cfg.key == "" {
 			cfg.cert, cfg.key = p.AdminCert, p.AdminKey
@@ -169,6 +181,12 @@ func (e *notLeaderError) Error() string {
 
 const notAuthorised = "not authorised (this command needs an admin certificate)"
 
+// certRefused is the answer when the node refused the client certificate
+// during the TLS handshake: its gRPC port accepts certificates of the admin
+// and node CAs only.
+const certRefused = "not authorised: the node refused this client certificate " +
+	"(the admin API needs a certificate of the admin CA with Organization kmsd-admins)"
+
 // adminErr turns an admin API error into one line for the operator. addr
 // is the node that was called; subject is what the request named (the join
 // address, a member id), or "".
@@ -197,7 +215,15 @@ func adminErr(err error, addr, subject string) error {
 	case codes.PermissionDenied, codes.Unauthenticated:
 		return errors.New(notAuthorised)
 	case codes.Unavailable:
-		return fmt.Errorf("node unreachable: %s%s", addr, transportCause(st.Message()))
+		msg := st.Message()
+		switch {
+		case refusedByServer(msg):
+			return errors.New(certRefused)
+		case strings.Contains(msg, "unknown authority"):
+			return fmt.Errorf("node unreachable: %s%s; the admin port presents the node's certificate: verify it with the node CA (--admin-ca)",
+				addr, transportCause(msg))
+		}
+		return fmt.Errorf("node unreachable: %s%s", addr, transportCause(msg))
 	case codes.DeadlineExceeded:
 		return errors.New("timed out")
 	case codes.Canceled:
@@ -220,10 +246,27 @@ func errorReason(st *status.Status) (adminpb.ErrorReason, map[string]string) {
 	return adminpb.ErrorReason_ERROR_REASON_UNSPECIFIED, nil
 }
 
+// refusedByServer reports a TLS alert by which the server refused the
+// client's certificate (Go's client sends none that the server's
+// acceptable CAs do not cover, hence "certificate required").
+func refusedByServer(msg string) bool {
+	for _, alert := range []string{"remote error: tls: certificate required", "remote error: tls: bad certificate",
+		"remote error: tls: unknown certificate authority"} {
+		if strings.Contains(msg, alert) {
+			return true
+		}
+	}
+	return false
+}
+
 // transportCause shortens gRPC's connection error text to its cause, e.g.
 // " (connection refused)".
 func transportCause(msg string) string {
 	switch {
+	case strings.Contains(msg, "broken pipe"), strings.Contains(msg, "connection reset by peer"):
+		// A server that refuses the client certificate closes the
+		// connection; a write can fail before its alert is read.
+		return " (connection closed during the TLS handshake: the node may have refused this client certificate)"
 	case strings.Contains(msg, "connection refused"):
 		return " (connection refused)"
 	case strings.Contains(msg, "no such host"):

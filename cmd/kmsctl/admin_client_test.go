@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"net"
 	"path/filepath"
 	"slices"
@@ -15,7 +16,7 @@ import (
 func clearAdminEnv(t *testing.T) {
 	t.Helper()
 	clearEnv(t)
-	for _, e := range []string{envAdmin, envAdminCert, envAdminKey} {
+	for _, e := range []string{envAdmin, envAdminCA, envAdminCert, envAdminKey} {
 		t.Setenv(e, "")
 	}
 }
@@ -37,19 +38,34 @@ func startAdmin(t *testing.T) *adminEnv {
 	return e
 }
 
-// serveAdmin serves fake with the server certificate of devDir's PKI,
-// creating the PKI if needed, and returns the address.
+// serveAdmin serves fake as a node's gRPC port does, with devDir's PKI
+// (created if needed): it presents node-1's certificate, accepts callers of
+// the admin and node CAs, and admits operators of the admin CA to the admin
+// API. It returns the address.
 func serveAdmin(t *testing.T, devDir string, fake *admintest.FakeCluster) string {
 	t.Helper()
 	p, err := devpki.Ensure(filepath.Join(devDir, "pki"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := devpki.ServerTLS(p)
+	certFile, keyFile, err := devpki.EnsureNode(p, "node-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return admintest.Serve(t, fake, cfg, admintest.Options{})
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminCAs, err := devpki.LoadCerts(p.AdminCACert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeCAs, err := devpki.LoadCerts(p.NodeCACert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := devpki.ServerConfig(cert, devpki.NewPool(append(slices.Clone(adminCAs), nodeCAs...)...))
+	return admintest.Serve(t, fake, cfg, admintest.Options{AdminCAs: adminCAs, NodeCAs: nodeCAs})
 }
 
 // closedPort returns a loopback address nobody listens on.
@@ -80,13 +96,42 @@ func TestResolveAdmin(t *testing.T) {
 			flags: globalFlags{devDir: "/d"},
 			admin: adminFlags{addr: defaultAdmin},
 			set:   []string{"dev-dir"},
-			want:  connConfig{server: defaultAdmin, ca: pki("/d", "ca.pem"), cert: pki("/d", "admin.pem"), key: pki("/d", "admin.key")},
+			want:  connConfig{server: defaultAdmin, ca: pki("/d", "node-ca.pem"), cert: pki("/d", "admin.pem"), key: pki("/d", "admin.key")},
 		},
 		{
 			name:  "--cert overrides the dev admin certificate",
 			flags: globalFlags{devDir: "/d", cert: "c.pem", key: "c.key"},
 			set:   []string{"dev-dir", "cert", "key"},
-			want:  connConfig{server: defaultAdmin, ca: pki("/d", "ca.pem"), cert: "c.pem", key: "c.key"},
+			want:  connConfig{server: defaultAdmin, ca: pki("/d", "node-ca.pem"), cert: "c.pem", key: "c.key"},
+		},
+		{
+			name:  "--admin-ca beats --ca and the dev node CA",
+			flags: globalFlags{devDir: "/d", ca: "kmip-ca.pem"},
+			admin: adminFlags{ca: "node-ca.pem"},
+			set:   []string{"dev-dir", "ca", "admin-ca"},
+			env:   map[string]string{envAdminCA: "env-admin-ca.pem", envCA: "env-ca.pem"},
+			want:  connConfig{server: defaultAdmin, ca: "node-ca.pem", cert: pki("/d", "admin.pem"), key: pki("/d", "admin.key")},
+		},
+		{
+			name:  "--ca is the default admin CA",
+			flags: globalFlags{ca: "ca.pem", cert: "a.pem", key: "a.key"},
+			set:   []string{"ca", "cert", "key"},
+			env:   map[string]string{envAdminCA: "env-admin-ca.pem"},
+			want:  connConfig{server: defaultAdmin, ca: "ca.pem", cert: "a.pem", key: "a.key"},
+		},
+		{
+			name:  "KMSCTL_ADMIN_CA beats KMSCTL_CA and the dev node CA",
+			flags: globalFlags{devDir: "/d"},
+			set:   []string{"dev-dir"},
+			env:   map[string]string{envAdminCA: "env-admin-ca.pem", envCA: "env-ca.pem"},
+			want:  connConfig{server: defaultAdmin, ca: "env-admin-ca.pem", cert: pki("/d", "admin.pem"), key: pki("/d", "admin.key")},
+		},
+		{
+			name:  "KMSCTL_CA beats the dev node CA",
+			flags: globalFlags{devDir: "/d"},
+			set:   []string{"dev-dir"},
+			env:   map[string]string{envCA: "env-ca.pem"},
+			want:  connConfig{server: defaultAdmin, ca: "env-ca.pem", cert: pki("/d", "admin.pem"), key: pki("/d", "admin.key")},
 		},
 		{
 			name:  "--admin-cert beats --cert",
@@ -107,7 +152,7 @@ func TestResolveAdmin(t *testing.T) {
 			name: "admin env beats generic env and dev-dir",
 			env: map[string]string{envAdmin: "env:1", envDevDir: "/e", envCert: "ec.pem", envKey: "ec.key",
 				envAdminCert: "ea.pem", envAdminKey: "ea.key"},
-			want: connConfig{server: "env:1", ca: pki("/e", "ca.pem"), cert: "ea.pem", key: "ea.key"},
+			want: connConfig{server: "env:1", ca: pki("/e", "node-ca.pem"), cert: "ea.pem", key: "ea.key"},
 		},
 		{
 			name:    "admin cert without key",
@@ -146,6 +191,7 @@ func TestTransportCause(t *testing.T) {
 		`connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.1:1: connect: connection refused"`:                                                                                                                                                                              " (connection refused)",
 		`connection error: desc = "transport: authentication handshake failed: tls: failed to verify certificate: x509: certificate signed by unknown authority"`:                                                                                                                                   " (TLS handshake failed: failed to verify certificate: x509: certificate signed by unknown authority)",
 		`connection error: desc = "transport: authentication handshake failed: tls: failed to verify certificate: x509: certificate signed by unknown authority (possibly because of \"x509: ECDSA verification failure\" while trying to verify candidate authority certificate \"kmsd dev CA\")"`: " (TLS handshake failed: failed to verify certificate: x509: certificate signed by unknown authority)",
+		"write tcp 127.0.0.1:1->127.0.0.1:2: write: broken pipe": " (connection closed during the TLS handshake: the node may have refused this client certificate)",
 		"something else": "",
 	} {
 		if got := transportCause(msg); got != want {
@@ -159,10 +205,24 @@ func TestAdminConnectionErrors(t *testing.T) {
 	e := startAdmin(t)
 	p := devpki.PathsIn(filepath.Join(e.devDir, "pki"))
 
-	t.Run("client certificate is not authorised", func(t *testing.T) {
-		for _, args := range [][]string{{"status"}, {"cluster", "members"}, {"cluster", "remove", "n2"}, {"snapshot", "save", filepath.Join(t.TempDir(), "s")}} {
-			fails(t, append(slices.Clone(e.conn), "--cert", p.ClientCert, "--key", p.ClientKey), notAuthorised, args...)
+	commands := [][]string{{"status"}, {"cluster", "members"}, {"cluster", "remove", "n2"}, {"snapshot", "save", filepath.Join(t.TempDir(), "s")}}
+	t.Run("KMIP client certificate is refused", func(t *testing.T) {
+		// The TLS layer refuses it: the gRPC port does not trust the KMIP
+		// CA. A write may fail before the server's alert is read.
+		for _, args := range commands {
+			fails(t, append(slices.Clone(e.conn), "--cert", p.ClientCert, "--key", p.ClientKey), "refused this client certificate", args...)
 		}
+	})
+	t.Run("node certificate is not authorised", func(t *testing.T) {
+		for _, args := range commands {
+			fails(t, append(slices.Clone(e.conn), "--cert", p.NodeCert("node-1"), "--key", p.NodeKey("node-1")), notAuthorised, args...)
+		}
+	})
+	t.Run("server verified with the KMIP CA", func(t *testing.T) {
+		fails(t, append(slices.Clone(e.conn), "--ca", p.CACert), "verify it with the node CA (--admin-ca)", "status")
+	})
+	t.Run("--admin-ca", func(t *testing.T) {
+		ok(t, []string{"--admin", e.addr, "--admin-ca", p.NodeCACert, "--admin-cert", p.AdminCert, "--admin-key", p.AdminKey}, "status")
 	})
 	t.Run("nobody listening", func(t *testing.T) {
 		addr := closedPort(t)

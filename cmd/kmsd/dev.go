@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +12,9 @@ import (
 
 	"github.com/kmsd/kmsd/cluster/devpki"
 )
+
+// devNodeID is the node id of a single `kmsd dev` node.
+const devNodeID = "node-1"
 
 // runDev starts a single node, or a local cluster of -nodes processes, with a
 // development PKI under the data dir. Running it again with the same folder
@@ -27,6 +31,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *nodes < 1 || *nodes > 9 {
 		return fmt.Errorf("-nodes must be between 1 and 9")
 	}
+	if *nodes > 1 && c.nodeID != "" {
+		return fmt.Errorf("-node-id names a single node; the nodes of -nodes %d are node-1 to node-%d", *nodes, *nodes)
+	}
 	dataDir, err := filepath.Abs(c.dataDir)
 	if err != nil {
 		return err
@@ -41,15 +48,27 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("development PKI: %w", err)
 	}
 	if *nodes > 1 {
-		return runDevCluster(ctx, c, *nodes, pki, stdout, stderr)
+		return runDevCluster(ctx, c, *nodes, pki, host, stdout, stderr)
+	}
+	id := c.nodeID
+	if id == "" {
+		id = devNodeID
+		if err := checkDevRaftState(dataDir, pki); err != nil {
+			return err
+		}
+	}
+	nodeCert, nodeKey, err := devpki.EnsureNode(pki, id, host)
+	if err != nil {
+		return fmt.Errorf("development PKI: %w", err)
 	}
 	logger, err := newLogger(stderr, c.logLevel, c.logFormat)
 	if err != nil {
 		return err
 	}
 	cfg := c.config()
+	cfg.NodeID = id
 	cfg.Bootstrap = true
-	if err := loadTLS(&cfg, pki, pki); err != nil {
+	if err := loadTLS(&cfg, devTLSFiles(pki, nodeCert, nodeKey), logger); err != nil {
 		return err
 	}
 	if cfg.GossipAddr != "" {
@@ -61,21 +80,43 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	printDevBanner(stdout, dataDir, n.kmipAddr, n.grpcLn.Addr().String(), pki)
+	printDevBanner(stdout, dataDir, id, n.kmipAddr, n.grpcLn.Addr().String(), pki, nodeCert)
 	return n.wait(ctx)
 }
 
-func printDevBanner(w io.Writer, dataDir, kmipAddr, adminAddr string, pki devpki.Paths) {
+// checkDevRaftState refuses a data folder whose Raft state an earlier
+// kmsd dev made without node certificates: that node's id was its Raft
+// address, which is not the id node-1 that its new certificate names, and
+// a node that is not in its own Raft configuration never elects itself.
+func checkDevRaftState(dataDir string, pki devpki.Paths) error {
+	if _, err := os.Stat(pki.NodeCert(devNodeID)); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	raftDB := filepath.Join(dataDir, "raft", "raft.db")
+	if _, err := os.Stat(raftDB); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return fmt.Errorf("%s holds the Raft state of a node that an earlier kmsd dev ran with its Raft address as node id, "+
+		"but node ids now come from node certificates (this node's would be %q), so it cannot lead its own cluster. "+
+		"Use a new --data-dir, or take out the keys you need with the earlier kmsd first", dataDir, devNodeID)
+}
+
+func printDevBanner(w io.Writer, dataDir, id, kmipAddr, adminAddr string, pki devpki.Paths, nodeCert string) {
 	fmt.Fprintf(w, `kmsd dev: single-node KMS ready (press Ctrl-C to stop)
   data dir     %s
+  node id      %s
   KMIP (mTLS)  %s
   admin (gRPC) %s
-  CA           %s
-  client cert  %s
-  client key   %s
+  KMIP CA      %s   (KMIP clients trust it; it signs server.pem and client.pem)
+  client cert  %s, %s
+  admin CA     %s   (signs admin.pem)
+  admin cert   %s, %s
+  node CA      %s   (signs node certificates; the admin port presents one)
+  node cert    %s
 
 Try it:
   go run ./cmd/kmsctl --server %s --dev-dir %s key create --alg AES --length 256 --name demo
   go run ./cmd/kmsctl --admin %s --dev-dir %s status
-`, dataDir, kmipAddr, adminAddr, pki.CACert, pki.ClientCert, pki.ClientKey, kmipAddr, dataDir, adminAddr, dataDir)
+`, dataDir, id, kmipAddr, adminAddr, pki.CACert, pki.ClientCert, pki.ClientKey, pki.AdminCACert, pki.AdminCert, pki.AdminKey,
+		pki.NodeCACert, nodeCert, kmipAddr, dataDir, adminAddr, dataDir)
 }

@@ -23,6 +23,7 @@ import (
 // devNode is one process of a local development cluster.
 type devNode struct {
 	name, dir, config, log    string
+	cert                      string // node certificate
 	kmip, admin, raft, gossip string
 	cmd                       *exec.Cmd
 	exited                    chan struct{}
@@ -34,14 +35,16 @@ const portStep = 10
 // runDevCluster starts n kmsd processes on loopback that form one cluster:
 // node-1 bootstraps, the others join it. Each node gets a config file, so
 // any one of them can be stopped and started again by hand.
-func runDevCluster(ctx context.Context, c commonFlags, n int, pki devpki.Paths, stdout, stderr io.Writer) error {
+// Each node has a certificate of the node CA that names its id; host goes
+// into its SANs.
+func runDevCluster(ctx context.Context, c commonFlags, n int, pki devpki.Paths, host string, stdout, stderr io.Writer) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
 	nodes := make([]*devNode, n)
 	for i := range nodes {
-		if nodes[i], err = writeDevNode(c, i, pki); err != nil {
+		if nodes[i], err = writeDevNode(c, i, pki, host); err != nil {
 			return err
 		}
 	}
@@ -68,14 +71,17 @@ func runDevCluster(ctx context.Context, c commonFlags, n int, pki devpki.Paths, 
 	return nil
 }
 
-func writeDevNode(c commonFlags, i int, pki devpki.Paths) (*devNode, error) {
+func writeDevNode(c commonFlags, i int, pki devpki.Paths, host string) (*devNode, error) {
 	name := fmt.Sprintf("node-%d", i+1)
 	dir := filepath.Join(c.dataDir, name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	dn := &devNode{name: name, dir: dir, config: filepath.Join(dir, "kmsd.json"), log: filepath.Join(dir, "kmsd.log")}
-	var err error
+	cert, key, err := devpki.EnsureNode(pki, name, host)
+	if err != nil {
+		return nil, fmt.Errorf("development PKI: %w", err)
+	}
+	dn := &devNode{name: name, dir: dir, cert: cert, config: filepath.Join(dir, "kmsd.json"), log: filepath.Join(dir, "kmsd.log")}
 	for _, p := range []struct {
 		dst  *string
 		base string
@@ -92,6 +98,7 @@ func writeDevNode(c commonFlags, i int, pki devpki.Paths) (*devNode, error) {
 		"data-dir": dir, "node-id": name,
 		"kmip-addr": dn.kmip, "admin-addr": dn.admin, "raft-addr": dn.raft, "gossip-addr": dn.gossip,
 		"tls-cert": pki.ServerCert, "tls-key": pki.ServerKey, "client-ca": pki.CACert,
+		"admin-ca": pki.AdminCACert, "node-ca": pki.NodeCACert, "node-cert": cert, "node-key": key,
 		"gossip-key-file": pki.GossipKey,
 		"log-level":       c.logLevel, "log-format": c.logFormat,
 		"consistent-reads":        c.consistentReads,
@@ -191,12 +198,15 @@ func printClusterBanner(w io.Writer, dataDir string, pki devpki.Paths, nodes []*
 	if strings.Contains(exe, "go-build") {
 		run = "go run ./cmd/kmsd"
 	}
-	fmt.Fprintf(w, "kmsd dev: %d-node cluster ready (press Ctrl-C to stop every node)\n  data dir  %s\n  CA        %s\n  client    %s, %s\n  admin     %s, %s\n\n",
-		len(nodes), dataDir, pki.CACert, pki.ClientCert, pki.ClientKey, pki.AdminCert, pki.AdminKey)
+	fmt.Fprintf(w, "kmsd dev: %d-node cluster ready (press Ctrl-C to stop every node)\n  data dir  %s\n"+
+		"  KMIP CA   %s (KMIP clients trust it)\n  client    %s, %s\n"+
+		"  admin CA  %s\n  admin     %s, %s\n"+
+		"  node CA   %s (the admin ports present node certificates)\n\n",
+		len(nodes), dataDir, pki.CACert, pki.ClientCert, pki.ClientKey, pki.AdminCACert, pki.AdminCert, pki.AdminKey, pki.NodeCACert)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  NODE\tPID\tKMIP\tADMIN\tLOG")
+	fmt.Fprintln(tw, "  NODE\tPID\tKMIP\tADMIN\tCERTIFICATE\tLOG")
 	for _, dn := range nodes {
-		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\n", dn.name, dn.cmd.Process.Pid, dn.kmip, dn.admin, dn.log)
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%s\n", dn.name, dn.cmd.Process.Pid, dn.kmip, dn.admin, dn.cert, dn.log)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nTo run one node by hand, stop it (kill <pid>) and start it again with:\n")

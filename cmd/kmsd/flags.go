@@ -34,7 +34,7 @@ type commonFlags struct {
 func (c *commonFlags) register(fs *flag.FlagSet, defaultDataDir string) {
 	fs.StringVar(&c.configFile, "config", "", "JSON file of flag values (keys are flag names)")
 	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir, "folder for all node state (raft log, snapshots, node key)")
-	fs.StringVar(&c.nodeID, "node-id", "", "unique node id (default: the raft address)")
+	fs.StringVar(&c.nodeID, "node-id", "", "unique node id; it must be the id the node certificate names (default: that id; kmsd dev: node-1)")
 	fs.StringVar(&c.kmipAddr, "kmip-addr", "127.0.0.1:5696", "KMIP listen address (mutual TLS)")
 	fs.StringVar(&c.adminAddr, "admin-addr", "127.0.0.1:5697", "gRPC listen and advertise address: admin API and node-to-node service")
 	fs.StringVar(&c.raftAddr, "raft-addr", "127.0.0.1:5698", "raft listen and advertise address")
@@ -49,6 +49,22 @@ func (c *commonFlags) register(fs *flag.FlagSet, defaultDataDir string) {
 	fs.BoolVar(&c.cleanupDeadServers, "autopilot-cleanup-dead-servers", false, "remove servers that gossip declares failed")
 	fs.UintVar(&c.minQuorum, "autopilot-min-quorum", 3, "never remove dead servers below this many voters")
 	fs.DurationVar(&c.stabilization, "autopilot-stabilization", 5*time.Second, "how long a new server must be healthy before it may vote")
+}
+
+// serveFlags are kmsd serve's flags: the common ones, the certificates of
+// the three trust domains, the gossip key and bootstrap.
+type serveFlags struct {
+	commonFlags
+	files         tlsFiles
+	gossipKeyFile string
+	bootstrap     bool
+}
+
+func (s *serveFlags) register(fs *flag.FlagSet) {
+	s.commonFlags.register(fs, "")
+	s.files.register(fs)
+	fs.StringVar(&s.gossipKeyFile, "gossip-key-file", "", "file holding the 32-byte gossip key shared by all nodes")
+	fs.BoolVar(&s.bootstrap, "bootstrap", false, "form a new single-voter cluster if this node has no state yet")
 }
 
 func (c *commonFlags) config() config {

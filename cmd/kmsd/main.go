@@ -12,9 +12,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
-
-	"github.com/kmsd/kmsd/cluster/devpki"
 )
 
 var version = "dev"
@@ -64,40 +63,34 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("kmsd serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var c commonFlags
-	c.register(fs, "")
-	var certFile, keyFile, caFile, nodeCert, nodeKey, nodeCA, gossipKeyFile string
-	var bootstrap bool
-	fs.StringVar(&certFile, "tls-cert", "", "KMIP server certificate (PEM)")
-	fs.StringVar(&keyFile, "tls-key", "", "KMIP server private key (PEM)")
-	fs.StringVar(&caFile, "client-ca", "", "CA bundle that KMIP client certificates must chain to (PEM)")
-	fs.StringVar(&nodeCert, "node-cert", "", "node certificate for Raft, gossip and gRPC, Organization kmsd-nodes (default: -tls-cert)")
-	fs.StringVar(&nodeKey, "node-key", "", "node private key (default: -tls-key)")
-	fs.StringVar(&nodeCA, "node-ca", "", "CA bundle for node and admin certificates (default: -client-ca)")
-	fs.StringVar(&gossipKeyFile, "gossip-key-file", "", "file holding the 32-byte gossip key shared by all nodes")
-	fs.BoolVar(&bootstrap, "bootstrap", false, "form a new single-voter cluster if this node has no state yet")
-	if err := parseWithConfig(fs, args, &c.configFile); err != nil {
+	var s serveFlags
+	s.register(fs)
+	if err := parseWithConfig(fs, args, &s.configFile); err != nil {
 		return err
 	}
-	if c.dataDir == "" || certFile == "" || keyFile == "" || caFile == "" {
-		return errors.New("serve needs -data-dir, -tls-cert, -tls-key and -client-ca")
+	c, files := s.commonFlags, s.files
+	var missing []string
+	if c.dataDir == "" {
+		missing = append(missing, "--data-dir")
 	}
-	nodeCert, nodeKey, nodeCA = orDefault(nodeCert, certFile), orDefault(nodeKey, keyFile), orDefault(nodeCA, caFile)
+	if missing = append(missing, files.missing()...); len(missing) > 0 {
+		return fmt.Errorf("serve needs %s: the KMIP server certificate, and a CA for each of KMIP clients, operators and nodes "+
+			"with this node's certificate from the node CA (see kmsd serve -h; kmsd dev makes a development PKI)", strings.Join(missing, ", "))
+	}
 	logger, err := newLogger(stderr, c.logLevel, c.logFormat)
 	if err != nil {
 		return err
 	}
 	cfg := c.config()
-	cfg.Bootstrap = bootstrap
-	if err := loadTLS(&cfg, devpki.Paths{CACert: caFile, ServerCert: certFile, ServerKey: keyFile},
-		devpki.Paths{CACert: nodeCA, ServerCert: nodeCert, ServerKey: nodeKey}); err != nil {
+	cfg.Bootstrap = s.bootstrap
+	if err := loadTLS(&cfg, files, logger); err != nil {
 		return err
 	}
 	if cfg.GossipAddr != "" {
-		if gossipKeyFile == "" {
+		if s.gossipKeyFile == "" {
 			return errors.New("gossip needs -gossip-key-file (or -gossip-addr \"\" to disable gossip)")
 		}
-		if cfg.GossipKey, err = readGossipKey(gossipKeyFile); err != nil {
+		if cfg.GossipKey, err = readGossipKey(s.gossipKeyFile); err != nil {
 			return err
 		}
 	}
@@ -106,29 +99,6 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	return n.wait(ctx)
-}
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
-
-// loadTLS builds the KMIP listener's TLS and the node TLS (Raft, gossip
-// joins, gRPC) from PEM files.
-func loadTLS(cfg *config, kmipFiles, nodeFiles devpki.Paths) error {
-	var err error
-	if cfg.KMIPTLS, err = devpki.ServerTLS(kmipFiles); err != nil {
-		return fmt.Errorf("KMIP TLS: %w", err)
-	}
-	if cfg.NodeServerTLS, err = devpki.ServerTLS(nodeFiles); err != nil {
-		return fmt.Errorf("node TLS: %w", err)
-	}
-	if cfg.NodeClientTLS, err = devpki.ClientTLS(nodeFiles.CACert, nodeFiles.ServerCert, nodeFiles.ServerKey); err != nil {
-		return fmt.Errorf("node TLS: %w", err)
-	}
-	return nil
 }
 
 func readGossipKey(path string) ([]byte, error) {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -32,10 +33,15 @@ type config struct {
 	Join       []string
 	Bootstrap  bool
 
-	KMIPTLS       *tls.Config // KMIP listener: client certificates required
-	NodeServerTLS *tls.Config // Raft and gRPC listeners
-	NodeClientTLS *tls.Config // dialing other nodes
-	GossipKey     []byte
+	// TLS of the three trust domains (see loadTLS).
+	KMIPTLS       *tls.Config // KMIP listener: KMIP certificate; clients of the client CA
+	NodeServerTLS *tls.Config // Raft listener: node certificate; peers of the node CA only
+	NodeClientTLS *tls.Config // dialing other nodes: node certificate; trusts the node CA only
+	GRPCTLS       *tls.Config // gRPC port: node certificate; callers of the admin or node CA
+	// AdminCAs and NodeCAs are the trust anchors that tell operators and
+	// nodes apart on the gRPC port.
+	AdminCAs, NodeCAs []*x509.Certificate
+	GossipKey         []byte
 
 	MaxMessageSize  int
 	ConsistentReads bool
@@ -82,7 +88,7 @@ func start(ctx context.Context, cfg config, logger *slog.Logger) (*node, error) 
 		RaftAddr: cfg.RaftAddr, AdminAddr: grpcLn.Addr().String(), KMIPAddr: kmipLn.Addr().String(),
 		GossipAddr: cfg.GossipAddr, GossipKey: cfg.GossipKey,
 		Bootstrap: cfg.Bootstrap, Keyring: keyring,
-		ServerTLS: cfg.NodeServerTLS, ClientTLS: cfg.NodeClientTLS,
+		ServerTLS: cfg.NodeServerTLS, ClientTLS: cfg.NodeClientTLS, NodeCAs: cfg.NodeCAs,
 		SnapshotThreshold: cfg.SnapshotThreshold, SnapshotInterval: cfg.SnapshotInterval,
 		Autopilot: cfg.Autopilot,
 		Logger:    logger,
@@ -115,13 +121,13 @@ func start(ctx context.Context, cfg config, logger *slog.Logger) (*node, error) 
 	return n, nil
 }
 
-// newGRPCServer serves the admin API (admin certificates) and the
-// node-to-node service (node certificates) on one mutual-TLS port.
+// newGRPCServer serves the admin API (certificates of the admin CA with
+// Organization kmsd-admins) and the node-to-node service (certificates of
+// the node CA that name a node id) on one mutual-TLS port.
 func newGRPCServer(cfg config, rn *cluster.Node, logger *slog.Logger) *grpc.Server {
-	policy := admin.DefaultPolicy()
-	policy["/kmsd.cluster.v1.Cluster/"] = cluster.NodeOrganization
+	policy := admin.DefaultPolicy(cfg.AdminCAs, cfg.NodeCAs)
 	opts := append([]grpc.ServerOption{
-		grpc.Creds(credentials.NewTLS(cfg.NodeServerTLS)),
+		grpc.Creds(credentials.NewTLS(cfg.GRPCTLS)),
 		grpc.MaxRecvMsgSize(8 << 20),
 	}, admin.ServerOptions(policy, logger)...)
 	g := grpc.NewServer(opts...)

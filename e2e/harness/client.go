@@ -151,8 +151,8 @@ func (n *Node) Client(t testing.TB, opts ...kmipclient.Option) *kmipclient.Clien
 	return c
 }
 
-// Kmsctl runs kmsctl with --server, --ca, --cert and --key (the dev client
-// identity) before args. It returns stdout; err carries stderr.
+// Kmsctl runs kmsctl with --server, --ca, --admin-ca, --cert and --key (the
+// dev client identity) before args. It returns stdout; err carries stderr.
 func (n *Node) Kmsctl(t testing.TB, args ...string) (stdout string, err error) {
 	t.Helper()
 	return n.kmsctl(t, n.PKI.ClientCert, n.PKI.ClientKey, args)
@@ -164,10 +164,16 @@ func (n *Node) KmsctlAdmin(t testing.TB, args ...string) (stdout string, err err
 	return n.kmsctl(t, n.PKI.AdminCert, n.PKI.AdminKey, args)
 }
 
+// KmsctlAs is Kmsctl with another certificate and key.
+func (n *Node) KmsctlAs(t testing.TB, cert, key string, args ...string) (stdout string, err error) {
+	t.Helper()
+	return n.kmsctl(t, cert, key, args)
+}
+
 func (n *Node) kmsctl(t testing.TB, cert, key string, args []string) (string, error) {
 	t.Helper()
 	bin := kmsctlBinary(t)
-	full := append([]string{"--server", n.KMIPAddr, "--ca", n.PKI.CA, "--cert", cert, "--key", key}, args...)
+	full := append([]string{"--server", n.KMIPAddr, "--ca", n.PKI.CA, "--admin-ca", n.PKI.NodeCA, "--cert", cert, "--key", key}, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), kmsctlTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, full...)

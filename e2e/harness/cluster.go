@@ -10,9 +10,9 @@ import (
 )
 
 // Cluster is a set of `kmsd serve` processes on 127.0.0.1 that share one
-// PKI. Node i (0-based) has the node id "node-<i+1>" and its data in
-// <Dir>/node-<i+1>; the PKI is in <Dir>/pki, so Dir works as kmsctl's
-// --dev-dir.
+// PKI. Node i (0-based) has the node id "node-<i+1>", a node certificate
+// that names it, and its data in <Dir>/node-<i+1>; the PKI is in <Dir>/pki,
+// so Dir works as kmsctl's --dev-dir.
 type Cluster struct {
 	Dir   string
 	PKI   PKI
@@ -103,6 +103,7 @@ func (c *Cluster) newNode(t testing.TB, i int) *Node {
 		Name: prefix,
 		t:    t,
 	}
+	n.NodeCert, n.NodeKey = c.PKI.NodeCert(t, c.ID(i))
 	if err := os.MkdirAll(n.Dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -120,6 +121,7 @@ func (c *Cluster) serveArgs(t testing.TB, i int, bootstrap bool, join []string) 
 		"--data-dir", n.Dir, "--node-id", c.ID(i),
 		"--kmip-addr", n.KMIPAddr, "--admin-addr", n.AdminAddr, "--raft-addr", n.RaftAddr, "--gossip-addr", n.GossipAddr,
 		"--tls-cert", c.PKI.ServerCert, "--tls-key", c.PKI.ServerKey, "--client-ca", c.PKI.CA,
+		"--admin-ca", c.PKI.AdminCA, "--node-ca", c.PKI.NodeCA, "--node-cert", n.NodeCert, "--node-key", n.NodeKey,
 		"--gossip-key-file", c.PKI.GossipKey,
 		"--autopilot-stabilization", ClusterStabilization,
 	}

@@ -50,7 +50,7 @@ func (c *Cluster) AdminCtlAs(t testing.TB, i int, cert, key string, args ...stri
 }
 
 func (c *Cluster) adminFlags(i int, cert, key string) []string {
-	return []string{"--admin", c.Nodes[i].AdminAddr, "--ca", c.PKI.CA, "--admin-cert", cert, "--admin-key", key}
+	return []string{"--admin", c.Nodes[i].AdminAddr, "--admin-ca", c.PKI.NodeCA, "--admin-cert", cert, "--admin-key", key}
 }
 
 // runKmsctl runs kmsctl with flags, then args.

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kmsd/kmsd/cluster/devpki"
 )
 
 const (
@@ -23,10 +25,16 @@ const (
 	StopTimeout = 10 * time.Second
 )
 
-// PKI holds the paths of the PEM files `kmsd dev` writes into <dir>/pki.
+// PKI holds the paths of the PEM files `kmsd dev` writes into <dir>/pki,
+// by trust domain: KMIP (CA, the KMIP server and a client certificate),
+// operators (AdminCA and an admin certificate) and nodes (NodeCA; node
+// certificates are per node, see NodeCert).
 type PKI struct {
-	CA, ServerCert, ServerKey, ClientCert, ClientKey, AdminCert, AdminKey string
-	GossipKey                                                             string // 32 raw bytes, mode 0600
+	Dir                                              string
+	CA, ServerCert, ServerKey, ClientCert, ClientKey string
+	AdminCA, AdminCert, AdminKey                     string
+	NodeCA                                           string
+	GossipKey                                        string // 32 raw bytes, mode 0600
 }
 
 // Node is one kmsd process and what a test needs to reach it.
@@ -38,7 +46,9 @@ type Node struct {
 	// memberlist port.
 	AdminAddr, GossipAddr string
 	PKI                   PKI
-	Name                  string // prefix of its log lines
+	// NodeCert and NodeKey are its node certificate, from PKI.NodeCA.
+	NodeCert, NodeKey string
+	Name              string // prefix of its log lines
 
 	t    testing.TB // the test that started it: logs and cleanup
 	args []string
@@ -57,6 +67,9 @@ type process struct {
 
 var nodeCount atomic.Int32
 
+// DevNodeID is the node id of a `kmsd dev` node.
+const DevNodeID = "node-1"
+
 // StartDev starts `kmsd dev` on fresh 127.0.0.1 ports with its data (and PKI)
 // in dir, or in a new t.TempDir() if dir is "", and waits until it answers a
 // Discover Versions request over mutual TLS. extraArgs are appended to the
@@ -69,7 +82,7 @@ func StartDev(t testing.TB, dir string, extraArgs ...string) *Node {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	pki := filepath.Join(dir, "pki")
+	pki := devpki.PathsIn(filepath.Join(dir, "pki"))
 	n := &Node{
 		Dir:      dir,
 		KMIPAddr: "127.0.0.1:" + strconv.Itoa(FreePort(t)),
@@ -77,16 +90,8 @@ func StartDev(t testing.TB, dir string, extraArgs ...string) *Node {
 
 		AdminAddr:  "127.0.0.1:" + strconv.Itoa(FreePort(t)),
 		GossipAddr: "127.0.0.1:" + strconv.Itoa(FreePort(t)),
-		PKI: PKI{
-			CA:         filepath.Join(pki, "ca.pem"),
-			ServerCert: filepath.Join(pki, "server.pem"),
-			ServerKey:  filepath.Join(pki, "server.key"),
-			ClientCert: filepath.Join(pki, "client.pem"),
-			ClientKey:  filepath.Join(pki, "client.key"),
-			AdminCert:  filepath.Join(pki, "admin.pem"),
-			AdminKey:   filepath.Join(pki, "admin.key"),
-			GossipKey:  filepath.Join(pki, "gossip.key"),
-		},
+		PKI:        pkiFiles(pki),
+		NodeCert:   pki.NodeCert(DevNodeID), NodeKey: pki.NodeKey(DevNodeID),
 		Name: fmt.Sprintf("kmsd-%d", nodeCount.Add(1)),
 		t:    t,
 	}
