@@ -36,6 +36,9 @@ type Barrier struct {
 	clusterID string      // empty while sealed
 	keyring   cipher.AEAD // wraps data keys; derived from root
 	record    []byte      // the seal.json bytes this root was unsealed from or written to; nil if none yet
+	rs        rootState   // root epoch and what rewriting seal.json needs (rotate.go)
+
+	rewriteMu sync.Mutex // serializes RewriteRecord
 
 	cacheMu sync.RWMutex // guards cache; taken inside mu
 	cache   map[uint32]*cachedKey
@@ -81,6 +84,7 @@ func (b *Barrier) Seal() {
 	defer b.mu.Unlock()
 	clear(b.root)
 	b.root, b.clusterID, b.keyring, b.record = nil, "", nil, nil
+	b.rs.forget()
 	b.cacheMu.Lock()
 	for v, e := range b.cache {
 		clear(e.sealed)
@@ -91,28 +95,30 @@ func (b *Barrier) Seal() {
 
 // install unseals the barrier with root (which it takes ownership of and
 // clears on failure) for the cluster id. record is the seal.json the key came
-// from, or nil.
-func (b *Barrier) install(root []byte, clusterID string, record []byte) error {
+// from, or nil; rs its epoch and retained unseal secret, also owned and
+// cleared on failure.
+func (b *Barrier) install(root []byte, clusterID string, record []byte, rs rootState) error {
+	fail := func() { clear(root); rs.forget() }
 	if len(root) != keySize {
-		clear(root)
+		fail()
 		return fmt.Errorf("%w: root key is %d bytes, want %d", ErrBadRecord, len(root), keySize)
 	}
 	if !validClusterID(clusterID) {
-		clear(root)
+		fail()
 		return fmt.Errorf("%w: cluster id %q is not %d hex characters", ErrBadRecord, clusterID, 2*clusterIDSize)
 	}
 	kr, err := deriveAEAD(root, infoKeyring+clusterID)
 	if err != nil {
-		clear(root)
+		fail()
 		return err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.root != nil {
-		clear(root)
+		fail()
 		return ErrAlreadyUnsealed
 	}
-	b.root, b.clusterID, b.keyring, b.record = root, clusterID, kr, record
+	b.root, b.clusterID, b.keyring, b.record, b.rs = root, clusterID, kr, record, rs
 	b.cacheMu.Lock()
 	b.cache = make(map[uint32]*cachedKey)
 	b.cacheMu.Unlock()

@@ -29,6 +29,9 @@
 //     opts) writes the joiner's own seal.json, or, for shamir, AdoptRecord
 //     stores a member's Record() so the same shares unseal every node.
 //   - ReadRecord for status displays (method, cluster id, threshold).
+//   - Root rotation: PrepareRootRotation (the proposer), FollowRoot (every
+//     node, as the command applies), RewriteRecord (seal.json for the new
+//     root key, same unseal method); Reseal for rewrap; CheckDataKey.
 //
 // What it does not own: the keyring's storage, replication, rotation policy
 // and rewrap scheduling (the state machine and cluster packages), where the

@@ -58,7 +58,7 @@ func (b *Barrier) UnsealFile(dataDir string) error {
 		return err
 	}
 	defer k.close()
-	return b.unsealRecord(rec, k, ErrWrongUnsealKey)
+	return b.unsealRecord(rec, k, ErrWrongUnsealKey, nil)
 }
 
 func readUnsealKey(path string) ([]byte, error) {

@@ -109,5 +109,5 @@ func (b *Barrier) UnsealFromJoin(jk *JoinKey, wrapped []byte, info []byte) error
 	}
 	id := string(pt[4 : 4+2*clusterIDSize])
 	root := append([]byte(nil), pt[4+2*clusterIDSize:]...)
-	return b.install(root, id, nil)
+	return b.install(root, id, nil, rootState{})
 }

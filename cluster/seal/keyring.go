@@ -89,10 +89,9 @@ func (b *Barrier) dataAEAD(version uint32, sealed []byte) (cipher.AEAD, error) {
 	return e.aead, nil
 }
 
-// evict drops a cached data key that the keyring no longer holds.
+// evict drops a cached data key that the keyring no longer holds. The
+// caller holds b.mu.
 func (b *Barrier) evict(version uint32) {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
 	b.cacheMu.Lock()
 	delete(b.cache, version)
 	b.cacheMu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"crypto/cipher"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Method names an unseal method: how this node's seal.json protects the
@@ -105,8 +106,10 @@ func (k *aesKEK) unwrap(blob, aad []byte) ([]byte, error) {
 func (k *aesKEK) close() { clear(k.key) }
 
 // unsealRecord unwraps rec's root key with k and unseals the barrier.
-// wrongKey is the method's error for a key that does not open it.
-func (b *Barrier) unsealRecord(rec *Record, k kek, wrongKey error) error {
+// wrongKey is the method's error for a key that does not open it. keep is
+// what the barrier retains (a copy) to protect a later root key with the same
+// unseal key: the unseal key or PIN, nil for the file method.
+func (b *Barrier) unsealRecord(rec *Record, k kek, wrongKey error, keep []byte) error {
 	root, err := k.unwrap(rec.WrappedRoot, rootAAD(rec))
 	if errors.Is(err, errNoOpen) {
 		return wrongKey
@@ -119,7 +122,7 @@ func (b *Barrier) unsealRecord(rec *Record, k kek, wrongKey error) error {
 		clear(root)
 		return err
 	}
-	return b.install(root, rec.ClusterID, raw)
+	return b.install(root, rec.ClusterID, raw, recordState(rec, slices.Clone(keep)))
 }
 
 // loadRecord reads seal.json for an unseal with method m.

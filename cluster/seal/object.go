@@ -41,6 +41,10 @@ func (b *Barrier) SealObject(bd Binding, plaintext []byte) ([]byte, error) {
 	if bd.ID == "" {
 		return nil, ErrBinding
 	}
+	// The keyring is read under the lock: a root key replacement
+	// (FollowRoot) changes the keyring and the root key together.
+	b.mu.RLock()
+	defer b.mu.RUnlock()
 	version, sealed, ok := b.src.LatestDataKey()
 	if !ok {
 		return nil, ErrNoDataKey
@@ -48,8 +52,6 @@ func (b *Barrier) SealObject(bd Binding, plaintext []byte) ([]byte, error) {
 	if version == 0 {
 		return nil, fmt.Errorf("%w: the latest entry has version 0", ErrBadDataKey)
 	}
-	b.mu.RLock()
-	defer b.mu.RUnlock()
 	if b.root == nil {
 		return nil, ErrSealed
 	}
@@ -73,13 +75,13 @@ func (b *Barrier) OpenObject(bd Binding, blob []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
 	sealed, ok := b.src.DataKey(version)
 	if !ok {
 		b.evict(version)
 		return nil, fmt.Errorf("%w (version %d)", ErrUnknownKeyVersion, version)
 	}
-	b.mu.RLock()
-	defer b.mu.RUnlock()
 	if b.root == nil {
 		return nil, ErrSealed
 	}

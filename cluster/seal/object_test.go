@@ -232,7 +232,7 @@ func TestDataKeys(t *testing.T) {
 func barrierWithRoot(t *testing.T, c *testCluster) *Barrier {
 	t.Helper()
 	b := NewBarrier(newFakeSource())
-	if err := b.install(rootKey(t, c.b), c.b.ClusterID(), nil); err != nil {
+	if err := b.install(rootKey(t, c.b), c.b.ClusterID(), nil, rootState{}); err != nil {
 		t.Fatal(err)
 	}
 	return b

@@ -112,5 +112,5 @@ func (b *Barrier) UnsealPassphrase(dataDir string, pass []byte) error {
 		return err
 	}
 	defer k.close()
-	return b.unsealRecord(rec, k, ErrWrongPassphrase)
+	return b.unsealRecord(rec, k, ErrWrongPassphrase, k.key)
 }

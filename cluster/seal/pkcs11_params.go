@@ -78,5 +78,5 @@ func (b *Barrier) UnsealPKCS11(dataDir string, pin string) error {
 		return err
 	}
 	defer k.close()
-	return b.unsealRecord(rec, k, fmt.Errorf("%w: HSM key %q does not open the root key in seal.json; use the key made for this seal.json", ErrHSM, p.KeyLabel))
+	return b.unsealRecord(rec, k, fmt.Errorf("%w: HSM key %q does not open the root key in seal.json; use the key made for this seal.json", ErrHSM, p.KeyLabel), []byte(pin))
 }

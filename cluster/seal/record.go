@@ -2,6 +2,7 @@ package seal
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,8 +27,9 @@ const (
 type Record struct {
 	Format      int               `json:"format"` // 1
 	Method      Method            `json:"method"`
-	ClusterID   string            `json:"cluster_id"`   // 32 lowercase hex characters
-	WrappedRoot []byte            `json:"wrapped_root"` // nonce(12) | AES-256-GCM(root key) | tag(16), base64
+	ClusterID   string            `json:"cluster_id"`           // 32 lowercase hex characters
+	WrappedRoot []byte            `json:"wrapped_root"`         // nonce(12) | AES-256-GCM(root key) | tag(16), base64
+	RootEpoch   uint64            `json:"root_epoch,omitempty"` // which root key: 0 for the cluster's first, +1 per rotation
 	Passphrase  *PassphraseParams `json:"passphrase,omitempty"`
 	Shamir      *ShamirParams     `json:"shamir,omitempty"`
 	PKCS11      *PKCS11Params     `json:"pkcs11,omitempty"`
@@ -35,11 +37,17 @@ type Record struct {
 	raw []byte // the bytes it was parsed from
 }
 
-// rootAAD is "kmsd/v1/root" | lp(cluster id) | lp(method) | record format.
+// rootAAD is "kmsd/v1/root" | lp(cluster id) | lp(method) | record format,
+// then u64(root epoch) when the epoch is not 0 (so that records written
+// before root rotation keep their AAD).
 func rootAAD(rec *Record) []byte {
 	aad := appendLP([]byte(domainRoot), rec.ClusterID)
 	aad = appendLP(aad, string(rec.Method))
-	return append(aad, byte(rec.Format))
+	aad = append(aad, byte(rec.Format))
+	if rec.RootEpoch > 0 {
+		aad = binary.BigEndian.AppendUint64(aad, rec.RootEpoch)
+	}
+	return aad
 }
 
 // ReadRecord reads and validates <dataDir>/seal.json; ErrNoRecord if absent.
@@ -124,12 +132,12 @@ func (b *Barrier) Init(dataDir string, opts InitOptions) (shares []string, err e
 	}
 	root := make([]byte, keySize)
 	randRead(root)
-	rec, shares, err := protect(dataDir, root, newClusterID(), opts)
+	rec, shares, keep, err := protect(dataDir, root, newClusterID(), opts)
 	if err != nil {
 		clear(root)
 		return nil, err
 	}
-	if err := b.install(root, rec.ClusterID, rec.raw); err != nil {
+	if err := b.install(root, rec.ClusterID, rec.raw, recordState(rec, keep)); err != nil {
 		return nil, err
 	}
 	return shares, nil
@@ -150,11 +158,11 @@ func (b *Barrier) Protect(dataDir string, opts InitOptions) error {
 	root, id := slices.Clone(b.root), b.clusterID
 	b.mu.RUnlock()
 	defer clear(root)
-	rec, _, err := protect(dataDir, root, id, opts)
+	rec, _, keep, err := protect(dataDir, root, id, opts)
 	if err != nil {
 		return err
 	}
-	b.setRecord(id, rec.raw)
+	b.setRecord(id, rec, keep)
 	return nil
 }
 
@@ -199,38 +207,45 @@ func (b *Barrier) AdoptRecord(dataDir string, raw []byte) error {
 	} else if err := writeNew(path, raw); err != nil {
 		return err
 	}
-	b.setRecord(id, rec.raw)
+	b.setRecord(id, rec, nil)
 	return nil
 }
 
-func (b *Barrier) setRecord(clusterID string, raw []byte) {
+// setRecord notes that rec is now this node's seal.json, with keep (owned,
+// may be nil) as the retained unseal secret.
+func (b *Barrier) setRecord(clusterID string, rec *Record, keep []byte) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.clusterID == clusterID {
-		b.record = raw
+	if b.clusterID != clusterID {
+		clear(keep)
+		return
 	}
+	b.record = rec.raw
+	b.rs.recorded(rec, keep)
 }
 
-// protect writes a new seal.json protecting root for the cluster id.
-func protect(dataDir string, root []byte, clusterID string, opts InitOptions) (*Record, []string, error) {
+// protect writes a new seal.json protecting root for the cluster id. keep is
+// what a barrier retains to protect a later root key the same way (see
+// retainable).
+func protect(dataDir string, root []byte, clusterID string, opts InitOptions) (rec *Record, shares []string, keep []byte, err error) {
 	if opts.Method == "" {
 		opts.Method = MethodFile
 	}
 	m, ok := methods[opts.Method]
 	if !ok {
-		return nil, nil, fmt.Errorf("%w: unknown method %q; use file, passphrase, shamir or pkcs11", ErrBadOptions, opts.Method)
+		return nil, nil, nil, fmt.Errorf("%w: unknown method %q; use file, passphrase, shamir or pkcs11", ErrBadOptions, opts.Method)
 	}
 	path := filepath.Join(dataDir, recordFile)
 	if _, err := os.Lstat(path); err == nil {
-		return nil, nil, ErrAlreadyInitialized
+		return nil, nil, nil, ErrAlreadyInitialized
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("seal: data folder: %w", err)
+		return nil, nil, nil, fmt.Errorf("seal: data folder: %w", err)
 	}
-	rec := &Record{Format: recordFormat, Method: opts.Method, ClusterID: clusterID}
+	rec = &Record{Format: recordFormat, Method: opts.Method, ClusterID: clusterID}
 	c, err := m.create(dataDir, rec, opts)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer c.kek.close()
 	undo := func() {
@@ -240,7 +255,7 @@ func protect(dataDir string, root []byte, clusterID string, opts InitOptions) (*
 	}
 	if rec.WrappedRoot, err = c.kek.wrap(root, rootAAD(rec)); err != nil {
 		undo()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	raw, err := rec.bytes()
 	if err == nil {
@@ -248,10 +263,10 @@ func protect(dataDir string, root []byte, clusterID string, opts InitOptions) (*
 	}
 	if err != nil {
 		undo()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	rec.raw = raw
-	return rec, c.shares, nil
+	return rec, c.shares, retainable(opts, c.kek), nil
 }
 
 // writeNew writes data to path with mode 0600, durably, failing with

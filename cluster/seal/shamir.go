@@ -245,7 +245,7 @@ func (b *Barrier) SubmitShare(rec *Record, share string) (remaining int, err err
 		return threshold, err
 	}
 	defer k.close()
-	if err := b.unsealRecord(rec, k, ErrWrongShares); err != nil {
+	if err := b.unsealRecord(rec, k, ErrWrongShares, k.key); err != nil {
 		return threshold, err
 	}
 	return 0, nil
