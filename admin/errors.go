@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -47,7 +48,13 @@ func (s *Server) toStatus(ctx context.Context, method string, err error) error {
 	case errors.Is(err, cluster.ErrUnreachable):
 		return withReason(codes.Unavailable, "node unreachable", adminpb.ErrorReason_ERROR_REASON_UNREACHABLE, nil)
 	case errors.Is(err, cluster.ErrBadSnapshot):
-		return withReason(codes.InvalidArgument, "snapshot rejected", adminpb.ErrorReason_ERROR_REASON_BAD_SNAPSHOT, nil)
+		return withReason(codes.InvalidArgument, refusalText(err, cluster.ErrBadSnapshot), adminpb.ErrorReason_ERROR_REASON_BAD_SNAPSHOT, nil)
+	case errors.Is(err, cluster.ErrForeignSnapshot):
+		return withReason(codes.InvalidArgument, refusalText(err, cluster.ErrForeignSnapshot), adminpb.ErrorReason_ERROR_REASON_FOREIGN_SNAPSHOT, nil)
+	case errors.Is(err, cluster.ErrTamperedSnapshot):
+		return withReason(codes.InvalidArgument, refusalText(err, cluster.ErrTamperedSnapshot), adminpb.ErrorReason_ERROR_REASON_TAMPERED_SNAPSHOT, nil)
+	case errors.Is(err, cluster.ErrOldSnapshot):
+		return withReason(codes.FailedPrecondition, refusalText(err, cluster.ErrOldSnapshot), adminpb.ErrorReason_ERROR_REASON_OLD_SNAPSHOT, nil)
 	case errors.Is(err, errSnapshotTooLarge):
 		return withReason(codes.InvalidArgument,
 			fmt.Sprintf("snapshot larger than %d bytes", s.cfg.MaxSnapshotSize),
@@ -74,6 +81,17 @@ func (s *Server) toStatus(ctx context.Context, method string, err error) error {
 	}
 	s.logger.Error("admin request failed", "method", method, "caller", caller(ctx), "err", err)
 	return status.Error(codes.Internal, "internal error")
+}
+
+// refusalText is what a client reads about a refused snapshot: the
+// cluster's own words when it sent a *cluster.SnapshotRefusal, whose text
+// is written for operators, else the sentinel's text.
+func refusalText(err, sentinel error) string {
+	var r *cluster.SnapshotRefusal
+	if errors.As(err, &r) {
+		return r.Text
+	}
+	return strings.TrimPrefix(sentinel.Error(), "cluster: ")
 }
 
 // notLeader builds the FailedPrecondition answer, naming the leader when

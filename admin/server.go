@@ -30,10 +30,14 @@ type Cluster interface {
 	TransferLeadership(ctx context.Context, id string) error
 	// Snapshot streams a fresh snapshot of the state machine to w.
 	Snapshot(ctx context.Context, w io.Writer) error
-	// Restore replaces the whole cluster's state with the snapshot read
-	// from r (leader only). It must not apply anything when reading r
-	// fails.
-	Restore(ctx context.Context, r io.Reader) error
+	// Restore replaces the whole cluster's state with the snapshot file
+	// read from r (leader only). It must not apply anything when reading r
+	// fails, and refuses a file of another cluster, one whose MAC does not
+	// verify, and one older than the cluster's state unless force is set.
+	Restore(ctx context.Context, r io.Reader, force bool) error
+	// InspectSnapshot reads a snapshot file and says what it holds and
+	// whether Restore would accept it.
+	InspectSnapshot(ctx context.Context, r io.Reader) (cluster.SnapshotInfo, error)
 }
 
 // DefaultMaxSnapshotSize bounds a Restore stream unless Config says

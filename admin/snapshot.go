@@ -1,10 +1,15 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"time"
 
+	"google.golang.org/grpc/status"
+
+	"github.com/kmsd/kmsd/cluster"
 	"github.com/kmsd/kmsd/proto/adminpb"
 )
 
@@ -65,23 +70,99 @@ func sendChunks(stream adminpb.Admin_SnapshotServer, r io.Reader) (int64, error)
 	}
 }
 
-// Restore implements adminpb.AdminServer: chunks go into a pipe that the
-// cluster reads; the stream is cut off after MaxSnapshotSize bytes. The
-// cluster, not this server, validates the content.
+// chunkStream is the receiving side of Restore and InspectSnapshot.
+type chunkStream interface {
+	Recv() (*adminpb.RestoreChunk, error)
+	Context() context.Context
+}
+
+// received is what pipeSnapshot saw of a snapshot file.
+type received struct {
+	size  int64
+	force bool
+	// head is the file's first bytes, enough for its header.
+	head []byte
+}
+
+// Restore implements adminpb.AdminServer. The cluster checks the file and
+// refuses it unless it is of this cluster, intact, and not older than the
+// cluster's state; force, read from the first chunk, allows the last. The
+// outcome is logged at warning level with the caller and the file's header,
+// never its contents.
 func (s *Server) Restore(stream adminpb.Admin_RestoreServer) error {
+	ctx := stream.Context()
+	s.logger.Info("restore requested", "caller", caller(ctx))
+	rc, err := s.pipeSnapshot(stream, func(ctx context.Context, r io.Reader, force bool) error {
+		return s.cfg.Cluster.Restore(ctx, r, force)
+	})
+	attrs := []any{"caller", caller(ctx), "bytes", rc.size, "force", rc.force}
+	if h, herr := cluster.ReadSnapshotHeader(bytes.NewReader(rc.head)); herr == nil {
+		attrs = append(attrs, "cluster_id", h.ClusterID, "index", h.Index, "term", h.Term)
+	}
+	if err != nil {
+		st := s.toStatus(ctx, "Restore", err)
+		s.logger.Warn("snapshot restore refused", append(attrs, "reason", status.Convert(st).Message())...)
+		return st
+	}
+	s.logger.Warn("cluster state restored from a snapshot", attrs...)
+	return stream.SendAndClose(&adminpb.RestoreResponse{Size: rc.size})
+}
+
+// InspectSnapshot implements adminpb.AdminServer: the cluster reads the
+// file and says what Restore would do with it; nothing changes.
+func (s *Server) InspectSnapshot(stream adminpb.Admin_InspectSnapshotServer) error {
+	ctx := stream.Context()
+	var info cluster.SnapshotInfo
+	rc, err := s.pipeSnapshot(stream, func(ctx context.Context, r io.Reader, _ bool) error {
+		var err error
+		info, err = s.cfg.Cluster.InspectSnapshot(ctx, r)
+		return err
+	})
+	if err != nil {
+		return s.toStatus(ctx, "InspectSnapshot", err)
+	}
+	s.logger.Info("snapshot inspected", "caller", caller(ctx), "bytes", rc.size, "cluster_id", info.ClusterID,
+		"index", info.Index, "mac_valid", info.MACValid, "accepted", info.Refusal == "")
+	return stream.SendAndClose(&adminpb.InspectSnapshotResponse{
+		Format: info.Format, ClusterId: info.ClusterID, Index: info.Index, Term: info.Term,
+		KeyVersions: info.KeyVersions, CreatedUnixNano: createdNanos(info.Created), Size: rc.size,
+		MacValid: info.MACValid, SameCluster: info.SameCluster, CurrentIndex: info.CurrentIndex, Refusal: info.Refusal,
+	})
+}
+
+func createdNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// pipeSnapshot hands the client's snapshot file to consume through a pipe;
+// consume starts with the first chunk's force flag. The stream is cut off
+// after MaxSnapshotSize bytes. The cluster, not this server, validates the
+// content. The error is consume's, or errSnapshotTooLarge, or the stream's.
+func (s *Server) pipeSnapshot(stream chunkStream, consume func(context.Context, io.Reader, bool) error) (received, error) {
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
-	s.logger.Info("restore requested", "caller", caller(ctx))
+	var rc received
+	first, err := stream.Recv()
+	if err != nil && err != io.EOF {
+		return rc, err
+	}
+	rc.force = first.GetForce()
 
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := s.cfg.Cluster.Restore(ctx, pr)
+		err := consume(ctx, pr, rc.force)
 		pr.CloseWithError(errRestoreEnded)
 		done <- err
 	}()
 
-	size, recvErr := s.receiveChunks(stream, pw)
+	var recvErr error
+	if first != nil {
+		recvErr = s.receiveChunks(stream, pw, first, &rc)
+	}
 	if recvErr != nil {
 		// The cluster must see a failed read, never a clean EOF, so that a
 		// truncated or oversized snapshot is not applied.
@@ -92,40 +173,41 @@ func (s *Server) Restore(stream adminpb.Admin_RestoreServer) error {
 	} else {
 		pw.Close()
 	}
-	err := <-done
+	err = <-done
 	switch {
 	case errors.Is(recvErr, errSnapshotTooLarge):
-		s.logger.Warn("restore refused", "reason", "snapshot too large", "limit", s.cfg.MaxSnapshotSize)
-		return s.toStatus(ctx, "Restore", recvErr)
+		s.logger.Warn("snapshot refused", "reason", "snapshot too large", "limit", s.cfg.MaxSnapshotSize)
+		return rc, recvErr
 	case err != nil:
-		return s.toStatus(ctx, "Restore", err)
+		return rc, err
 	case recvErr != nil && !errors.Is(recvErr, errRestoreEnded):
-		return s.toStatus(ctx, "Restore", recvErr)
+		return rc, recvErr
 	}
-	s.logger.Info("restore done", "bytes", size)
-	return stream.SendAndClose(&adminpb.RestoreResponse{Size: size})
+	return rc, nil
 }
 
-// receiveChunks copies the stream into w until the client closes it. It
-// returns errSnapshotTooLarge past the limit, errRestoreEnded when the
-// cluster stopped reading, or the stream's error.
-func (s *Server) receiveChunks(stream adminpb.Admin_RestoreServer, w io.Writer) (int64, error) {
-	var size int64
-	for {
-		chunk, err := stream.Recv()
-		if err == io.EOF {
-			return size, nil
-		}
-		if err != nil {
-			return size, err
-		}
+// receiveChunks copies first and then the stream into w until the client
+// closes it, keeping the file's head in rc. It returns errSnapshotTooLarge
+// past the limit, errRestoreEnded when the cluster stopped reading, or the
+// stream's error.
+func (s *Server) receiveChunks(stream chunkStream, w io.Writer, first *adminpb.RestoreChunk, rc *received) error {
+	for chunk := first; ; {
 		data := chunk.GetData()
-		if int64(len(data)) > s.cfg.MaxSnapshotSize-size {
-			return size, errSnapshotTooLarge
+		if int64(len(data)) > s.cfg.MaxSnapshotSize-rc.size {
+			return errSnapshotTooLarge
+		}
+		if room := cluster.MaxSnapshotHeaderSize - len(rc.head); room > 0 {
+			rc.head = append(rc.head, data[:min(room, len(data))]...)
 		}
 		if _, err := w.Write(data); err != nil {
-			return size, err
+			return err
 		}
-		size += int64(len(data))
+		rc.size += int64(len(data))
+		var err error
+		if chunk, err = stream.Recv(); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
 	}
 }

@@ -146,13 +146,13 @@ func TestSnapshotRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	apply(t, c.Leader(), "z=3")
-	if err := c.Follower().Node.Restore(context.Background(), bytes.NewReader(snap.Bytes())); !errors.Is(err, cluster.ErrNotLeader) {
+	if err := c.Follower().Node.Restore(context.Background(), bytes.NewReader(snap.Bytes()), false); !errors.Is(err, cluster.ErrNotLeader) {
 		t.Errorf("Restore on a follower = %v, want ErrNotLeader", err)
 	}
-	if err := c.Leader().Node.Restore(context.Background(), bytes.NewReader([]byte("garbage"))); !errors.Is(err, cluster.ErrBadSnapshot) {
+	if err := c.Leader().Node.Restore(context.Background(), bytes.NewReader([]byte("garbage")), false); !errors.Is(err, cluster.ErrBadSnapshot) {
 		t.Errorf("Restore(garbage) = %v, want ErrBadSnapshot", err)
 	}
-	if err := c.Leader().Node.Restore(context.Background(), bytes.NewReader(snap.Bytes())); err != nil {
+	if err := c.Leader().Node.Restore(context.Background(), bytes.NewReader(snap.Bytes()), true); err != nil {
 		t.Fatal(err)
 	}
 	apply(t, c.Leader(), "w=4")

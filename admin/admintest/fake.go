@@ -20,6 +20,7 @@ type FakeCluster struct {
 	status   cluster.Status
 	snapshot []byte
 	restored []byte
+	inspect  cluster.SnapshotInfo
 	errs     map[string]error
 	calls    []string
 }
@@ -168,9 +169,14 @@ func (f *FakeCluster) Snapshot(ctx context.Context, w io.Writer) error {
 }
 
 // Restore implements admin.Cluster: it keeps the data only if the whole
-// stream was read without error.
-func (f *FakeCluster) Restore(_ context.Context, r io.Reader) error {
-	if err := f.record("Restore"); err != nil {
+// stream was read without error. A forced restore is recorded as
+// "Restore force".
+func (f *FakeCluster) Restore(_ context.Context, r io.Reader, force bool) error {
+	var args []string
+	if force {
+		args = append(args, "force")
+	}
+	if err := f.record("Restore", args...); err != nil {
 		return err
 	}
 	var buf bytes.Buffer
@@ -181,4 +187,29 @@ func (f *FakeCluster) Restore(_ context.Context, r io.Reader) error {
 	defer f.mu.Unlock()
 	f.restored = buf.Bytes()
 	return nil
+}
+
+// SetInspect sets what InspectSnapshot answers; Size is always the number
+// of bytes read.
+func (f *FakeCluster) SetInspect(info cluster.SnapshotInfo) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.inspect = info
+}
+
+// InspectSnapshot implements admin.Cluster: it reads the whole stream and
+// answers what SetInspect set.
+func (f *FakeCluster) InspectSnapshot(_ context.Context, r io.Reader) (cluster.SnapshotInfo, error) {
+	if err := f.record("InspectSnapshot"); err != nil {
+		return cluster.SnapshotInfo{}, err
+	}
+	n, err := io.Copy(io.Discard, r)
+	if err != nil {
+		return cluster.SnapshotInfo{}, fmt.Errorf("fake: read snapshot: %w", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	info := f.inspect
+	info.Size = n
+	return info, nil
 }

@@ -210,6 +210,10 @@ func adminErr(err error, addr, subject string) error {
 		if subject != "" {
 			return errors.New("no such member: " + subject)
 		}
+	case adminpb.ErrorReason_ERROR_REASON_FOREIGN_SNAPSHOT, adminpb.ErrorReason_ERROR_REASON_TAMPERED_SNAPSHOT:
+		return errors.New(st.Message())
+	case adminpb.ErrorReason_ERROR_REASON_OLD_SNAPSHOT:
+		return errors.New(forceHint(st.Message()))
 	}
 	switch st.Code() {
 	case codes.PermissionDenied, codes.Unauthenticated:
