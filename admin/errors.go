@@ -65,6 +65,15 @@ func (s *Server) toStatus(ctx context.Context, method string, err error) error {
 	case errors.Is(err, cluster.ErrHasData):
 		return status.Error(codes.FailedPrecondition,
 			"this node holds objects of another cluster; start it with an empty data folder to join")
+	case errors.Is(err, cluster.ErrKeyInUse):
+		return withReason(codes.FailedPrecondition, strings.TrimPrefix(err.Error(), "cluster: "),
+			adminpb.ErrorReason_ERROR_REASON_KEY_IN_USE, nil)
+	case errors.Is(err, cluster.ErrKeyringChanged):
+		return status.Error(codes.Aborted, strings.TrimPrefix(cluster.ErrKeyringChanged.Error(), "cluster: "))
+	case errors.Is(err, cluster.ErrUnknownKeyVersion):
+		return status.Error(codes.NotFound, strings.TrimPrefix(err.Error(), "cluster: "))
+	case errors.Is(err, cluster.ErrNoKeyring), errors.Is(err, cluster.ErrRootBehind):
+		return status.Error(codes.FailedPrecondition, strings.TrimPrefix(err.Error(), "cluster: "))
 	case errors.Is(err, cluster.ErrShutdown):
 		return status.Error(codes.Unavailable, "node is shutting down")
 	case errors.Is(err, cluster.ErrTimeout), errors.Is(err, context.DeadlineExceeded):

@@ -53,6 +53,9 @@ type Config struct {
 	Logger  *slog.Logger
 	// MaxSnapshotSize bounds the bytes a Restore accepts; default 1 GiB.
 	MaxSnapshotSize int64
+	// Keyring rotates, rewraps, retires and lists data keys; nil answers
+	// that this node has no keyring.
+	Keyring KeyringControl
 }
 
 // Server implements the kmsd.admin.v1.Admin service on top of a Cluster.
