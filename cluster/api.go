@@ -11,6 +11,9 @@ var (
 	ErrUnknownMember = errors.New("cluster: no such member")
 	ErrUnreachable   = errors.New("cluster: node unreachable")
 	ErrBadSnapshot   = errors.New("cluster: snapshot rejected")
+	// ErrSealed answers what a sealed node cannot do: it holds no keys and
+	// takes no part in Raft until it is unsealed.
+	ErrSealed = errors.New("cluster: this node is sealed; unseal it with `kmsctl operator unseal`")
 )
 
 // Suffrage of a Raft server.
@@ -68,4 +71,9 @@ type Status struct {
 	Healthy          bool // the cluster as autopilot sees it
 	FailureTolerance int  // voters that may fail without losing quorum
 	StoreDigest      string
+
+	// Sealed: the node holds no keys, serves no KMIP and is not in Raft;
+	// only ID, Version, State ("sealed") and SealMethod are set then.
+	Sealed     bool
+	SealMethod string
 }

@@ -195,34 +195,7 @@ func TestNodeTrafficNeedsNodeCertificate(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if err := impostor.Node.Join(ctx, n.Cfg.AdminAddr); err == nil {
+	if err := impostor.Node.Join(ctx, n.Cfg.AdminAddr, c.Token()); err == nil {
 		t.Error("a node without the node organization joined the cluster")
-	}
-}
-
-func TestKeyringSealing(t *testing.T) {
-	k, err := cluster.NewKeyring(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealed, err := k.Seal("obj-1", []byte("secret"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Contains(sealed, []byte("secret")) {
-		t.Fatal("sealed data contains the plaintext")
-	}
-	if pt, err := k.Open("obj-1", sealed); err != nil || string(pt) != "secret" {
-		t.Fatalf("Open = %q, %v", pt, err)
-	}
-	if _, err := k.Open("obj-2", sealed); !errors.Is(err, cluster.ErrSealedData) {
-		t.Errorf("Open under another id = %v, want ErrSealedData", err)
-	}
-	sealed[len(sealed)-1] ^= 1
-	if _, err := k.Open("obj-1", sealed); !errors.Is(err, cluster.ErrSealedData) {
-		t.Errorf("Open of tampered data = %v, want ErrSealedData", err)
-	}
-	if _, err := cluster.NewKeyring(make([]byte, 16)); err == nil {
-		t.Error("a 16-byte data key was accepted")
 	}
 }

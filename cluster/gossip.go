@@ -45,6 +45,7 @@ func startGossip(n *Node) (*gossip, error) {
 	mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
 	mc.Delegate = &metaDelegate{g: g}
 	mc.Events = &eventDelegate{g: g}
+	mc.Alive = &aliveDelegate{g: g}
 	mc.Logger = log.New(slogWriter{n.cfg.Logger.With("component", "gossip")}, "", 0)
 	mc.ProbeInterval = 500 * time.Millisecond
 	mc.SuspicionMult = 3
@@ -82,6 +83,17 @@ func (g *gossip) join(addrs []string) error {
 func (g *gossip) leave() {
 	_ = g.list.Leave(2 * time.Second)
 	_ = g.list.Shutdown()
+}
+
+// alive names the nodes gossip sees alive, this one included.
+func (g *gossip) alive() []string {
+	var out []string
+	for _, m := range g.list.Members() {
+		if m.State == memberlist.StateAlive {
+			out = append(out, m.Name)
+		}
+	}
+	return out
 }
 
 // state returns how gossip sees a node.
@@ -154,4 +166,16 @@ func (e *eventDelegate) NotifyLeave(node *memberlist.Node) {
 		s = GossipLeft
 	}
 	e.g.setState(node.Name, s)
+}
+
+// aliveDelegate admits to the gossip pool only members of the Raft
+// configuration (gossip is encrypted with the cluster's gossip key, but a
+// node id must also be a member to be believed).
+type aliveDelegate struct{ g *gossip }
+
+func (a *aliveDelegate) NotifyAlive(node *memberlist.Node) error {
+	if node.Name == a.g.n.cfg.NodeID || a.g.n.isMember(node.Name) {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrNotMember, node.Name)
 }

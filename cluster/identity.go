@@ -78,3 +78,91 @@ func CertificateNodeID(cert tls.Certificate) (string, error) {
 	}
 	return id, nil
 }
+
+// ErrNotMember refuses a peer whose certificate names a node that is not a
+// member of the cluster.
+var ErrNotMember = errors.New("cluster: peer is not a member of this cluster")
+
+// peerNodeID returns the node id of a verified TLS peer whose chain ends at
+// one of anchors (any verified chain when anchors is empty: the listener's
+// own ClientCAs are the node CA alone).
+func peerNodeID(cs tls.ConnectionState, anchors []*x509.Certificate) (string, bool) {
+	for _, chain := range cs.VerifiedChains {
+		if len(chain) == 0 || !endsAt(chain, anchors) {
+			continue
+		}
+		return NodeIDFromCert(chain[0])
+	}
+	return "", false
+}
+
+func endsAt(chain []*x509.Certificate, anchors []*x509.Certificate) bool {
+	if len(anchors) == 0 {
+		return true
+	}
+	root := chain[len(chain)-1]
+	for _, a := range anchors {
+		if root.Equal(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// isMember reports whether id is a server of the current Raft configuration
+// or, on a node that joined but has no configuration yet, one of the peers
+// the join named.
+func (n *Node) isMember(id string) bool {
+	if r := n.raftp.Load(); r != nil {
+		if f := r.GetConfiguration(); f.Error() == nil && len(f.Configuration().Servers) > 0 {
+			for _, s := range f.Configuration().Servers {
+				if string(s.ID) == id {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	n.expectMu.RLock()
+	defer n.expectMu.RUnlock()
+	return n.expected[id]
+}
+
+// memberAt returns the id of the member whose Raft address is addr.
+func (n *Node) memberAt(addr string) (string, bool) {
+	if r := n.raftp.Load(); r != nil {
+		if f := r.GetConfiguration(); f.Error() == nil {
+			for _, s := range f.Configuration().Servers {
+				if string(s.Address) == addr {
+					return string(s.ID), true
+				}
+			}
+		}
+	}
+	for _, p := range n.peers.all() {
+		if p.RaftAddr == addr && n.isMember(p.ID) {
+			return p.ID, true
+		}
+	}
+	return "", false
+}
+
+// expect records the servers a join response named, so that their Raft
+// connections are accepted before the configuration arrives.
+func (n *Node) expect(ids []string) {
+	n.expectMu.Lock()
+	defer n.expectMu.Unlock()
+	for _, id := range ids {
+		n.expected[id] = true
+	}
+}
+
+// admitsServer accepts the node that a gRPC connection reaches: a member,
+// or any node while this node has not joined a cluster yet (it is dialing
+// the member it joins through).
+func (n *Node) admitsServer(id string) bool {
+	if !n.hasConfiguration() {
+		return true
+	}
+	return n.isMember(id)
+}

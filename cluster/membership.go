@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -15,88 +14,22 @@ import (
 	"github.com/kmsd/kmsd/proto/clusterpb"
 )
 
-// ErrHasData refuses to join a node that holds objects sealed with another
-// data key.
+// ErrHasData refuses to join a node that holds objects of another cluster.
 var ErrHasData = errors.New("cluster: this node holds objects of another cluster; start it with an empty data folder to join")
 
-// ErrAlreadyClustered refuses to join a node that leads a cluster of its own.
-var ErrAlreadyClustered = errors.New("cluster: this node already leads a cluster of its own; start it with an empty data folder to join another")
+// ErrAlreadyClustered refuses to join a node that is a member of a cluster.
+var ErrAlreadyClustered = errors.New("cluster: this node is already a member of a cluster; start it with an empty data folder to join another")
 
-// Join makes this node a member of the cluster that the member at address
-// (its admin/node gRPC address) belongs to: the leader adds it to Raft as a
-// non-voter (autopilot promotes it once stable) and it joins the gossip pool.
-func (n *Node) Join(ctx context.Context, address string) error {
-	if n.IsLeader() && n.voters() >= 1 {
-		return ErrAlreadyClustered
-	}
-	c, err := n.rpc.client(address)
-	if err != nil {
-		return err
-	}
-	self, _ := n.peers.get(n.cfg.NodeID)
-	ctx, cancel := withTimeout(ctx)
-	defer cancel()
-	// Key material replicated to this node is sealed with the cluster's
-	// data key: adopt it before joining.
-	dk, err := c.DataKey(ctx, &clusterpb.DataKeyRequest{})
-	if err := mapRPCErr(err); err != nil {
-		return err
-	}
-	if !bytes.Equal(dk.GetKey(), n.cfg.Keyring.dataKey()) {
-		if n.sm.Count() > 0 {
-			return ErrHasData
-		}
-		if err := n.cfg.Keyring.Adopt(dk.GetKey()); err != nil {
-			return err
-		}
-	}
-	resp, err := c.AddServer(ctx, &clusterpb.AddServerRequest{
-		Id: self.ID, RaftAddr: self.RaftAddr, AdminAddr: self.AdminAddr, GossipAddr: self.GossipAddr,
-	})
-	if err := mapRPCErr(err); err != nil {
-		return err
-	}
-	if n.gossip != nil {
-		return n.gossip.join(resp.GetGossipAddrs())
-	}
-	return nil
-}
+// ErrInvalidArgument reports a request value out of range.
+var ErrInvalidArgument = errors.New("cluster: invalid argument")
 
-// addServer adds a server to the Raft configuration on the leader; a
-// follower hands the request to the leader.
-func (n *Node) addServer(ctx context.Context, p peerInfo) error {
-	if p.ID == "" || p.RaftAddr == "" {
-		return fmt.Errorf("%w: id and raft address are required", ErrUnknownMember)
+// GossipPeers names the nodes this node's gossip pool holds alive, itself
+// included; empty without gossip.
+func (n *Node) GossipPeers() []string {
+	if n.gossip == nil {
+		return nil
 	}
-	n.peers.put(p)
-	return n.forwardToLeader(ctx,
-		func() error {
-			timeout := time.Until(deadline(ctx, n.cfg.ApplyTimeout))
-			if n.isVoter(p.ID, p.RaftAddr) {
-				return nil
-			}
-			n.logger.Info("adding server", "id", p.ID, "raft", p.RaftAddr)
-			return mapRaftErr(n.raft.AddNonvoter(raft.ServerID(p.ID), raft.ServerAddress(p.RaftAddr), 0, timeout).Error())
-		},
-		func(c clusterpb.ClusterClient) error {
-			_, err := c.AddServer(ctx, &clusterpb.AddServerRequest{Id: p.ID, RaftAddr: p.RaftAddr, AdminAddr: p.AdminAddr, GossipAddr: p.GossipAddr})
-			return err
-		})
-}
-
-// isVoter reports whether the configuration already has this server as a
-// voter at this address: joining again must not demote it.
-func (n *Node) isVoter(id, addr string) bool {
-	f := n.raft.GetConfiguration()
-	if f.Error() != nil {
-		return false
-	}
-	for _, s := range f.Configuration().Servers {
-		if string(s.ID) == id && string(s.Address) == addr && s.Suffrage == raft.Voter {
-			return true
-		}
-	}
-	return false
+	return n.gossip.alive()
 }
 
 // Remove takes a server out of the Raft configuration.
@@ -294,12 +227,12 @@ func (n *Node) JoinAny(ctx context.Context, addrs []string) error {
 	for {
 		var last error
 		for _, a := range addrs {
-			if last = n.Join(ctx, a); last == nil {
+			if last = n.Join(ctx, a, n.cfg.JoinToken); last == nil {
 				n.logger.Info("joined the cluster", "via", a)
 				return n.waitConfiguration(ctx)
 			}
 			n.logger.Info("join attempt failed", "via", a, "err", last)
-			if errors.Is(last, ErrHasData) || errors.Is(last, ErrAlreadyClustered) {
+			if errors.Is(last, ErrHasData) || errors.Is(last, ErrAlreadyClustered) || errors.Is(last, ErrJoinRefused) || errors.Is(last, ErrNoJoinToken) {
 				return last
 			}
 		}

@@ -18,6 +18,9 @@ import (
 	"github.com/hashicorp/raft"
 	autopilot "github.com/hashicorp/raft-autopilot"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/kmsd/kmsd/cluster/seal"
+	"github.com/kmsd/kmsd/proto/kmsdpb"
 )
 
 // Errors returned by Apply and WaitReady; raft's own errors never leave this
@@ -51,11 +54,26 @@ type StateMachine interface {
 	// ValidateSnapshot reads a whole snapshot and reports whether Restore
 	// would accept it, without touching the state.
 	ValidateSnapshot(r io.Reader) error
+	// ValidateCommand reports whether ApplyLog can decode an entry; the
+	// leader refuses forwarded entries that fail it.
+	ValidateCommand(data []byte) error
+
+	// The cluster's own state: join tokens, stored hashed. env carries the
+	// request id, time and actor of the command.
+	EncodeCreateJoinToken(env *kmsdpb.Command, hash []byte, expires time.Time) ([]byte, error)
+	EncodeConsumeJoinToken(env *kmsdpb.Command, hash []byte, nodeID string) ([]byte, error)
+	// Outcome is the domain error carried by an ApplyLog result, nil on
+	// success; its text is fixed and safe to show.
+	Outcome(res any) error
+	// ClusterState names the cluster the state belongs to and the data key
+	// versions of its keyring, oldest first; empty for a state machine
+	// without a keyring.
+	ClusterState() (clusterID string, keyVersions []uint32)
 }
 
 // Config configures a Node. Zero values get defaults.
 type Config struct {
-	NodeID     string // defaults to the raft address
+	NodeID     string // required; the id the node certificate names
 	DataDir    string // required: raft state lives in DataDir/raft
 	RaftAddr   string // host:port to bind and advertise for Raft; required
 	AdminAddr  string // advertised gRPC address (admin API and node service)
@@ -65,9 +83,15 @@ type Config struct {
 	Version    string
 	Bootstrap  bool     // form a one-voter cluster when there is no state yet
 	Join       []string // admin addresses of members to join on start
-	// Keyring holds the cluster's data key; a joining node adopts the
-	// cluster's. Required.
-	Keyring *Keyring
+	// Barrier is this node's seal barrier: it wraps the cluster's keys for
+	// a node that joins and keys snapshot MACs. Required.
+	Barrier *seal.Barrier
+	// NewJoinKeys makes the one-time key pair of a join; required to join.
+	NewJoinKeys func() (JoinKeys, error)
+	// Keyring is the state machine's keyring, for rotate, rewrap, retire
+	// and for keeping Barrier on its root key (keyring.go); nil: the node
+	// has none.
+	Keyring KeyringState
 
 	// JoinToken is the one-time token (kmsctl cluster token create) that
 	// lets this node join the cluster named by Join.
@@ -110,9 +134,6 @@ type AutopilotConfig struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.NodeID == "" {
-		c.NodeID = c.RaftAddr
-	}
 	if c.MaxCommandSize == 0 {
 		c.MaxCommandSize = 4 << 20
 	}
@@ -151,6 +172,15 @@ type Node struct {
 	gossip    *gossip
 	pilot     *autopilot.Autopilot
 	rpc       *rpcClients
+	root      *rootFollower // nil without Config.Keyring
+
+	// raftp is raft for the transport's peer checks, which start before
+	// New has assigned n.raft.
+	raftp atomic.Pointer[raft.Raft]
+	// expected are the servers a join response named, accepted as Raft
+	// peers until the configuration arrives.
+	expectMu sync.RWMutex
+	expected map[string]bool
 
 	// readyTerm is the term in which this node, as leader, has committed an
 	// entry of its own: only then is its commit index safe for reads.
@@ -165,8 +195,11 @@ type Node struct {
 // leadership watcher.
 func New(cfg Config, sm StateMachine) (*Node, error) {
 	cfg.setDefaults()
-	if cfg.DataDir == "" || cfg.RaftAddr == "" || cfg.Keyring == nil {
-		return nil, errors.New("cluster: DataDir, RaftAddr and Keyring are required")
+	if cfg.DataDir == "" || cfg.RaftAddr == "" || cfg.Barrier == nil {
+		return nil, errors.New("cluster: DataDir, RaftAddr and Barrier are required")
+	}
+	if err := ValidNodeID(cfg.NodeID); err != nil {
+		return nil, err
 	}
 	logger := cfg.Logger.With("component", "cluster", "node", cfg.NodeID)
 	dir := filepath.Join(cfg.DataDir, "raft")
@@ -175,7 +208,8 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 	}
 	hlog := newHclogAdapter(cfg.Logger.With("component", "raft"))
 
-	n := &Node{cfg: cfg, logger: logger, sm: sm, stop: make(chan struct{})}
+	n := &Node{cfg: cfg, logger: logger, sm: sm, stop: make(chan struct{}), expected: map[string]bool{}}
+	n.peers = newPeerBook(filepath.Join(cfg.DataDir, "peers.json"))
 	var err error
 	cleanup := func() {
 		if n.transport != nil {
@@ -193,7 +227,7 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 		cleanup()
 		return nil, fmt.Errorf("cluster: open snapshot store: %w", err)
 	}
-	stream, err := newTLSStreamLayer(cfg.RaftAddr, cfg.ServerTLS, cfg.ClientTLS)
+	stream, err := newTLSStreamLayer(cfg.RaftAddr, cfg.ServerTLS, cfg.ClientTLS, cfg.NodeCAs, n.isMember, n.memberAt)
 	if err != nil {
 		cleanup()
 		return nil, err
@@ -209,12 +243,13 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 			return nil, err
 		}
 	}
-	if n.raft, err = raft.NewRaft(rc, &raftFSM{sm: sm}, n.store, n.store, snaps, n.transport); err != nil {
+	n.root = newRootFollower(cfg, logger)
+	if n.raft, err = raft.NewRaft(rc, &raftFSM{sm: sm, root: n.root}, n.store, n.store, snaps, n.transport); err != nil {
 		cleanup()
 		return nil, fmt.Errorf("cluster: start raft: %w", err)
 	}
-	n.rpc = newRPCClients(cfg.ClientTLS)
-	n.peers = newPeerBook(filepath.Join(cfg.DataDir, "peers.json"))
+	n.raftp.Store(n.raft)
+	n.rpc = newRPCClients(cfg.ClientTLS, cfg.NodeCAs, n.admitsServer)
 	n.peers.put(peerInfo{ID: cfg.NodeID, RaftAddr: string(n.transport.LocalAddr()), AdminAddr: cfg.AdminAddr, KMIPAddr: cfg.KMIPAddr, GossipAddr: cfg.GossipAddr, Version: cfg.Version})
 	n.pilot = autopilot.New(n.raft, &pilotDelegate{n: n}, autopilot.WithLogger(hlog),
 		autopilot.WithReconcileInterval(2*time.Second), autopilot.WithUpdateInterval(time.Second))
@@ -227,6 +262,7 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 	}
 	n.wg.Add(1)
 	go n.watchLeadership()
+	n.root.start(n.stop, &n.wg)
 	return n, nil
 }
 
@@ -432,12 +468,19 @@ func deadline(ctx context.Context, max time.Duration) time.Time {
 	return d
 }
 
-// raftFSM adapts a StateMachine to raft.FSM.
-type raftFSM struct{ sm StateMachine }
+// raftFSM adapts a StateMachine to raft.FSM. With a keyring, root holds
+// the barrier on the keyring's root key as entries and snapshots apply.
+type raftFSM struct {
+	sm   StateMachine
+	root *rootFollower
+}
 
 func (f *raftFSM) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
+	}
+	if f.root != nil {
+		return f.root.apply(f.sm, l)
 	}
 	return f.sm.ApplyLog(l.Index, l.Data)
 }
@@ -448,7 +491,13 @@ func (f *raftFSM) Snapshot() (raft.FSMSnapshot, error) {
 
 func (f *raftFSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	return f.sm.Restore(rc)
+	if err := f.sm.Restore(rc); err != nil {
+		return err
+	}
+	if f.root != nil {
+		f.root.restored()
+	}
+	return nil
 }
 
 type raftSnapshot struct {

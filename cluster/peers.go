@@ -72,15 +72,6 @@ func (b *peerBook) put(p peerInfo) {
 	b.saveLocked()
 }
 
-func (b *peerBook) remove(id string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if _, ok := b.peers[id]; ok {
-		delete(b.peers, id)
-		b.saveLocked()
-	}
-}
-
 func (b *peerBook) all() []peerInfo {
 	b.mu.RLock()
 	defer b.mu.RUnlock()

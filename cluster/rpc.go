@@ -3,9 +3,11 @@ package cluster
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,15 +20,18 @@ import (
 	"github.com/kmsd/kmsd/proto/clusterpb"
 )
 
-// rpcClients keeps one gRPC connection per peer admin address.
+// rpcClients keeps one gRPC connection per peer admin address. A peer
+// must present a node certificate that admits accepts.
 type rpcClients struct {
-	tls   *tls.Config
-	mu    sync.Mutex
-	conns map[string]*grpc.ClientConn
+	tls     *tls.Config
+	anchors []*x509.Certificate
+	admits  func(id string) bool
+	mu      sync.Mutex
+	conns   map[string]*grpc.ClientConn
 }
 
-func newRPCClients(cfg *tls.Config) *rpcClients {
-	return &rpcClients{tls: cfg, conns: map[string]*grpc.ClientConn{}}
+func newRPCClients(cfg *tls.Config, anchors []*x509.Certificate, admits func(string) bool) *rpcClients {
+	return &rpcClients{tls: cfg, anchors: anchors, admits: admits, conns: map[string]*grpc.ClientConn{}}
 }
 
 func (r *rpcClients) client(addr string) (clusterpb.ClusterClient, error) {
@@ -35,7 +40,17 @@ func (r *rpcClients) client(addr string) (clusterpb.ClusterClient, error) {
 	if c, ok := r.conns[addr]; ok {
 		return clusterpb.NewClusterClient(c), nil
 	}
-	cfg := nodeOnly(r.tls)
+	cfg := r.tls.Clone()
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		id, ok := peerNodeID(cs, r.anchors)
+		if !ok {
+			return errNotANode
+		}
+		if !r.admits(id) {
+			return fmt.Errorf("%w: %s", ErrNotMember, id)
+		}
+		return nil
+	}
 	if host, _, err := net.SplitHostPort(addr); err == nil && cfg.ServerName == "" {
 		cfg.ServerName = host
 	}
@@ -103,6 +118,11 @@ func toStatus(err error) error {
 		return status.Error(codes.ResourceExhausted, "command too large")
 	case isErr(err, ErrUnknownMember):
 		return status.Error(codes.NotFound, "no such member")
+	case isErr(err, ErrJoinRefused), isErr(err, ErrMalformedCommand):
+		// Fixed texts chosen by this package; nothing internal.
+		return status.Error(codes.PermissionDenied, err.Error())
+	case isErr(err, ErrNotMember):
+		return status.Error(codes.PermissionDenied, "not a member of this cluster")
 	}
 	return status.Error(codes.Internal, "internal error")
 }
@@ -127,30 +147,55 @@ func mapRPCErr(err error) error {
 		return ErrTooLarge
 	case codes.NotFound:
 		return ErrUnknownMember
+	case codes.PermissionDenied:
+		return fmt.Errorf("%w: %s", ErrJoinRefused, strings.TrimPrefix(st.Message(), ErrJoinRefused.Error()+": "))
 	}
 	return fmt.Errorf("cluster: peer failed: %s", st.Message())
 }
 
 func isErr(err, target error) bool { return errors.Is(err, target) }
 
-// RegisterGRPC adds the node-to-node service to a gRPC server. The server's
-// interceptors must admit only node certificates to it.
+// RegisterGRPC adds the node-to-node service to a gRPC server. The service
+// checks its callers itself, whatever interceptors the server has.
 func (n *Node) RegisterGRPC(s *grpc.Server) {
-	clusterpb.RegisterClusterServer(s, &nodeService{n: n})
+	clusterpb.RegisterClusterServer(s, n.Service())
 }
 
-// requireNode admits only callers with a node certificate. The gRPC
-// server's interceptors check this too; the service does not rely on them.
-func requireNode(ctx context.Context) error {
+// Service is the node-to-node service of this node, for a server that
+// registers it once and hands calls to whichever Node currently runs.
+func (n *Node) Service() clusterpb.ClusterServer { return &nodeService{n: n} }
+
+var errNotAuthorised = status.Error(codes.PermissionDenied, "not authorised")
+
+// callerNode returns the node id of a caller whose verified chain ends at
+// the node CA and whose certificate names a node.
+func (n *Node) callerNode(ctx context.Context) (string, error) {
 	p, ok := peer.FromContext(ctx)
 	if !ok {
-		return status.Error(codes.PermissionDenied, "not authorised")
+		return "", errNotAuthorised
 	}
 	info, ok := p.AuthInfo.(credentials.TLSInfo)
-	if !ok || !HasOrganization(info.State, NodeOrganization) {
-		return status.Error(codes.PermissionDenied, "not authorised")
+	if !ok {
+		return "", errNotAuthorised
 	}
-	return nil
+	id, ok := peerNodeID(info.State, n.cfg.NodeCAs)
+	if !ok {
+		return "", errNotAuthorised
+	}
+	return id, nil
+}
+
+// requireMember admits only nodes that are members of the cluster.
+func (n *Node) requireMember(ctx context.Context) (string, error) {
+	id, err := n.callerNode(ctx)
+	if err != nil {
+		return "", err
+	}
+	if !n.isMember(id) {
+		n.logger.Warn("node service call from a node that is not a member", "peer", id)
+		return "", status.Error(codes.PermissionDenied, "not a member of this cluster")
+	}
+	return id, nil
 }
 
 // nodeService answers other nodes.
@@ -159,13 +204,21 @@ type nodeService struct {
 	n *Node
 }
 
+// Forward proposes a member's command. The command is decoded and checked
+// before it is proposed: forwarded bytes never reach a state machine that
+// would have to refuse them.
 func (s *nodeService) Forward(ctx context.Context, req *clusterpb.ForwardRequest) (*clusterpb.ForwardResponse, error) {
-	if err := requireNode(ctx); err != nil {
+	from, err := s.n.requireMember(ctx)
+	if err != nil {
 		return nil, err
 	}
 	n := s.n
 	if len(req.GetCommand()) > n.cfg.MaxCommandSize {
 		return nil, toStatus(ErrTooLarge)
+	}
+	if err := n.sm.ValidateCommand(req.GetCommand()); err != nil {
+		n.logger.Warn("refused a forwarded command that does not decode", "peer", from, "bytes", len(req.GetCommand()), "err", err)
+		return nil, toStatus(ErrMalformedCommand)
 	}
 	if !n.IsLeader() {
 		return nil, toStatus(ErrNotLeader)
@@ -183,7 +236,7 @@ func (s *nodeService) Forward(ctx context.Context, req *clusterpb.ForwardRequest
 }
 
 func (s *nodeService) ReadIndex(ctx context.Context, _ *clusterpb.ReadIndexRequest) (*clusterpb.ReadIndexResponse, error) {
-	if err := requireNode(ctx); err != nil {
+	if _, err := s.n.requireMember(ctx); err != nil {
 		return nil, err
 	}
 	if !s.n.IsLeader() {
@@ -196,19 +249,20 @@ func (s *nodeService) ReadIndex(ctx context.Context, _ *clusterpb.ReadIndexReque
 	return &clusterpb.ReadIndexResponse{CommitIndex: index}, nil
 }
 
-func (s *nodeService) AddServer(ctx context.Context, req *clusterpb.AddServerRequest) (*clusterpb.AddServerResponse, error) {
-	if err := requireNode(ctx); err != nil {
+func (s *nodeService) JoinCluster(ctx context.Context, req *clusterpb.JoinClusterRequest) (*clusterpb.JoinClusterResponse, error) {
+	from, err := s.n.callerNode(ctx)
+	if err != nil {
 		return nil, err
 	}
-	p := peerInfo{ID: req.GetId(), RaftAddr: req.GetRaftAddr(), AdminAddr: req.GetAdminAddr(), GossipAddr: req.GetGossipAddr()}
-	if err := s.n.addServer(ctx, p); err != nil {
+	resp, err := s.n.admit(ctx, from, req)
+	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &clusterpb.AddServerResponse{GossipAddrs: s.n.peers.gossipAddrs()}, nil
+	return resp, nil
 }
 
 func (s *nodeService) RemoveServer(ctx context.Context, req *clusterpb.RemoveServerRequest) (*clusterpb.RemoveServerResponse, error) {
-	if err := requireNode(ctx); err != nil {
+	if _, err := s.n.requireMember(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.n.Remove(ctx, req.GetId()); err != nil {
@@ -218,7 +272,7 @@ func (s *nodeService) RemoveServer(ctx context.Context, req *clusterpb.RemoveSer
 }
 
 func (s *nodeService) TransferLeadership(ctx context.Context, req *clusterpb.TransferLeadershipRequest) (*clusterpb.TransferLeadershipResponse, error) {
-	if err := requireNode(ctx); err != nil {
+	if _, err := s.n.requireMember(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.n.TransferLeadership(ctx, req.GetId()); err != nil {
@@ -228,7 +282,7 @@ func (s *nodeService) TransferLeadership(ctx context.Context, req *clusterpb.Tra
 }
 
 func (s *nodeService) Members(ctx context.Context, _ *clusterpb.MembersRequest) (*clusterpb.MembersResponse, error) {
-	if err := requireNode(ctx); err != nil {
+	if _, err := s.n.requireMember(ctx); err != nil {
 		return nil, err
 	}
 	if !s.n.IsLeader() {
@@ -246,7 +300,7 @@ func (s *nodeService) Members(ctx context.Context, _ *clusterpb.MembersRequest) 
 }
 
 func (s *nodeService) Stats(ctx context.Context, _ *clusterpb.StatsRequest) (*clusterpb.StatsResponse, error) {
-	if err := requireNode(ctx); err != nil {
+	if _, err := s.n.requireMember(ctx); err != nil {
 		return nil, err
 	}
 	n := s.n
@@ -257,13 +311,6 @@ func (s *nodeService) Stats(ctx context.Context, _ *clusterpb.StatsRequest) (*cl
 		AppliedIndex:     n.raft.AppliedIndex(),
 		LastContactNanos: int64(n.lastContact()),
 	}, nil
-}
-
-func (s *nodeService) DataKey(ctx context.Context, _ *clusterpb.DataKeyRequest) (*clusterpb.DataKeyResponse, error) {
-	if err := requireNode(ctx); err != nil {
-		return nil, err
-	}
-	return &clusterpb.DataKeyResponse{Key: s.n.cfg.Keyring.dataKey()}, nil
 }
 
 // lastContact is the time since this node heard from the leader; zero on

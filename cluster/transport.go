@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -11,11 +12,9 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// NodeOrganization is the certificate Organization that marks a cluster
-// node; Raft, gossip joins and the node-to-node service accept only it.
+// NodeOrganization is the certificate Organization of a cluster node's
+// certificate when its id is its Common Name.
 const NodeOrganization = "kmsd-nodes"
-
-var errNotANode = errors.New("cluster: peer certificate is not a cluster node's")
 
 // HasOrganization reports whether the verified leaf certificate of a TLS
 // connection carries the given Organization.
@@ -26,26 +25,18 @@ func HasOrganization(cs tls.ConnectionState, org string) bool {
 	return slices.Contains(cs.VerifiedChains[0][0].Subject.Organization, org)
 }
 
-// nodeOnly returns a copy of cfg that also requires the peer to be a node.
-func nodeOnly(cfg *tls.Config) *tls.Config {
-	c := cfg.Clone()
-	c.VerifyConnection = func(cs tls.ConnectionState) error {
-		if !HasOrganization(cs, NodeOrganization) {
-			return errNotANode
-		}
-		return nil
-	}
-	return c
-}
-
-// tlsStreamLayer carries Raft traffic over mutual TLS between nodes.
+// tlsStreamLayer carries Raft traffic over mutual TLS between nodes. It
+// accepts a peer only when its certificate names a member, and dials a peer
+// only when the certificate it presents names the member at that address.
 type tlsStreamLayer struct {
 	net.Listener
 	advertise net.Addr
 	client    *tls.Config
+	memberAt  func(addr string) (string, bool)
+	anchors   []*x509.Certificate
 }
 
-func newTLSStreamLayer(bind string, server, client *tls.Config) (*tlsStreamLayer, error) {
+func newTLSStreamLayer(bind string, server, client *tls.Config, anchors []*x509.Certificate, isMember func(string) bool, memberAt func(string) (string, bool)) (*tlsStreamLayer, error) {
 	if server == nil || client == nil {
 		return nil, errors.New("cluster: node TLS configuration is required")
 	}
@@ -56,21 +47,51 @@ func newTLSStreamLayer(bind string, server, client *tls.Config) (*tlsStreamLayer
 	if err != nil {
 		return nil, fmt.Errorf("cluster: raft listener: %w", err)
 	}
+	accept := server.Clone()
+	accept.VerifyConnection = func(cs tls.ConnectionState) error {
+		id, ok := peerNodeID(cs, anchors)
+		if !ok {
+			return errNotANode
+		}
+		if !isMember(id) {
+			return fmt.Errorf("%w: %s", ErrNotMember, id)
+		}
+		return nil
+	}
 	return &tlsStreamLayer{
-		Listener:  tls.NewListener(ln, nodeOnly(server)),
+		Listener:  tls.NewListener(ln, accept),
 		advertise: ln.Addr(),
-		client:    nodeOnly(client),
+		client:    client,
+		memberAt:  memberAt,
+		anchors:   anchors,
 	}, nil
 }
+
+var errNotANode = errors.New("cluster: peer certificate names no node id")
 
 func (t *tlsStreamLayer) Addr() net.Addr { return t.advertise }
 
 // Dial connects to another node's Raft port and completes the handshake, so
-// that a peer that is not a node fails here rather than mid-stream.
+// that a peer that is not the member at that address fails here rather than
+// mid-stream.
 func (t *tlsStreamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	want, ok := t.memberAt(string(address))
+	if !ok {
+		return nil, fmt.Errorf("%w: no member at %s", ErrNotMember, address)
+	}
 	cfg := t.client.Clone()
 	if host, _, err := net.SplitHostPort(string(address)); err == nil && cfg.ServerName == "" {
 		cfg.ServerName = host
+	}
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		id, ok := peerNodeID(cs, t.anchors)
+		if !ok {
+			return errNotANode
+		}
+		if id != want {
+			return fmt.Errorf("%w: %s answered at the address of %s", ErrNotMember, id, want)
+		}
+		return nil
 	}
 	d := &net.Dialer{Timeout: timeout}
 	conn, err := tls.DialWithDialer(d, "tcp", string(address), cfg)

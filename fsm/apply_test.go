@@ -112,8 +112,8 @@ func TestApplyPanicsOnBadEntries(t *testing.T) {
 		data []byte
 		want string // substring of the panic message
 	}{
-		{"undecodable envelope", []byte{0xff, 0xff, 0xff}, "undecodable log entry"},
-		{"truncated envelope", mustEncode(t, kmsdpb.CommandType_COMMAND_TYPE_ACTIVATE, env(alice, t0), &kmsdpb.Activate{Id: "key"})[:5], "undecodable log entry"},
+		{"undecodable envelope", []byte{0xff, 0xff, 0xff}, "undecodable envelope"},
+		{"truncated envelope", mustEncode(t, kmsdpb.CommandType_COMMAND_TYPE_ACTIVATE, env(alice, t0), &kmsdpb.Activate{Id: "key"})[:5], "undecodable envelope"},
 		{"empty entry has version 0", nil, "envelope version 0"},
 		{"version 0", envelope(&kmsdpb.Command{Type: kmsdpb.CommandType_COMMAND_TYPE_ACTIVATE, Body: activate()}), "envelope version 0"},
 		{"version 2", envelope(&kmsdpb.Command{Version: EnvelopeVersion + 1, Type: kmsdpb.CommandType_COMMAND_TYPE_ACTIVATE, Body: activate()}), "envelope version 2"},

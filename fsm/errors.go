@@ -10,4 +10,10 @@ var (
 	ErrMalformed     = errors.New("fsm: malformed command")
 	ErrInvalidValue  = errors.New("fsm: invalid attribute value")
 	ErrDuplicateCall = errors.New("fsm: request already applied")
+
+	ErrTokenUnknown  = errors.New("fsm: join token unknown or already used")
+	ErrTokenExpired  = errors.New("fsm: join token expired")
+	ErrTooManyTokens = errors.New("fsm: too many live join tokens")
+	ErrOtherCluster  = errors.New("fsm: the data key belongs to another cluster")
+	ErrKeyInUse      = errors.New("fsm: the data key version is the newest or still seals objects")
 )

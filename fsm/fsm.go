@@ -57,9 +57,6 @@ func newDB() *memdb.MemDB {
 	return db
 }
 
-// applyFunc applies one decoded command inside a write transaction.
-type applyFunc func(tx *memdb.Txn, c *applyCtx) ([]string, error)
-
 // applyCtx is what a command handler may use: the envelope and its body.
 type applyCtx struct {
 	index uint64
@@ -101,23 +98,42 @@ func Encode(t kmsdpb.CommandType, env *kmsdpb.Command, body proto.Message) ([]by
 	return proto.Marshal(e)
 }
 
-// Apply applies one committed log entry. It panics on an entry it cannot
-// decode: continuing would let replicas diverge.
-func (f *FSM) Apply(index uint64, data []byte) *Result {
+// decodeEntry decodes a log entry and its body.
+func decodeEntry(data []byte) (*kmsdpb.Command, command, proto.Message, error) {
 	cmd := &kmsdpb.Command{}
 	if err := proto.Unmarshal(data, cmd); err != nil {
-		panic(fmt.Sprintf("fsm: undecodable log entry %d: %v", index, err))
+		return nil, command{}, nil, fmt.Errorf("%w: undecodable envelope: %v", ErrMalformed, err)
 	}
 	if cmd.GetVersion() != EnvelopeVersion {
-		panic(fmt.Sprintf("fsm: log entry %d has envelope version %d, this build applies %d", index, cmd.GetVersion(), EnvelopeVersion))
+		return nil, command{}, nil, fmt.Errorf("%w: envelope version %d, this build applies %d", ErrMalformed, cmd.GetVersion(), EnvelopeVersion)
 	}
 	def, ok := commands[cmd.GetType()]
 	if !ok {
-		panic(fmt.Sprintf("fsm: log entry %d has unknown command type %v", index, cmd.GetType()))
+		return nil, command{}, nil, fmt.Errorf("%w: unknown command type %v", ErrMalformed, cmd.GetType())
 	}
 	body := def.newBody()
 	if err := proto.Unmarshal(cmd.GetBody(), body); err != nil {
-		panic(fmt.Sprintf("fsm: log entry %d: undecodable %v body: %v", index, cmd.GetType(), err))
+		return nil, command{}, nil, fmt.Errorf("%w: undecodable %v body: %v", ErrMalformed, cmd.GetType(), err)
+	}
+	return cmd, def, body, nil
+}
+
+// ValidateCommand reports whether Apply can decode the entry: a known
+// envelope version and command type, and a body that decodes. A leader
+// checks every forwarded command with it before proposing, so that no
+// forwarded bytes can reach Apply's panic.
+func (f *FSM) ValidateCommand(data []byte) error {
+	_, _, _, err := decodeEntry(data)
+	return err
+}
+
+// Apply applies one committed log entry. It panics on an entry it cannot
+// decode: continuing would let replicas diverge, and a correct leader never
+// proposes one (ValidateCommand).
+func (f *FSM) Apply(index uint64, data []byte) *Result {
+	cmd, def, body, err := decodeEntry(data)
+	if err != nil {
+		panic(fmt.Sprintf("fsm: log entry %d: %v", index, err))
 	}
 	c := &applyCtx{index: index, cmd: cmd, now: time.Unix(0, cmd.GetTimeUnixNano()).UTC().Truncate(time.Second)}
 

@@ -21,9 +21,12 @@ var updateGolden = flag.Bool("update-golden", false, "write the current format's
 
 const (
 	// goldenDigest is Digest() of the store in every golden file.
-	goldenDigest  = "0c8c4099d8e2cacb24da13c28d044aceb6629d5e9420b681b7df8312d547e2a8"
-	goldenApplied = 9
+	goldenDigest = "0c8c4099d8e2cacb24da13c28d044aceb6629d5e9420b681b7df8312d547e2a8"
 )
+
+// goldenApplied is the applied index in each golden file: from format 3 on,
+// the golden store also holds the cluster's own state.
+var goldenApplied = map[int]uint64{1: 9, 2: 9, 3: 12}
 
 // goldenFile is the golden snapshot of one format version; every format this
 // build has ever written must keep loading.
@@ -77,6 +80,9 @@ func goldenStore(t *testing.T) *FSM {
 		activateEntry(t, bob, at(6), "bob-1"),
 		revokeEntry(t, bob, at(7), supersede("bob-1")),
 		destroyEntry(t, bob, at(8), "bob-1"),
+		mustEntry(t)(f.EncodeAddDataKey(env("operator", at(9)), "golden-cluster", 1, []byte("sealed-data-key-1"))),
+		mustEntry(t)(f.EncodeAddDataKey(env("operator", at(10)), "golden-cluster", 2, []byte("sealed-data-key-2"))),
+		mustEntry(t)(f.EncodeCreateJoinToken(env("operator", at(11)), tokenHash("golden"), goldenTime.Add(10*365*24*time.Hour))),
 	}
 	for i, data := range steps {
 		if res := f.Apply(uint64(i+1), data); res.Err != nil {
@@ -111,10 +117,15 @@ func TestGoldenSnapshot(t *testing.T) {
 			if d, _ := f.Digest(); hex.EncodeToString(d[:]) != goldenDigest {
 				t.Errorf("digest %x, want %s", d, goldenDigest)
 			}
-			if f.AppliedIndex() != goldenApplied || f.Count() != 4 {
-				t.Errorf("AppliedIndex %d Count %d, want %d 4", f.AppliedIndex(), f.Count(), goldenApplied)
+			if f.AppliedIndex() != goldenApplied[version] || f.Count() != 4 {
+				t.Errorf("AppliedIndex %d Count %d, want %d 4", f.AppliedIndex(), f.Count(), goldenApplied[version])
 			}
 			checkGoldenObjects(t, f)
+			if version >= 3 {
+				if k, ok := f.DataKey(2); f.ClusterID() != "golden-cluster" || !ok || string(k) != "sealed-data-key-2" || f.JoinTokens(goldenTime) != 1 {
+					t.Errorf("cluster state: id %q, data key 2 %q %v, tokens %d", f.ClusterID(), k, ok, f.JoinTokens(goldenTime))
+				}
+			}
 			if version != snapshotVersion {
 				return
 			}

@@ -27,6 +27,11 @@ var errorCodes = map[string]error{
 	"archived":        ErrArchived,
 	"not_applicable":  ErrNotApplicable,
 	"usage_exhausted": ErrUsageExhausted,
+	"token_unknown":   ErrTokenUnknown,
+	"token_expired":   ErrTokenExpired,
+	"too_many_tokens": ErrTooManyTokens,
+	"other_cluster":   ErrOtherCluster,
+	"key_in_use":      ErrKeyInUse,
 	"unknown_failure": errUnknownFailure,
 }
 

@@ -33,6 +33,24 @@ func schema() *memdb.DBSchema {
 				indexLink:  {Name: indexLink, AllowMissing: true, Indexer: &memdb.StringSliceFieldIndex{Field: "Links"}},
 			},
 		},
+		tableTokens: {
+			Name: tableTokens,
+			Indexes: map[string]*memdb.IndexSchema{
+				indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
+			},
+		},
+		tableDataKeys: {
+			Name: tableDataKeys,
+			Indexes: map[string]*memdb.IndexSchema{
+				indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
+			},
+		},
+		tableMeta: {
+			Name: tableMeta,
+			Indexes: map[string]*memdb.IndexSchema{
+				indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Key"}},
+			},
+		},
 		tableRequests: {
 			Name: tableRequests,
 			Indexes: map[string]*memdb.IndexSchema{

@@ -17,10 +17,12 @@ import (
 // Snapshot format: the magic, a format version, the applied index, then one
 // length-prefixed StoredObject per object and a zero length; from version 2
 // on, one length-prefixed AppliedRequest per remembered request and a zero
-// length follow.
+// length follow; from version 3 on, the cluster section: one
+// length-prefixed ControlRecord each (cluster id, join tokens, data keys)
+// and a zero length.
 const (
 	snapshotMagic   = "KMSDSNAP"
-	snapshotVersion = 2
+	snapshotVersion = 3
 	// maxRecord bounds one record so a corrupt length cannot allocate wildly.
 	maxRecord = 64 << 20
 )
@@ -57,6 +59,13 @@ func (s *Snapshot) Persist(w io.Writer) error {
 	if err := persistTable(bw, s.tx, tableRequests, func(raw any) proto.Message { return raw.(*appliedRequest).toProto() }); err != nil {
 		return err
 	}
+	control, err := controlRecords(s.tx)
+	if err != nil {
+		return err
+	}
+	if err := writeRecords(bw, control); err != nil {
+		return err
+	}
 	return bw.Flush()
 }
 
@@ -67,21 +76,37 @@ func persistTable(bw *bufio.Writer, tx *memdb.Txn, table string, toProto func(an
 	if err != nil {
 		return err
 	}
-	var lenBuf [binary.MaxVarintLen64]byte
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(toProto(raw))
-		if err != nil {
-			return err
-		}
-		n := binary.PutUvarint(lenBuf[:], uint64(len(b)))
-		if _, err := bw.Write(lenBuf[:n]); err != nil {
-			return err
-		}
-		if _, err := bw.Write(b); err != nil {
+		if err := writeRecord(bw, toProto(raw)); err != nil {
 			return err
 		}
 	}
 	return bw.WriteByte(0)
+}
+
+// writeRecords writes each message as a length-prefixed record, then a zero
+// length.
+func writeRecords(bw *bufio.Writer, msgs []proto.Message) error {
+	for _, m := range msgs {
+		if err := writeRecord(bw, m); err != nil {
+			return err
+		}
+	}
+	return bw.WriteByte(0)
+}
+
+func writeRecord(bw *bufio.Writer, m proto.Message) error {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return err
+	}
+	var lenBuf [binary.MaxVarintLen64]byte
+	n := binary.PutUvarint(lenBuf[:], uint64(len(b)))
+	if _, err := bw.Write(lenBuf[:n]); err != nil {
+		return err
+	}
+	_, err = bw.Write(b)
+	return err
 }
 
 // Restore replaces the whole store with the snapshot read from r. The new
@@ -127,6 +152,15 @@ func (f *FSM) Restore(r io.Reader) error {
 				return errors.New("request without id")
 			}
 			return tx.Insert(tableRequests, requestFromProto(p))
+		})
+	}
+	if err == nil && version >= 3 {
+		err = readRecords(br, func(b []byte) error {
+			p := &kmsdpb.ControlRecord{}
+			if err := proto.Unmarshal(b, p); err != nil {
+				return err
+			}
+			return restoreControl(tx, p)
 		})
 	}
 	if err == nil {

@@ -316,7 +316,7 @@ func TestRestoreRejectsDuplicateIDs(t *testing.T) {
 
 func TestDigest(t *testing.T) {
 	t.Run("same log same digest", func(t *testing.T) {
-		if locateFixture(t).digest() != locateFixture(t).digest() {
+		if a, b := locateFixture(t).digest(), locateFixture(t).digest(); a != b {
 			t.Error("two replicas of the same log differ")
 		}
 	})

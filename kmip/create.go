@@ -225,7 +225,7 @@ func (s *Service) storeObjects(ctx context.Context, rc *reqCtx, generated bool, 
 	for _, p := range objs {
 		attrs := append([]kmip.Attribute{{AttributeName: kmip.AttributeNameObjectType, AttributeValue: p.obj.ObjectType()}}, p.attrs...)
 		attrs = append(attrs, derivedAttrs(p.obj, p.attrs, rc.now, generated)...)
-		sealed, err := s.sealObject(p.id, p.obj)
+		sealed, err := s.sealObject(rc.identity, p.id, p.obj)
 		if err != nil {
 			return err
 		}

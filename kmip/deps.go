@@ -3,6 +3,7 @@ package kmip
 import (
 	"context"
 
+	"github.com/kmsd/kmsd/cluster/seal"
 	"github.com/kmsd/kmsd/fsm"
 )
 
@@ -21,8 +22,9 @@ type Store interface {
 	Locate(q fsm.Query) (ids []string, total int, err error)
 }
 
-// Sealer protects key material: ciphertexts are bound to an object id.
+// Sealer protects key material (*seal.Barrier): a ciphertext is bound to
+// its object id, the object's owner and the cluster.
 type Sealer interface {
-	Seal(id string, plaintext []byte) ([]byte, error)
-	Open(id string, sealed []byte) ([]byte, error)
+	SealObject(b seal.Binding, plaintext []byte) ([]byte, error)
+	OpenObject(b seal.Binding, sealed []byte) ([]byte, error)
 }

@@ -23,11 +23,17 @@ func errorf(reason kmip.ResultReason, format string, args ...any) error {
 	return &Error{Reason: reason, Message: fmt.Sprintf(format, args...)}
 }
 
+// ErrSealed is what Config.Available returns while the node is sealed.
+var ErrSealed = errors.New("kmip: the node is sealed")
+
 // Common client errors.
 var (
 	errNotFound     = errorf(kmip.ResultReasonItemNotFound, "object not found")
-	errPermission   = errorf(kmip.ResultReasonPermissionDenied, "permission denied")
 	errNotSupported = errorf(kmip.ResultReasonOperationNotSupported, "operation not supported")
+	// errSealed answers every request of a sealed node: KMIP 1.x has no
+	// reason for an unavailable server, so General Failure with a fixed
+	// text that a client's operator can act on.
+	errSealed = errorf(kmip.ResultReasonGeneralFailure, "server unavailable: this key server is sealed or has not joined its cluster yet; try another node")
 	// OASIS TC-152 records Item Not Found for a Get without an identifier
 	// after a Locate that found nothing.
 	errNoPlaceholder   = errorf(kmip.ResultReasonItemNotFound, "no unique identifier given and no ID placeholder set")

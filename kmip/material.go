@@ -10,6 +10,7 @@ import (
 	"github.com/ovh/kmip-go"
 	"github.com/ovh/kmip-go/ttlv"
 
+	"github.com/kmsd/kmsd/cluster/seal"
 	"github.com/kmsd/kmsd/fsm"
 )
 
@@ -17,11 +18,12 @@ import (
 // record it (TC-314: "Object does not exist").
 var errNoMaterial = errorf(kmip.ResultReasonItemNotFound, "object does not exist (destroyed)")
 
-// sealObject serialises a managed object's KMIP structure and seals it for id.
-func (s *Service) sealObject(id string, obj kmip.Object) ([]byte, error) {
+// sealObject serialises a managed object's KMIP structure and seals it for
+// the object id and its owner.
+func (s *Service) sealObject(owner, id string, obj kmip.Object) ([]byte, error) {
 	pt := ttlv.MarshalTTLV(obj)
 	defer clear(pt)
-	return s.cfg.Sealer.Seal(id, pt)
+	return s.cfg.Sealer.SealObject(seal.Binding{ID: id, Owner: owner}, pt)
 }
 
 // openObject unseals and decodes a stored object's KMIP structure.
@@ -29,7 +31,7 @@ func (s *Service) openObject(o *fsm.Object) (obj kmip.Object, err error) {
 	if len(o.Material) == 0 {
 		return nil, errNoMaterial
 	}
-	pt, err := s.cfg.Sealer.Open(o.ID, o.Material)
+	pt, err := s.cfg.Sealer.OpenObject(seal.Binding{ID: o.ID, Owner: o.Owner}, o.Material)
 	if err != nil {
 		return nil, fmt.Errorf("kmip: open %s: %w", o.ID, err)
 	}

@@ -119,7 +119,7 @@ func (s *Service) rekeyMaterial(old *fsm.Object, client []kmip.Attribute, id str
 		return nil, err
 	}
 	obj := &kmip.SymmetricKey{KeyBlock: rawKeyBlock(material, alg, length)}
-	sealed, err := s.sealObject(id, obj)
+	sealed, err := s.sealObject(old.Owner, id, obj)
 	if err != nil {
 		return nil, err
 	}

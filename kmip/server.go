@@ -182,6 +182,10 @@ func (s *Server) serveConn(raw net.Conn) {
 		}
 		resp, fatal := s.handle(id, msg, logger)
 		ok := s.write(conn, logger, resp)
+		// A Register carries key material in, a Get carries it out: the
+		// buffers do not outlive the exchange.
+		clear(msg)
+		clear(resp)
 		s.inflight.Done()
 		if !ok || fatal {
 			return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"runtime/debug"
 	"time"
@@ -33,6 +34,12 @@ type Config struct {
 	// that reads waits for a read barrier first. Without it a read is
 	// served locally, and only an answer of "not found" is confirmed.
 	ConsistentReads bool
+	// Available, when set, is asked before every request message; while
+	// it returns an error nothing is read or written and every message is
+	// answered with a General Failure: "sealed" for ErrSealed (the node
+	// waits for an operator), "temporarily unavailable" otherwise (the node
+	// is starting).
+	Available func() error
 }
 
 // Service executes KMIP request messages.
@@ -113,6 +120,13 @@ func (s *Service) execute(ctx context.Context, identity string, req *kmip.Reques
 	now := s.cfg.Now().UTC().Truncate(time.Second)
 	messageError := func(version kmip.ProtocolVersion, hdr kmip.RequestHeader, err error) *kmip.ResponseMessage {
 		return messageError(version, hdr, now, err)
+	}
+	if s.cfg.Available != nil {
+		if err := s.cfg.Available(); errors.Is(err, ErrSealed) {
+			return messageError(version, hdr, errSealed)
+		} else if err != nil {
+			return messageError(version, hdr, errUnavailable)
+		}
 	}
 	switch {
 	case !isSupported(hdr.ProtocolVersion):

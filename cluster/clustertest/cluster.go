@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/kmsd/kmsd/cluster"
+	"github.com/kmsd/kmsd/cluster/seal"
 )
 
 // Node is one in-process cluster member with its gRPC server.
@@ -29,18 +30,18 @@ type Node struct {
 	down bool
 }
 
-// Cluster is a set of in-process nodes sharing one PKI, gossip key and data key.
+// Cluster is a set of in-process nodes sharing one PKI and gossip key; the
+// first node creates the root key, the others receive it by joining.
 type Cluster struct {
-	t       testing.TB
-	PKI     *PKI
-	Nodes   []*Node
-	dataKey []byte
-	gossip  []byte
+	t      testing.TB
+	PKI    *PKI
+	Nodes  []*Node
+	gossip []byte
 }
 
 // New returns an empty cluster; add nodes with Start.
 func New(t testing.TB) *Cluster {
-	c := &Cluster{t: t, PKI: NewPKI(t), dataKey: random(t, 32), gossip: random(t, 32)}
+	c := &Cluster{t: t, PKI: NewPKI(t), gossip: random(t, 32)}
 	t.Cleanup(func() {
 		for _, n := range c.Nodes {
 			n.Stop()
@@ -73,14 +74,17 @@ func (c *Cluster) Start(configure ...func(*cluster.Config)) *Node {
 	c.t.Helper()
 	i := len(c.Nodes)
 	id := fmt.Sprintf("n%d", i+1)
-	keyring, err := cluster.NewKeyring(c.dataKey)
-	if err != nil {
-		c.t.Fatal(err)
+	dir := c.t.TempDir()
+	keys := seal.NewBarrier(noKeys{})
+	if i == 0 {
+		if _, err := keys.Init(dir, seal.InitOptions{}); err != nil {
+			c.t.Fatal(err)
+		}
 	}
 	cfg := cluster.Config{
-		NodeID: id, DataDir: c.t.TempDir(),
+		NodeID: id, DataDir: dir,
 		RaftAddr: freeAddr(c.t), AdminAddr: freeAddr(c.t), GossipAddr: freeAddr(c.t), GossipKey: c.gossip,
-		Bootstrap: i == 0, Keyring: keyring,
+		Bootstrap: i == 0, Barrier: keys, NewJoinKeys: joinKeys(keys, dir),
 		NodeCAs:          c.PKI.NodeCAs(),
 		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
 		Autopilot: cluster.AutopilotConfig{ServerStabilizationTime: 200 * time.Millisecond, MinQuorum: 3},
@@ -88,6 +92,7 @@ func (c *Cluster) Start(configure ...func(*cluster.Config)) *Node {
 	}
 	if i > 0 {
 		cfg.Join = []string{c.Nodes[0].Cfg.AdminAddr}
+		cfg.JoinToken = c.Token()
 	}
 	for _, f := range configure {
 		f(&cfg)
@@ -154,6 +159,46 @@ func (n *Node) Restart(t testing.TB) {
 	if err := n.start(t); err != nil {
 		t.Fatalf("%s: restart: %v", n.ID, err)
 	}
+}
+
+// Token creates a join token through the leader.
+func (c *Cluster) Token() string {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	token, _, err := c.Leader().Node.CreateJoinToken(ctx, time.Minute, "clustertest")
+	if err != nil {
+		c.t.Fatalf("join token: %v", err)
+	}
+	return token
+}
+
+// noKeys is an empty keyring: these nodes seal no objects.
+type noKeys struct{}
+
+func (noKeys) DataKey(uint32) ([]byte, bool)         { return nil, false }
+func (noKeys) LatestDataKey() (uint32, []byte, bool) { return 0, nil, false }
+
+type joiner struct {
+	b   *seal.Barrier
+	jk  *seal.JoinKey
+	dir string
+}
+
+func joinKeys(b *seal.Barrier, dir string) func() (cluster.JoinKeys, error) {
+	return func() (cluster.JoinKeys, error) {
+		jk, err := seal.NewJoinKey()
+		return &joiner{b: b, jk: jk, dir: dir}, err
+	}
+}
+
+func (j *joiner) Public() []byte { return j.jk.Public() }
+
+func (j *joiner) Accept(wrapped, info, _ []byte) error {
+	if err := j.b.UnsealFromJoin(j.jk, wrapped, info); err != nil {
+		return err
+	}
+	return j.b.Protect(j.dir, seal.InitOptions{})
 }
 
 // Leader waits until exactly one running node leads and returns it.

@@ -9,12 +9,18 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/kmsd/kmsd/proto/kmsdpb"
 )
 
 // KV is a replicated map: each command is "key=value". ApplyLog returns the
-// previous value, so a forwarded result can be checked.
+// previous value, so a forwarded result can be checked. Join tokens are
+// kept as keys "\x00token/<hex hash>" whose value is the expiry; a token
+// command is "\x00create <hex> <expiry>" or "\x00consume <hex> <time>".
 type KV struct {
 	mu      sync.RWMutex
 	m       map[string]string
@@ -24,18 +30,81 @@ type KV struct {
 // NewKV returns an empty store.
 func NewKV() *KV { return &KV{m: map[string]string{}} }
 
+// KV's token errors.
+var (
+	ErrTokenUnknown = errors.New("join token unknown or already used")
+	ErrTokenExpired = errors.New("join token expired")
+)
+
 // ApplyLog implements cluster.StateMachine.
 func (kv *KV) ApplyLog(index uint64, data []byte) any {
-	k, v, ok := strings.Cut(string(data), "=")
-	if !ok {
-		panic("clustertest: bad command " + string(data))
+	if err := kv.ValidateCommand(data); err != nil {
+		panic("clustertest: " + err.Error())
 	}
 	kv.mu.Lock()
 	defer kv.mu.Unlock()
 	kv.applied = index
+	if s, ok := strings.CutPrefix(string(data), "\x00"); ok {
+		return kv.applyToken(s)
+	}
+	k, v, _ := strings.Cut(string(data), "=")
 	prev := kv.m[k]
 	kv.m[k] = v
 	return prev
+}
+
+func (kv *KV) applyToken(s string) any {
+	var op, hash string
+	var at int64
+	if _, err := fmt.Sscanf(s, "%s %s %d", &op, &hash, &at); err != nil {
+		return err
+	}
+	key := "\x00token/" + hash
+	switch op {
+	case "create":
+		kv.m[key] = fmt.Sprint(at)
+		return ""
+	case "consume":
+		exp, ok := kv.m[key]
+		if !ok {
+			return ErrTokenUnknown
+		}
+		if e, _ := strconv.ParseInt(exp, 10, 64); at >= e {
+			return ErrTokenExpired
+		}
+		delete(kv.m, key)
+		return ""
+	}
+	return fmt.Errorf("unknown token command %q", op)
+}
+
+// ValidateCommand implements cluster.StateMachine.
+func (kv *KV) ValidateCommand(data []byte) error {
+	if strings.HasPrefix(string(data), "\x00") || strings.Contains(string(data), "=") {
+		return nil
+	}
+	return errors.New("clustertest: bad command")
+}
+
+// EncodeCreateJoinToken implements cluster.StateMachine.
+func (kv *KV) EncodeCreateJoinToken(_ *kmsdpb.Command, hash []byte, expires time.Time) ([]byte, error) {
+	return fmt.Appendf(nil, "\x00create %x %d", hash, expires.UnixNano()), nil
+}
+
+// EncodeConsumeJoinToken implements cluster.StateMachine.
+func (kv *KV) EncodeConsumeJoinToken(env *kmsdpb.Command, hash []byte, _ string) ([]byte, error) {
+	return fmt.Appendf(nil, "\x00consume %x %d", hash, env.GetTimeUnixNano()), nil
+}
+
+// ClusterState implements cluster.StateMachine: KV keeps no keyring.
+func (kv *KV) ClusterState() (string, []uint32) { return "", nil }
+
+// Outcome implements cluster.StateMachine.
+func (kv *KV) Outcome(res any) error {
+	if err, ok := res.(error); ok {
+		return err
+	}
+	return nil
 }
 
 // AppliedIndex implements cluster.StateMachine.
@@ -130,8 +199,24 @@ func (kv *KV) ValidateSnapshot(r io.Reader) error {
 	return err
 }
 
-// EncodeResult implements cluster.StateMachine.
-func (kv *KV) EncodeResult(v any) ([]byte, error) { return []byte(v.(string)), nil }
+// EncodeResult implements cluster.StateMachine: a value, or "\x00" and an
+// error text.
+func (kv *KV) EncodeResult(v any) ([]byte, error) {
+	if err, ok := v.(error); ok {
+		return []byte("\x00" + err.Error()), nil
+	}
+	return []byte(v.(string)), nil
+}
 
 // DecodeResult implements cluster.StateMachine.
-func (kv *KV) DecodeResult(b []byte) (any, error) { return string(b), nil }
+func (kv *KV) DecodeResult(b []byte) (any, error) {
+	if s, ok := strings.CutPrefix(string(b), "\x00"); ok {
+		for _, e := range []error{ErrTokenUnknown, ErrTokenExpired} {
+			if s == e.Error() {
+				return e, nil
+			}
+		}
+		return errors.New(s), nil
+	}
+	return string(b), nil
+}

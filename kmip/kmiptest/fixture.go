@@ -13,9 +13,10 @@ import (
 	kmipgo "github.com/ovh/kmip-go"
 	"github.com/ovh/kmip-go/ttlv"
 
-	"github.com/kmsd/kmsd/cluster"
+	"github.com/kmsd/kmsd/cluster/seal"
 	"github.com/kmsd/kmsd/fsm"
 	"github.com/kmsd/kmsd/kmip"
+	"github.com/kmsd/kmsd/proto/kmsdpb"
 )
 
 // Epoch is the fixed time the fixture clock starts at.
@@ -55,6 +56,8 @@ type Replicator struct {
 
 	mu    sync.Mutex
 	index uint64
+	// base is the index of the last entry applied before the service ran.
+	base uint64
 	// Err, when set, is returned by Apply instead of applying.
 	Err error
 
@@ -122,14 +125,14 @@ func (r *Replicator) Barriers() int {
 func (r *Replicator) Applied() uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.index
+	return r.index - r.base
 }
 
 // Fixture is a Service over a real state machine and keyring.
 type Fixture struct {
 	FSM        *fsm.FSM
 	Replicator *Replicator
-	Keyring    *cluster.Keyring
+	Barrier    *seal.Barrier
 	Clock      *Clock
 	Logs       *Logs
 	Service    *kmip.Service
@@ -144,28 +147,47 @@ func New(t testing.TB) *Fixture {
 func NewWith(t testing.TB, configure func(*kmip.Config)) *Fixture {
 	t.Helper()
 	logs := NewLogs(t)
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		t.Fatal(err)
-	}
-	kr, err := cluster.NewKeyring(key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	f := fsm.New(fsm.Config{Logger: logs.Logger()})
+	barrier := NewBarrier(t, f)
 	clock := &Clock{now: Epoch}
-	rep := &Replicator{FSM: f}
+	// The keyring's first entry is not one of the commands the service
+	// applied.
+	rep := &Replicator{FSM: f, index: 1, base: 1}
 	cfg := kmip.Config{
 		Replicator: rep,
 		Store:      f,
-		Sealer:     kr,
+		Sealer:     barrier,
 		Logger:     logs.Logger(),
 		Now:        clock.Now,
 		ServerInfo: "kmsd test",
 	}
 	configure(&cfg)
 	svc := kmip.NewService(cfg)
-	return &Fixture{FSM: f, Replicator: rep, Keyring: kr, Clock: clock, Logs: logs, Service: svc}
+	return &Fixture{FSM: f, Replicator: rep, Barrier: barrier, Clock: clock, Logs: logs, Service: svc}
+}
+
+// NewBarrier returns an unsealed barrier over f with a file seal in a
+// temporary folder, and applies keyring version 1 to f at index 1.
+func NewBarrier(t testing.TB, f *fsm.FSM) *seal.Barrier {
+	t.Helper()
+	b := seal.NewBarrier(f)
+	if _, err := b.Init(t.TempDir(), seal.InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := b.NewDataKey(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqID := make([]byte, 16)
+	_, _ = rand.Read(reqID)
+	entry, err := f.EncodeAddDataKey(&kmsdpb.Command{RequestId: reqID, TimeUnixNano: Epoch.UnixNano(), Actor: "test"}, b.ClusterID(), 1, sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := f.Apply(1, entry); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	return b
 }
 
 // Leaks lists words that only internal error text would contain; none may

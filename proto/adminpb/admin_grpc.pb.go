@@ -20,6 +20,9 @@ type AdminClient interface {
 	// Join makes the node that receives the call join the cluster that the
 	// member at `address` (its admin address) belongs to.
 	Join(ctx context.Context, in *JoinRequest, opts ...grpc.CallOption) (*JoinResponse, error)
+	// CreateJoinToken creates a one-time token that lets one new node join
+	// the cluster before it expires.
+	CreateJoinToken(ctx context.Context, in *CreateJoinTokenRequest, opts ...grpc.CallOption) (*CreateJoinTokenResponse, error)
 	// Remove takes a server out of the Raft configuration.
 	Remove(ctx context.Context, in *RemoveRequest, opts ...grpc.CallOption) (*RemoveResponse, error)
 	// Members lists the servers of the cluster.
@@ -32,7 +35,29 @@ type AdminClient interface {
 	// Snapshot streams a fresh snapshot of the state machine.
 	Snapshot(ctx context.Context, in *SnapshotRequest, opts ...grpc.CallOption) (Admin_SnapshotClient, error)
 	// Restore replaces the whole cluster's state with a snapshot; leader only.
+	// It refuses a snapshot of another cluster, one whose MAC does not verify,
+	// and one older than the cluster's state unless the first chunk sets force.
 	Restore(ctx context.Context, opts ...grpc.CallOption) (Admin_RestoreClient, error)
+	// InspectSnapshot reads a snapshot file's header, verifies its MAC under
+	// this cluster's root key and says whether Restore would accept it.
+	InspectSnapshot(ctx context.Context, opts ...grpc.CallOption) (Admin_InspectSnapshotClient, error)
+	// SealStatus says whether this node is sealed and how it unseals. A
+	// sealed node answers SealStatus, Unseal and Status, and nothing else.
+	SealStatus(ctx context.Context, in *SealStatusRequest, opts ...grpc.CallOption) (*SealStatusResponse, error)
+	// Unseal gives this node a passphrase, one Shamir share or an HSM PIN.
+	Unseal(ctx context.Context, in *UnsealRequest, opts ...grpc.CallOption) (*UnsealResponse, error)
+	// Seal makes this node forget its keys and leave Raft until unsealed.
+	Seal(ctx context.Context, in *SealRequest, opts ...grpc.CallOption) (*SealResponse, error)
+	// RotateKey adds a new data key version; new seals use it.
+	RotateKey(ctx context.Context, in *RotateKeyRequest, opts ...grpc.CallOption) (*RotateKeyResponse, error)
+	// Rewrap re-seals every object under the newest data key, streaming
+	// progress until done.
+	Rewrap(ctx context.Context, in *RewrapRequest, opts ...grpc.CallOption) (Admin_RewrapClient, error)
+	// RetireKey removes a data key version that no object uses any more, and
+	// replaces the root key so that copies of the old keyring open no more.
+	RetireKey(ctx context.Context, in *RetireKeyRequest, opts ...grpc.CallOption) (*RetireKeyResponse, error)
+	// Keyring lists the data key versions and how many objects each seals.
+	Keyring(ctx context.Context, in *KeyringRequest, opts ...grpc.CallOption) (*KeyringResponse, error)
 }
 
 type adminClient struct {
@@ -46,6 +71,15 @@ func NewAdminClient(cc grpc.ClientConnInterface) AdminClient {
 func (c *adminClient) Join(ctx context.Context, in *JoinRequest, opts ...grpc.CallOption) (*JoinResponse, error) {
 	out := new(JoinResponse)
 	err := c.cc.Invoke(ctx, "/kmsd.admin.v1.Admin/Join", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) CreateJoinToken(ctx context.Context, in *CreateJoinTokenRequest, opts ...grpc.CallOption) (*CreateJoinTokenResponse, error) {
+	out := new(CreateJoinTokenResponse)
+	err := c.cc.Invoke(ctx, "/kmsd.admin.v1.Admin/CreateJoinToken", in, out, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +188,126 @@ func (x *adminRestoreClient) CloseAndRecv() (*RestoreResponse, error) {
 	return m, nil
 }
 
+func (c *adminClient) InspectSnapshot(ctx context.Context, opts ...grpc.CallOption) (Admin_InspectSnapshotClient, error) {
+	stream, err := c.cc.NewStream(ctx, &_Admin_serviceDesc.Streams[2], "/kmsd.admin.v1.Admin/InspectSnapshot", opts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &adminInspectSnapshotClient{stream}
+	return x, nil
+}
+
+type Admin_InspectSnapshotClient interface {
+	Send(*RestoreChunk) error
+	CloseAndRecv() (*InspectSnapshotResponse, error)
+	grpc.ClientStream
+}
+
+type adminInspectSnapshotClient struct {
+	grpc.ClientStream
+}
+
+func (x *adminInspectSnapshotClient) Send(m *RestoreChunk) error {
+	return x.ClientStream.SendMsg(m)
+}
+
+func (x *adminInspectSnapshotClient) CloseAndRecv() (*InspectSnapshotResponse, error) {
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	m := new(InspectSnapshotResponse)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (c *adminClient) SealStatus(ctx context.Context, in *SealStatusRequest, opts ...grpc.CallOption) (*SealStatusResponse, error) {
+	out := new(SealStatusResponse)
+	err := c.cc.Invoke(ctx, "/kmsd.admin.v1.Admin/SealStatus", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) Unseal(ctx context.Context, in *UnsealRequest, opts ...grpc.CallOption) (*UnsealResponse, error) {
+	out := new(UnsealResponse)
+	err := c.cc.Invoke(ctx, "/kmsd.admin.v1.Admin/Unseal", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) Seal(ctx context.Context, in *SealRequest, opts ...grpc.CallOption) (*SealResponse, error) {
+	out := new(SealResponse)
+	err := c.cc.Invoke(ctx, "/kmsd.admin.v1.Admin/Seal", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) RotateKey(ctx context.Context, in *RotateKeyRequest, opts ...grpc.CallOption) (*RotateKeyResponse, error) {
+	out := new(RotateKeyResponse)
+	err := c.cc.Invoke(ctx, "/kmsd.admin.v1.Admin/RotateKey", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) Rewrap(ctx context.Context, in *RewrapRequest, opts ...grpc.CallOption) (Admin_RewrapClient, error) {
+	stream, err := c.cc.NewStream(ctx, &_Admin_serviceDesc.Streams[3], "/kmsd.admin.v1.Admin/Rewrap", opts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &adminRewrapClient{stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+type Admin_RewrapClient interface {
+	Recv() (*RewrapProgress, error)
+	grpc.ClientStream
+}
+
+type adminRewrapClient struct {
+	grpc.ClientStream
+}
+
+func (x *adminRewrapClient) Recv() (*RewrapProgress, error) {
+	m := new(RewrapProgress)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (c *adminClient) RetireKey(ctx context.Context, in *RetireKeyRequest, opts ...grpc.CallOption) (*RetireKeyResponse, error) {
+	out := new(RetireKeyResponse)
+	err := c.cc.Invoke(ctx, "/kmsd.admin.v1.Admin/RetireKey", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) Keyring(ctx context.Context, in *KeyringRequest, opts ...grpc.CallOption) (*KeyringResponse, error) {
+	out := new(KeyringResponse)
+	err := c.cc.Invoke(ctx, "/kmsd.admin.v1.Admin/Keyring", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility
@@ -161,6 +315,9 @@ type AdminServer interface {
 	// Join makes the node that receives the call join the cluster that the
 	// member at `address` (its admin address) belongs to.
 	Join(context.Context, *JoinRequest) (*JoinResponse, error)
+	// CreateJoinToken creates a one-time token that lets one new node join
+	// the cluster before it expires.
+	CreateJoinToken(context.Context, *CreateJoinTokenRequest) (*CreateJoinTokenResponse, error)
 	// Remove takes a server out of the Raft configuration.
 	Remove(context.Context, *RemoveRequest) (*RemoveResponse, error)
 	// Members lists the servers of the cluster.
@@ -173,7 +330,29 @@ type AdminServer interface {
 	// Snapshot streams a fresh snapshot of the state machine.
 	Snapshot(*SnapshotRequest, Admin_SnapshotServer) error
 	// Restore replaces the whole cluster's state with a snapshot; leader only.
+	// It refuses a snapshot of another cluster, one whose MAC does not verify,
+	// and one older than the cluster's state unless the first chunk sets force.
 	Restore(Admin_RestoreServer) error
+	// InspectSnapshot reads a snapshot file's header, verifies its MAC under
+	// this cluster's root key and says whether Restore would accept it.
+	InspectSnapshot(Admin_InspectSnapshotServer) error
+	// SealStatus says whether this node is sealed and how it unseals. A
+	// sealed node answers SealStatus, Unseal and Status, and nothing else.
+	SealStatus(context.Context, *SealStatusRequest) (*SealStatusResponse, error)
+	// Unseal gives this node a passphrase, one Shamir share or an HSM PIN.
+	Unseal(context.Context, *UnsealRequest) (*UnsealResponse, error)
+	// Seal makes this node forget its keys and leave Raft until unsealed.
+	Seal(context.Context, *SealRequest) (*SealResponse, error)
+	// RotateKey adds a new data key version; new seals use it.
+	RotateKey(context.Context, *RotateKeyRequest) (*RotateKeyResponse, error)
+	// Rewrap re-seals every object under the newest data key, streaming
+	// progress until done.
+	Rewrap(*RewrapRequest, Admin_RewrapServer) error
+	// RetireKey removes a data key version that no object uses any more, and
+	// replaces the root key so that copies of the old keyring open no more.
+	RetireKey(context.Context, *RetireKeyRequest) (*RetireKeyResponse, error)
+	// Keyring lists the data key versions and how many objects each seals.
+	Keyring(context.Context, *KeyringRequest) (*KeyringResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -183,6 +362,9 @@ type UnimplementedAdminServer struct {
 
 func (UnimplementedAdminServer) Join(context.Context, *JoinRequest) (*JoinResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Join not implemented")
+}
+func (UnimplementedAdminServer) CreateJoinToken(context.Context, *CreateJoinTokenRequest) (*CreateJoinTokenResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateJoinToken not implemented")
 }
 func (UnimplementedAdminServer) Remove(context.Context, *RemoveRequest) (*RemoveResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Remove not implemented")
@@ -201,6 +383,30 @@ func (UnimplementedAdminServer) Snapshot(*SnapshotRequest, Admin_SnapshotServer)
 }
 func (UnimplementedAdminServer) Restore(Admin_RestoreServer) error {
 	return status.Errorf(codes.Unimplemented, "method Restore not implemented")
+}
+func (UnimplementedAdminServer) InspectSnapshot(Admin_InspectSnapshotServer) error {
+	return status.Errorf(codes.Unimplemented, "method InspectSnapshot not implemented")
+}
+func (UnimplementedAdminServer) SealStatus(context.Context, *SealStatusRequest) (*SealStatusResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SealStatus not implemented")
+}
+func (UnimplementedAdminServer) Unseal(context.Context, *UnsealRequest) (*UnsealResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Unseal not implemented")
+}
+func (UnimplementedAdminServer) Seal(context.Context, *SealRequest) (*SealResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Seal not implemented")
+}
+func (UnimplementedAdminServer) RotateKey(context.Context, *RotateKeyRequest) (*RotateKeyResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RotateKey not implemented")
+}
+func (UnimplementedAdminServer) Rewrap(*RewrapRequest, Admin_RewrapServer) error {
+	return status.Errorf(codes.Unimplemented, "method Rewrap not implemented")
+}
+func (UnimplementedAdminServer) RetireKey(context.Context, *RetireKeyRequest) (*RetireKeyResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RetireKey not implemented")
+}
+func (UnimplementedAdminServer) Keyring(context.Context, *KeyringRequest) (*KeyringResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Keyring not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 
@@ -229,6 +435,24 @@ func _Admin_Join_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(AdminServer).Join(ctx, req.(*JoinRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_CreateJoinToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateJoinTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).CreateJoinToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/kmsd.admin.v1.Admin/CreateJoinToken",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).CreateJoinToken(ctx, req.(*CreateJoinTokenRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -352,6 +576,161 @@ func (x *adminRestoreServer) Recv() (*RestoreChunk, error) {
 	return m, nil
 }
 
+func _Admin_InspectSnapshot_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(AdminServer).InspectSnapshot(&adminInspectSnapshotServer{stream})
+}
+
+type Admin_InspectSnapshotServer interface {
+	SendAndClose(*InspectSnapshotResponse) error
+	Recv() (*RestoreChunk, error)
+	grpc.ServerStream
+}
+
+type adminInspectSnapshotServer struct {
+	grpc.ServerStream
+}
+
+func (x *adminInspectSnapshotServer) SendAndClose(m *InspectSnapshotResponse) error {
+	return x.ServerStream.SendMsg(m)
+}
+
+func (x *adminInspectSnapshotServer) Recv() (*RestoreChunk, error) {
+	m := new(RestoreChunk)
+	if err := x.ServerStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func _Admin_SealStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SealStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).SealStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/kmsd.admin.v1.Admin/SealStatus",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).SealStatus(ctx, req.(*SealStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_Unseal_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnsealRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).Unseal(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/kmsd.admin.v1.Admin/Unseal",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).Unseal(ctx, req.(*UnsealRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_Seal_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SealRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).Seal(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/kmsd.admin.v1.Admin/Seal",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).Seal(ctx, req.(*SealRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_RotateKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).RotateKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/kmsd.admin.v1.Admin/RotateKey",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).RotateKey(ctx, req.(*RotateKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_Rewrap_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(RewrapRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AdminServer).Rewrap(m, &adminRewrapServer{stream})
+}
+
+type Admin_RewrapServer interface {
+	Send(*RewrapProgress) error
+	grpc.ServerStream
+}
+
+type adminRewrapServer struct {
+	grpc.ServerStream
+}
+
+func (x *adminRewrapServer) Send(m *RewrapProgress) error {
+	return x.ServerStream.SendMsg(m)
+}
+
+func _Admin_RetireKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetireKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).RetireKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/kmsd.admin.v1.Admin/RetireKey",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).RetireKey(ctx, req.(*RetireKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_Keyring_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(KeyringRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).Keyring(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/kmsd.admin.v1.Admin/Keyring",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).Keyring(ctx, req.(*KeyringRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _Admin_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "kmsd.admin.v1.Admin",
 	HandlerType: (*AdminServer)(nil),
@@ -359,6 +738,10 @@ var _Admin_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Join",
 			Handler:    _Admin_Join_Handler,
+		},
+		{
+			MethodName: "CreateJoinToken",
+			Handler:    _Admin_CreateJoinToken_Handler,
 		},
 		{
 			MethodName: "Remove",
@@ -376,6 +759,30 @@ var _Admin_serviceDesc = grpc.ServiceDesc{
 			MethodName: "TransferLeadership",
 			Handler:    _Admin_TransferLeadership_Handler,
 		},
+		{
+			MethodName: "SealStatus",
+			Handler:    _Admin_SealStatus_Handler,
+		},
+		{
+			MethodName: "Unseal",
+			Handler:    _Admin_Unseal_Handler,
+		},
+		{
+			MethodName: "Seal",
+			Handler:    _Admin_Seal_Handler,
+		},
+		{
+			MethodName: "RotateKey",
+			Handler:    _Admin_RotateKey_Handler,
+		},
+		{
+			MethodName: "RetireKey",
+			Handler:    _Admin_RetireKey_Handler,
+		},
+		{
+			MethodName: "Keyring",
+			Handler:    _Admin_Keyring_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -387,6 +794,16 @@ var _Admin_serviceDesc = grpc.ServiceDesc{
 			StreamName:    "Restore",
 			Handler:       _Admin_Restore_Handler,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "InspectSnapshot",
+			Handler:       _Admin_InspectSnapshot_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "Rewrap",
+			Handler:       _Admin_Rewrap_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "proto/admin.proto",

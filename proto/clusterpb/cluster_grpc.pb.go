@@ -22,9 +22,13 @@ type ClusterClient interface {
 	Forward(ctx context.Context, in *ForwardRequest, opts ...grpc.CallOption) (*ForwardResponse, error)
 	// ReadIndex confirms leadership and returns the leader's commit index.
 	ReadIndex(ctx context.Context, in *ReadIndexRequest, opts ...grpc.CallOption) (*ReadIndexResponse, error)
-	// AddServer adds a new server to the Raft configuration (leader only; a
-	// follower forwards it).
-	AddServer(ctx context.Context, in *AddServerRequest, opts ...grpc.CallOption) (*AddServerResponse, error)
+	// JoinCluster admits a new node that presents a valid join token: the
+	// leader spends the token, adds the node to the Raft configuration as a
+	// non-voter and hands it the cluster's keys wrapped to the node's
+	// one-time public key. A member that is not the leader passes the request
+	// on. The caller must be the joining node itself (its certificate names
+	// `id`) or a member passing it on.
+	JoinCluster(ctx context.Context, in *JoinClusterRequest, opts ...grpc.CallOption) (*JoinClusterResponse, error)
 	// RemoveServer removes a server from the Raft configuration (leader only;
 	// a follower forwards it).
 	RemoveServer(ctx context.Context, in *RemoveServerRequest, opts ...grpc.CallOption) (*RemoveServerResponse, error)
@@ -35,9 +39,6 @@ type ClusterClient interface {
 	Members(ctx context.Context, in *MembersRequest, opts ...grpc.CallOption) (*MembersResponse, error)
 	// Stats reports this server's Raft progress, for autopilot.
 	Stats(ctx context.Context, in *StatsRequest, opts ...grpc.CallOption) (*StatsResponse, error)
-	// DataKey hands the cluster's data key to a node that is joining, so it
-	// can open the key material it will replicate.
-	DataKey(ctx context.Context, in *DataKeyRequest, opts ...grpc.CallOption) (*DataKeyResponse, error)
 }
 
 type clusterClient struct {
@@ -66,9 +67,9 @@ func (c *clusterClient) ReadIndex(ctx context.Context, in *ReadIndexRequest, opt
 	return out, nil
 }
 
-func (c *clusterClient) AddServer(ctx context.Context, in *AddServerRequest, opts ...grpc.CallOption) (*AddServerResponse, error) {
-	out := new(AddServerResponse)
-	err := c.cc.Invoke(ctx, "/kmsd.cluster.v1.Cluster/AddServer", in, out, opts...)
+func (c *clusterClient) JoinCluster(ctx context.Context, in *JoinClusterRequest, opts ...grpc.CallOption) (*JoinClusterResponse, error) {
+	out := new(JoinClusterResponse)
+	err := c.cc.Invoke(ctx, "/kmsd.cluster.v1.Cluster/JoinCluster", in, out, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -111,15 +112,6 @@ func (c *clusterClient) Stats(ctx context.Context, in *StatsRequest, opts ...grp
 	return out, nil
 }
 
-func (c *clusterClient) DataKey(ctx context.Context, in *DataKeyRequest, opts ...grpc.CallOption) (*DataKeyResponse, error) {
-	out := new(DataKeyResponse)
-	err := c.cc.Invoke(ctx, "/kmsd.cluster.v1.Cluster/DataKey", in, out, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 // ClusterServer is the server API for Cluster service.
 // All implementations must embed UnimplementedClusterServer
 // for forward compatibility
@@ -129,9 +121,13 @@ type ClusterServer interface {
 	Forward(context.Context, *ForwardRequest) (*ForwardResponse, error)
 	// ReadIndex confirms leadership and returns the leader's commit index.
 	ReadIndex(context.Context, *ReadIndexRequest) (*ReadIndexResponse, error)
-	// AddServer adds a new server to the Raft configuration (leader only; a
-	// follower forwards it).
-	AddServer(context.Context, *AddServerRequest) (*AddServerResponse, error)
+	// JoinCluster admits a new node that presents a valid join token: the
+	// leader spends the token, adds the node to the Raft configuration as a
+	// non-voter and hands it the cluster's keys wrapped to the node's
+	// one-time public key. A member that is not the leader passes the request
+	// on. The caller must be the joining node itself (its certificate names
+	// `id`) or a member passing it on.
+	JoinCluster(context.Context, *JoinClusterRequest) (*JoinClusterResponse, error)
 	// RemoveServer removes a server from the Raft configuration (leader only;
 	// a follower forwards it).
 	RemoveServer(context.Context, *RemoveServerRequest) (*RemoveServerResponse, error)
@@ -142,9 +138,6 @@ type ClusterServer interface {
 	Members(context.Context, *MembersRequest) (*MembersResponse, error)
 	// Stats reports this server's Raft progress, for autopilot.
 	Stats(context.Context, *StatsRequest) (*StatsResponse, error)
-	// DataKey hands the cluster's data key to a node that is joining, so it
-	// can open the key material it will replicate.
-	DataKey(context.Context, *DataKeyRequest) (*DataKeyResponse, error)
 	mustEmbedUnimplementedClusterServer()
 }
 
@@ -158,8 +151,8 @@ func (UnimplementedClusterServer) Forward(context.Context, *ForwardRequest) (*Fo
 func (UnimplementedClusterServer) ReadIndex(context.Context, *ReadIndexRequest) (*ReadIndexResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ReadIndex not implemented")
 }
-func (UnimplementedClusterServer) AddServer(context.Context, *AddServerRequest) (*AddServerResponse, error) {
-	return nil, status.Errorf(codes.Unimplemented, "method AddServer not implemented")
+func (UnimplementedClusterServer) JoinCluster(context.Context, *JoinClusterRequest) (*JoinClusterResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method JoinCluster not implemented")
 }
 func (UnimplementedClusterServer) RemoveServer(context.Context, *RemoveServerRequest) (*RemoveServerResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method RemoveServer not implemented")
@@ -172,9 +165,6 @@ func (UnimplementedClusterServer) Members(context.Context, *MembersRequest) (*Me
 }
 func (UnimplementedClusterServer) Stats(context.Context, *StatsRequest) (*StatsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Stats not implemented")
-}
-func (UnimplementedClusterServer) DataKey(context.Context, *DataKeyRequest) (*DataKeyResponse, error) {
-	return nil, status.Errorf(codes.Unimplemented, "method DataKey not implemented")
 }
 func (UnimplementedClusterServer) mustEmbedUnimplementedClusterServer() {}
 
@@ -225,20 +215,20 @@ func _Cluster_ReadIndex_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
-func _Cluster_AddServer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(AddServerRequest)
+func _Cluster_JoinCluster_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(JoinClusterRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(ClusterServer).AddServer(ctx, in)
+		return srv.(ClusterServer).JoinCluster(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: "/kmsd.cluster.v1.Cluster/AddServer",
+		FullMethod: "/kmsd.cluster.v1.Cluster/JoinCluster",
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(ClusterServer).AddServer(ctx, req.(*AddServerRequest))
+		return srv.(ClusterServer).JoinCluster(ctx, req.(*JoinClusterRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -315,24 +305,6 @@ func _Cluster_Stats_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
-func _Cluster_DataKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(DataKeyRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(ClusterServer).DataKey(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: "/kmsd.cluster.v1.Cluster/DataKey",
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(ClusterServer).DataKey(ctx, req.(*DataKeyRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
 var _Cluster_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "kmsd.cluster.v1.Cluster",
 	HandlerType: (*ClusterServer)(nil),
@@ -346,8 +318,8 @@ var _Cluster_serviceDesc = grpc.ServiceDesc{
 			Handler:    _Cluster_ReadIndex_Handler,
 		},
 		{
-			MethodName: "AddServer",
-			Handler:    _Cluster_AddServer_Handler,
+			MethodName: "JoinCluster",
+			Handler:    _Cluster_JoinCluster_Handler,
 		},
 		{
 			MethodName: "RemoveServer",
@@ -364,10 +336,6 @@ var _Cluster_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Stats",
 			Handler:    _Cluster_Stats_Handler,
-		},
-		{
-			MethodName: "DataKey",
-			Handler:    _Cluster_DataKey_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

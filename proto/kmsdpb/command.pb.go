@@ -28,20 +28,26 @@ const (
 type CommandType int32
 
 const (
-	CommandType_COMMAND_TYPE_UNKNOWN          CommandType = 0
-	CommandType_COMMAND_TYPE_CREATE_OBJECTS   CommandType = 1
-	CommandType_COMMAND_TYPE_ACTIVATE         CommandType = 2
-	CommandType_COMMAND_TYPE_REVOKE           CommandType = 3
-	CommandType_COMMAND_TYPE_DESTROY          CommandType = 4
-	CommandType_COMMAND_TYPE_ADD_ATTRIBUTE    CommandType = 5
-	CommandType_COMMAND_TYPE_MODIFY_ATTRIBUTE CommandType = 6
-	CommandType_COMMAND_TYPE_DELETE_ATTRIBUTE CommandType = 7
-	CommandType_COMMAND_TYPE_REKEY            CommandType = 8
-	CommandType_COMMAND_TYPE_ARCHIVE          CommandType = 9
-	CommandType_COMMAND_TYPE_RECOVER          CommandType = 10
-	CommandType_COMMAND_TYPE_ALLOCATE_USAGE   CommandType = 11
-	CommandType_COMMAND_TYPE_MARK_NOT_FRESH   CommandType = 12
-	CommandType_COMMAND_TYPE_UNDO             CommandType = 13
+	CommandType_COMMAND_TYPE_UNKNOWN            CommandType = 0
+	CommandType_COMMAND_TYPE_CREATE_OBJECTS     CommandType = 1
+	CommandType_COMMAND_TYPE_ACTIVATE           CommandType = 2
+	CommandType_COMMAND_TYPE_REVOKE             CommandType = 3
+	CommandType_COMMAND_TYPE_DESTROY            CommandType = 4
+	CommandType_COMMAND_TYPE_ADD_ATTRIBUTE      CommandType = 5
+	CommandType_COMMAND_TYPE_MODIFY_ATTRIBUTE   CommandType = 6
+	CommandType_COMMAND_TYPE_DELETE_ATTRIBUTE   CommandType = 7
+	CommandType_COMMAND_TYPE_REKEY              CommandType = 8
+	CommandType_COMMAND_TYPE_ARCHIVE            CommandType = 9
+	CommandType_COMMAND_TYPE_RECOVER            CommandType = 10
+	CommandType_COMMAND_TYPE_ALLOCATE_USAGE     CommandType = 11
+	CommandType_COMMAND_TYPE_MARK_NOT_FRESH     CommandType = 12
+	CommandType_COMMAND_TYPE_UNDO               CommandType = 13
+	CommandType_COMMAND_TYPE_CREATE_JOIN_TOKEN  CommandType = 14
+	CommandType_COMMAND_TYPE_CONSUME_JOIN_TOKEN CommandType = 15
+	CommandType_COMMAND_TYPE_ADD_DATA_KEY       CommandType = 16
+	CommandType_COMMAND_TYPE_RETIRE_DATA_KEY    CommandType = 17
+	CommandType_COMMAND_TYPE_REWRAP             CommandType = 18
+	CommandType_COMMAND_TYPE_ROTATE_ROOT        CommandType = 19
 )
 
 // Enum value maps for CommandType.
@@ -61,22 +67,34 @@ var (
 		11: "COMMAND_TYPE_ALLOCATE_USAGE",
 		12: "COMMAND_TYPE_MARK_NOT_FRESH",
 		13: "COMMAND_TYPE_UNDO",
+		14: "COMMAND_TYPE_CREATE_JOIN_TOKEN",
+		15: "COMMAND_TYPE_CONSUME_JOIN_TOKEN",
+		16: "COMMAND_TYPE_ADD_DATA_KEY",
+		17: "COMMAND_TYPE_RETIRE_DATA_KEY",
+		18: "COMMAND_TYPE_REWRAP",
+		19: "COMMAND_TYPE_ROTATE_ROOT",
 	}
 	CommandType_value = map[string]int32{
-		"COMMAND_TYPE_UNKNOWN":          0,
-		"COMMAND_TYPE_CREATE_OBJECTS":   1,
-		"COMMAND_TYPE_ACTIVATE":         2,
-		"COMMAND_TYPE_REVOKE":           3,
-		"COMMAND_TYPE_DESTROY":          4,
-		"COMMAND_TYPE_ADD_ATTRIBUTE":    5,
-		"COMMAND_TYPE_MODIFY_ATTRIBUTE": 6,
-		"COMMAND_TYPE_DELETE_ATTRIBUTE": 7,
-		"COMMAND_TYPE_REKEY":            8,
-		"COMMAND_TYPE_ARCHIVE":          9,
-		"COMMAND_TYPE_RECOVER":          10,
-		"COMMAND_TYPE_ALLOCATE_USAGE":   11,
-		"COMMAND_TYPE_MARK_NOT_FRESH":   12,
-		"COMMAND_TYPE_UNDO":             13,
+		"COMMAND_TYPE_UNKNOWN":            0,
+		"COMMAND_TYPE_CREATE_OBJECTS":     1,
+		"COMMAND_TYPE_ACTIVATE":           2,
+		"COMMAND_TYPE_REVOKE":             3,
+		"COMMAND_TYPE_DESTROY":            4,
+		"COMMAND_TYPE_ADD_ATTRIBUTE":      5,
+		"COMMAND_TYPE_MODIFY_ATTRIBUTE":   6,
+		"COMMAND_TYPE_DELETE_ATTRIBUTE":   7,
+		"COMMAND_TYPE_REKEY":              8,
+		"COMMAND_TYPE_ARCHIVE":            9,
+		"COMMAND_TYPE_RECOVER":            10,
+		"COMMAND_TYPE_ALLOCATE_USAGE":     11,
+		"COMMAND_TYPE_MARK_NOT_FRESH":     12,
+		"COMMAND_TYPE_UNDO":               13,
+		"COMMAND_TYPE_CREATE_JOIN_TOKEN":  14,
+		"COMMAND_TYPE_CONSUME_JOIN_TOKEN": 15,
+		"COMMAND_TYPE_ADD_DATA_KEY":       16,
+		"COMMAND_TYPE_RETIRE_DATA_KEY":    17,
+		"COMMAND_TYPE_REWRAP":             18,
+		"COMMAND_TYPE_ROTATE_ROOT":        19,
 	}
 )
 
@@ -1265,6 +1283,727 @@ func (x *UndoStep) GetExpect() []byte {
 	return nil
 }
 
+// JoinToken is a one-time token that lets one new node join the cluster. Only
+// its SHA-256 is stored, with its expiry. Kept in snapshots.
+type JoinToken struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	// SHA-256 of the token text.
+	Hash            []byte `protobuf:"bytes,1,opt,name=hash,proto3" json:"hash,omitempty"`
+	ExpiresUnixNano int64  `protobuf:"varint,2,opt,name=expires_unix_nano,json=expiresUnixNano,proto3" json:"expires_unix_nano,omitempty"`
+	CreatedUnixNano int64  `protobuf:"varint,3,opt,name=created_unix_nano,json=createdUnixNano,proto3" json:"created_unix_nano,omitempty"`
+	// Identity of the operator who created it.
+	CreatedBy string `protobuf:"bytes,4,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+}
+
+func (x *JoinToken) Reset() {
+	*x = JoinToken{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_proto_command_proto_msgTypes[18]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *JoinToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinToken) ProtoMessage() {}
+
+func (x *JoinToken) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_command_proto_msgTypes[18]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinToken.ProtoReflect.Descriptor instead.
+func (*JoinToken) Descriptor() ([]byte, []int) {
+	return file_proto_command_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *JoinToken) GetHash() []byte {
+	if x != nil {
+		return x.Hash
+	}
+	return nil
+}
+
+func (x *JoinToken) GetExpiresUnixNano() int64 {
+	if x != nil {
+		return x.ExpiresUnixNano
+	}
+	return 0
+}
+
+func (x *JoinToken) GetCreatedUnixNano() int64 {
+	if x != nil {
+		return x.CreatedUnixNano
+	}
+	return 0
+}
+
+func (x *JoinToken) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+// CreateJoinToken stores a new join token; expired tokens are dropped.
+type CreateJoinToken struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	Token *JoinToken `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+}
+
+func (x *CreateJoinToken) Reset() {
+	*x = CreateJoinToken{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_proto_command_proto_msgTypes[19]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *CreateJoinToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateJoinToken) ProtoMessage() {}
+
+func (x *CreateJoinToken) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_command_proto_msgTypes[19]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateJoinToken.ProtoReflect.Descriptor instead.
+func (*CreateJoinToken) Descriptor() ([]byte, []int) {
+	return file_proto_command_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CreateJoinToken) GetToken() *JoinToken {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+// ConsumeJoinToken spends a join token for the node node_id: it succeeds
+// once, and only before the token expires (by the command's time).
+type ConsumeJoinToken struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	Hash   []byte `protobuf:"bytes,1,opt,name=hash,proto3" json:"hash,omitempty"`
+	NodeId string `protobuf:"bytes,2,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+}
+
+func (x *ConsumeJoinToken) Reset() {
+	*x = ConsumeJoinToken{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_proto_command_proto_msgTypes[20]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *ConsumeJoinToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsumeJoinToken) ProtoMessage() {}
+
+func (x *ConsumeJoinToken) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_command_proto_msgTypes[20]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsumeJoinToken.ProtoReflect.Descriptor instead.
+func (*ConsumeJoinToken) Descriptor() ([]byte, []int) {
+	return file_proto_command_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ConsumeJoinToken) GetHash() []byte {
+	if x != nil {
+		return x.Hash
+	}
+	return nil
+}
+
+func (x *ConsumeJoinToken) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+// DataKey is one version of the cluster's keyring: a data key sealed under
+// the root key. Kept in snapshots.
+type DataKey struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	Version         uint32 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Sealed          []byte `protobuf:"bytes,2,opt,name=sealed,proto3" json:"sealed,omitempty"`
+	CreatedUnixNano int64  `protobuf:"varint,3,opt,name=created_unix_nano,json=createdUnixNano,proto3" json:"created_unix_nano,omitempty"`
+}
+
+func (x *DataKey) Reset() {
+	*x = DataKey{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_proto_command_proto_msgTypes[21]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *DataKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DataKey) ProtoMessage() {}
+
+func (x *DataKey) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_command_proto_msgTypes[21]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DataKey.ProtoReflect.Descriptor instead.
+func (*DataKey) Descriptor() ([]byte, []int) {
+	return file_proto_command_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *DataKey) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *DataKey) GetSealed() []byte {
+	if x != nil {
+		return x.Sealed
+	}
+	return nil
+}
+
+func (x *DataKey) GetCreatedUnixNano() int64 {
+	if x != nil {
+		return x.CreatedUnixNano
+	}
+	return 0
+}
+
+// AddDataKey adds the next version to the keyring. The first one also names
+// the cluster; later ones must name the same cluster.
+type AddDataKey struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	Key       *DataKey `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	ClusterId string   `protobuf:"bytes,2,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	// The root epoch the key is sealed under: refused unless it is the
+	// keyring's current epoch (a root rotation applied meanwhile).
+	RootEpoch uint64 `protobuf:"varint,3,opt,name=root_epoch,json=rootEpoch,proto3" json:"root_epoch,omitempty"`
+}
+
+func (x *AddDataKey) Reset() {
+	*x = AddDataKey{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_proto_command_proto_msgTypes[22]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *AddDataKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddDataKey) ProtoMessage() {}
+
+func (x *AddDataKey) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_command_proto_msgTypes[22]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddDataKey.ProtoReflect.Descriptor instead.
+func (*AddDataKey) Descriptor() ([]byte, []int) {
+	return file_proto_command_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *AddDataKey) GetKey() *DataKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *AddDataKey) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
+	}
+	return ""
+}
+
+func (x *AddDataKey) GetRootEpoch() uint64 {
+	if x != nil {
+		return x.RootEpoch
+	}
+	return 0
+}
+
+// RetireDataKey removes a version that no object is sealed with any more
+// and that is not the newest.
+type RetireDataKey struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	Version uint32 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+}
+
+func (x *RetireDataKey) Reset() {
+	*x = RetireDataKey{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_proto_command_proto_msgTypes[23]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *RetireDataKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireDataKey) ProtoMessage() {}
+
+func (x *RetireDataKey) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_command_proto_msgTypes[23]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireDataKey.ProtoReflect.Descriptor instead.
+func (*RetireDataKey) Descriptor() ([]byte, []int) {
+	return file_proto_command_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *RetireDataKey) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// Rewrap replaces the sealed material of objects, each only if it is still
+// exactly what the proposer read.
+type Rewrap struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	Items []*RewrapItem `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+}
+
+func (x *Rewrap) Reset() {
+	*x = Rewrap{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_proto_command_proto_msgTypes[24]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *Rewrap) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Rewrap) ProtoMessage() {}
+
+func (x *Rewrap) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_command_proto_msgTypes[24]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Rewrap.ProtoReflect.Descriptor instead.
+func (*Rewrap) Descriptor() ([]byte, []int) {
+	return file_proto_command_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *Rewrap) GetItems() []*RewrapItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+type RewrapItem struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// SHA-256 of the sealed material the proposer re-sealed.
+	PreviousSha256 []byte `protobuf:"bytes,2,opt,name=previous_sha256,json=previousSha256,proto3" json:"previous_sha256,omitempty"`
+	SealedMaterial []byte `protobuf:"bytes,3,opt,name=sealed_material,json=sealedMaterial,proto3" json:"sealed_material,omitempty"`
+}
+
+func (x *RewrapItem) Reset() {
+	*x = RewrapItem{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_proto_command_proto_msgTypes[25]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *RewrapItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RewrapItem) ProtoMessage() {}
+
+func (x *RewrapItem) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_command_proto_msgTypes[25]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RewrapItem.ProtoReflect.Descriptor instead.
+func (*RewrapItem) Descriptor() ([]byte, []int) {
+	return file_proto_command_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RewrapItem) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RewrapItem) GetPreviousSha256() []byte {
+	if x != nil {
+		return x.PreviousSha256
+	}
+	return nil
+}
+
+func (x *RewrapItem) GetSealedMaterial() []byte {
+	if x != nil {
+		return x.SealedMaterial
+	}
+	return nil
+}
+
+// RootTransition is the newest root key of the cluster wrapped under the
+// one before it, so that a node still holding the previous root key can move
+// to it. Kept in snapshots (one record, only after a root rotation).
+type RootTransition struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	// Root epoch of the wrapped key; the cluster's first root key is epoch 0.
+	Epoch       uint64 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	WrappedRoot []byte `protobuf:"bytes,2,opt,name=wrapped_root,json=wrappedRoot,proto3" json:"wrapped_root,omitempty"`
+}
+
+func (x *RootTransition) Reset() {
+	*x = RootTransition{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_proto_command_proto_msgTypes[26]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *RootTransition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RootTransition) ProtoMessage() {}
+
+func (x *RootTransition) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_command_proto_msgTypes[26]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RootTransition.ProtoReflect.Descriptor instead.
+func (*RootTransition) Descriptor() ([]byte, []int) {
+	return file_proto_command_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *RootTransition) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *RootTransition) GetWrappedRoot() []byte {
+	if x != nil {
+		return x.WrappedRoot
+	}
+	return nil
+}
+
+// RotateRoot replaces the root key: it carries the whole new keyring, each
+// remaining data key sealed under the new root key, and the new root key
+// wrapped under the current one. A current version left out is retired: it
+// must seal no object, and the newest version must be present.
+type RotateRoot struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	// The current epoch plus one.
+	Epoch       uint64 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	WrappedRoot []byte `protobuf:"bytes,2,opt,name=wrapped_root,json=wrappedRoot,proto3" json:"wrapped_root,omitempty"`
+	// Oldest first, a subset of the current versions.
+	Keys      []*DataKey `protobuf:"bytes,3,rep,name=keys,proto3" json:"keys,omitempty"`
+	ClusterId string     `protobuf:"bytes,4,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+}
+
+func (x *RotateRoot) Reset() {
+	*x = RotateRoot{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_proto_command_proto_msgTypes[27]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *RotateRoot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateRoot) ProtoMessage() {}
+
+func (x *RotateRoot) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_command_proto_msgTypes[27]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateRoot.ProtoReflect.Descriptor instead.
+func (*RotateRoot) Descriptor() ([]byte, []int) {
+	return file_proto_command_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *RotateRoot) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *RotateRoot) GetWrappedRoot() []byte {
+	if x != nil {
+		return x.WrappedRoot
+	}
+	return nil
+}
+
+func (x *RotateRoot) GetKeys() []*DataKey {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *RotateRoot) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
+	}
+	return ""
+}
+
+// ControlRecord is one record of a snapshot's cluster section: the state the
+// cluster itself keeps next to the objects.
+type ControlRecord struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	// Types that are assignable to Record:
+	//
+	//	*ControlRecord_JoinToken
+	//	*ControlRecord_DataKey
+	//	*ControlRecord_ClusterId
+	//	*ControlRecord_RootTransition
+	Record isControlRecord_Record `protobuf_oneof:"record"`
+}
+
+func (x *ControlRecord) Reset() {
+	*x = ControlRecord{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_proto_command_proto_msgTypes[28]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *ControlRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ControlRecord) ProtoMessage() {}
+
+func (x *ControlRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_command_proto_msgTypes[28]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ControlRecord.ProtoReflect.Descriptor instead.
+func (*ControlRecord) Descriptor() ([]byte, []int) {
+	return file_proto_command_proto_rawDescGZIP(), []int{28}
+}
+
+func (m *ControlRecord) GetRecord() isControlRecord_Record {
+	if m != nil {
+		return m.Record
+	}
+	return nil
+}
+
+func (x *ControlRecord) GetJoinToken() *JoinToken {
+	if x, ok := x.GetRecord().(*ControlRecord_JoinToken); ok {
+		return x.JoinToken
+	}
+	return nil
+}
+
+func (x *ControlRecord) GetDataKey() *DataKey {
+	if x, ok := x.GetRecord().(*ControlRecord_DataKey); ok {
+		return x.DataKey
+	}
+	return nil
+}
+
+func (x *ControlRecord) GetClusterId() string {
+	if x, ok := x.GetRecord().(*ControlRecord_ClusterId); ok {
+		return x.ClusterId
+	}
+	return ""
+}
+
+func (x *ControlRecord) GetRootTransition() *RootTransition {
+	if x, ok := x.GetRecord().(*ControlRecord_RootTransition); ok {
+		return x.RootTransition
+	}
+	return nil
+}
+
+type isControlRecord_Record interface {
+	isControlRecord_Record()
+}
+
+type ControlRecord_JoinToken struct {
+	JoinToken *JoinToken `protobuf:"bytes,1,opt,name=join_token,json=joinToken,proto3,oneof"`
+}
+
+type ControlRecord_DataKey struct {
+	DataKey *DataKey `protobuf:"bytes,2,opt,name=data_key,json=dataKey,proto3,oneof"`
+}
+
+type ControlRecord_ClusterId struct {
+	ClusterId string `protobuf:"bytes,3,opt,name=cluster_id,json=clusterId,proto3,oneof"`
+}
+
+type ControlRecord_RootTransition struct {
+	RootTransition *RootTransition `protobuf:"bytes,4,opt,name=root_transition,json=rootTransition,proto3,oneof"`
+}
+
+func (*ControlRecord_JoinToken) isControlRecord_Record() {}
+
+func (*ControlRecord_DataKey) isControlRecord_Record() {}
+
+func (*ControlRecord_ClusterId) isControlRecord_Record() {}
+
+func (*ControlRecord_RootTransition) isControlRecord_Record() {}
+
 var File_proto_command_proto protoreflect.FileDescriptor
 
 var file_proto_command_proto_rawDesc = []byte{
@@ -1373,36 +2112,120 @@ var file_proto_command_proto_rawDesc = []byte{
 	0x6b, 0x6d, 0x73, 0x64, 0x2e, 0x76, 0x31, 0x2e, 0x53, 0x74, 0x6f, 0x72, 0x65, 0x64, 0x4f, 0x62,
 	0x6a, 0x65, 0x63, 0x74, 0x52, 0x07, 0x72, 0x65, 0x73, 0x74, 0x6f, 0x72, 0x65, 0x12, 0x16, 0x0a,
 	0x06, 0x65, 0x78, 0x70, 0x65, 0x63, 0x74, 0x18, 0x03, 0x20, 0x01, 0x28, 0x0c, 0x52, 0x06, 0x65,
-	0x78, 0x70, 0x65, 0x63, 0x74, 0x2a, 0xa1, 0x03, 0x0a, 0x0b, 0x43, 0x6f, 0x6d, 0x6d, 0x61, 0x6e,
-	0x64, 0x54, 0x79, 0x70, 0x65, 0x12, 0x18, 0x0a, 0x14, 0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44,
-	0x5f, 0x54, 0x59, 0x50, 0x45, 0x5f, 0x55, 0x4e, 0x4b, 0x4e, 0x4f, 0x57, 0x4e, 0x10, 0x00, 0x12,
-	0x1f, 0x0a, 0x1b, 0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50, 0x45, 0x5f,
-	0x43, 0x52, 0x45, 0x41, 0x54, 0x45, 0x5f, 0x4f, 0x42, 0x4a, 0x45, 0x43, 0x54, 0x53, 0x10, 0x01,
-	0x12, 0x19, 0x0a, 0x15, 0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50, 0x45,
-	0x5f, 0x41, 0x43, 0x54, 0x49, 0x56, 0x41, 0x54, 0x45, 0x10, 0x02, 0x12, 0x17, 0x0a, 0x13, 0x43,
-	0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50, 0x45, 0x5f, 0x52, 0x45, 0x56, 0x4f,
-	0x4b, 0x45, 0x10, 0x03, 0x12, 0x18, 0x0a, 0x14, 0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f,
-	0x54, 0x59, 0x50, 0x45, 0x5f, 0x44, 0x45, 0x53, 0x54, 0x52, 0x4f, 0x59, 0x10, 0x04, 0x12, 0x1e,
-	0x0a, 0x1a, 0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50, 0x45, 0x5f, 0x41,
-	0x44, 0x44, 0x5f, 0x41, 0x54, 0x54, 0x52, 0x49, 0x42, 0x55, 0x54, 0x45, 0x10, 0x05, 0x12, 0x21,
-	0x0a, 0x1d, 0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50, 0x45, 0x5f, 0x4d,
-	0x4f, 0x44, 0x49, 0x46, 0x59, 0x5f, 0x41, 0x54, 0x54, 0x52, 0x49, 0x42, 0x55, 0x54, 0x45, 0x10,
-	0x06, 0x12, 0x21, 0x0a, 0x1d, 0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50,
-	0x45, 0x5f, 0x44, 0x45, 0x4c, 0x45, 0x54, 0x45, 0x5f, 0x41, 0x54, 0x54, 0x52, 0x49, 0x42, 0x55,
-	0x54, 0x45, 0x10, 0x07, 0x12, 0x16, 0x0a, 0x12, 0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f,
-	0x54, 0x59, 0x50, 0x45, 0x5f, 0x52, 0x45, 0x4b, 0x45, 0x59, 0x10, 0x08, 0x12, 0x18, 0x0a, 0x14,
-	0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50, 0x45, 0x5f, 0x41, 0x52, 0x43,
-	0x48, 0x49, 0x56, 0x45, 0x10, 0x09, 0x12, 0x18, 0x0a, 0x14, 0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e,
-	0x44, 0x5f, 0x54, 0x59, 0x50, 0x45, 0x5f, 0x52, 0x45, 0x43, 0x4f, 0x56, 0x45, 0x52, 0x10, 0x0a,
-	0x12, 0x1f, 0x0a, 0x1b, 0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50, 0x45,
-	0x5f, 0x41, 0x4c, 0x4c, 0x4f, 0x43, 0x41, 0x54, 0x45, 0x5f, 0x55, 0x53, 0x41, 0x47, 0x45, 0x10,
-	0x0b, 0x12, 0x1f, 0x0a, 0x1b, 0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50,
-	0x45, 0x5f, 0x4d, 0x41, 0x52, 0x4b, 0x5f, 0x4e, 0x4f, 0x54, 0x5f, 0x46, 0x52, 0x45, 0x53, 0x48,
-	0x10, 0x0c, 0x12, 0x15, 0x0a, 0x11, 0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59,
-	0x50, 0x45, 0x5f, 0x55, 0x4e, 0x44, 0x4f, 0x10, 0x0d, 0x42, 0x23, 0x5a, 0x21, 0x67, 0x69, 0x74,
-	0x68, 0x75, 0x62, 0x2e, 0x63, 0x6f, 0x6d, 0x2f, 0x6b, 0x6d, 0x73, 0x64, 0x2f, 0x6b, 0x6d, 0x73,
-	0x64, 0x2f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x2f, 0x6b, 0x6d, 0x73, 0x64, 0x70, 0x62, 0x62, 0x06,
-	0x70, 0x72, 0x6f, 0x74, 0x6f, 0x33,
+	0x78, 0x70, 0x65, 0x63, 0x74, 0x22, 0x96, 0x01, 0x0a, 0x09, 0x4a, 0x6f, 0x69, 0x6e, 0x54, 0x6f,
+	0x6b, 0x65, 0x6e, 0x12, 0x12, 0x0a, 0x04, 0x68, 0x61, 0x73, 0x68, 0x18, 0x01, 0x20, 0x01, 0x28,
+	0x0c, 0x52, 0x04, 0x68, 0x61, 0x73, 0x68, 0x12, 0x2a, 0x0a, 0x11, 0x65, 0x78, 0x70, 0x69, 0x72,
+	0x65, 0x73, 0x5f, 0x75, 0x6e, 0x69, 0x78, 0x5f, 0x6e, 0x61, 0x6e, 0x6f, 0x18, 0x02, 0x20, 0x01,
+	0x28, 0x03, 0x52, 0x0f, 0x65, 0x78, 0x70, 0x69, 0x72, 0x65, 0x73, 0x55, 0x6e, 0x69, 0x78, 0x4e,
+	0x61, 0x6e, 0x6f, 0x12, 0x2a, 0x0a, 0x11, 0x63, 0x72, 0x65, 0x61, 0x74, 0x65, 0x64, 0x5f, 0x75,
+	0x6e, 0x69, 0x78, 0x5f, 0x6e, 0x61, 0x6e, 0x6f, 0x18, 0x03, 0x20, 0x01, 0x28, 0x03, 0x52, 0x0f,
+	0x63, 0x72, 0x65, 0x61, 0x74, 0x65, 0x64, 0x55, 0x6e, 0x69, 0x78, 0x4e, 0x61, 0x6e, 0x6f, 0x12,
+	0x1d, 0x0a, 0x0a, 0x63, 0x72, 0x65, 0x61, 0x74, 0x65, 0x64, 0x5f, 0x62, 0x79, 0x18, 0x04, 0x20,
+	0x01, 0x28, 0x09, 0x52, 0x09, 0x63, 0x72, 0x65, 0x61, 0x74, 0x65, 0x64, 0x42, 0x79, 0x22, 0x3b,
+	0x0a, 0x0f, 0x43, 0x72, 0x65, 0x61, 0x74, 0x65, 0x4a, 0x6f, 0x69, 0x6e, 0x54, 0x6f, 0x6b, 0x65,
+	0x6e, 0x12, 0x28, 0x0a, 0x05, 0x74, 0x6f, 0x6b, 0x65, 0x6e, 0x18, 0x01, 0x20, 0x01, 0x28, 0x0b,
+	0x32, 0x12, 0x2e, 0x6b, 0x6d, 0x73, 0x64, 0x2e, 0x76, 0x31, 0x2e, 0x4a, 0x6f, 0x69, 0x6e, 0x54,
+	0x6f, 0x6b, 0x65, 0x6e, 0x52, 0x05, 0x74, 0x6f, 0x6b, 0x65, 0x6e, 0x22, 0x3f, 0x0a, 0x10, 0x43,
+	0x6f, 0x6e, 0x73, 0x75, 0x6d, 0x65, 0x4a, 0x6f, 0x69, 0x6e, 0x54, 0x6f, 0x6b, 0x65, 0x6e, 0x12,
+	0x12, 0x0a, 0x04, 0x68, 0x61, 0x73, 0x68, 0x18, 0x01, 0x20, 0x01, 0x28, 0x0c, 0x52, 0x04, 0x68,
+	0x61, 0x73, 0x68, 0x12, 0x17, 0x0a, 0x07, 0x6e, 0x6f, 0x64, 0x65, 0x5f, 0x69, 0x64, 0x18, 0x02,
+	0x20, 0x01, 0x28, 0x09, 0x52, 0x06, 0x6e, 0x6f, 0x64, 0x65, 0x49, 0x64, 0x22, 0x67, 0x0a, 0x07,
+	0x44, 0x61, 0x74, 0x61, 0x4b, 0x65, 0x79, 0x12, 0x18, 0x0a, 0x07, 0x76, 0x65, 0x72, 0x73, 0x69,
+	0x6f, 0x6e, 0x18, 0x01, 0x20, 0x01, 0x28, 0x0d, 0x52, 0x07, 0x76, 0x65, 0x72, 0x73, 0x69, 0x6f,
+	0x6e, 0x12, 0x16, 0x0a, 0x06, 0x73, 0x65, 0x61, 0x6c, 0x65, 0x64, 0x18, 0x02, 0x20, 0x01, 0x28,
+	0x0c, 0x52, 0x06, 0x73, 0x65, 0x61, 0x6c, 0x65, 0x64, 0x12, 0x2a, 0x0a, 0x11, 0x63, 0x72, 0x65,
+	0x61, 0x74, 0x65, 0x64, 0x5f, 0x75, 0x6e, 0x69, 0x78, 0x5f, 0x6e, 0x61, 0x6e, 0x6f, 0x18, 0x03,
+	0x20, 0x01, 0x28, 0x03, 0x52, 0x0f, 0x63, 0x72, 0x65, 0x61, 0x74, 0x65, 0x64, 0x55, 0x6e, 0x69,
+	0x78, 0x4e, 0x61, 0x6e, 0x6f, 0x22, 0x6e, 0x0a, 0x0a, 0x41, 0x64, 0x64, 0x44, 0x61, 0x74, 0x61,
+	0x4b, 0x65, 0x79, 0x12, 0x22, 0x0a, 0x03, 0x6b, 0x65, 0x79, 0x18, 0x01, 0x20, 0x01, 0x28, 0x0b,
+	0x32, 0x10, 0x2e, 0x6b, 0x6d, 0x73, 0x64, 0x2e, 0x76, 0x31, 0x2e, 0x44, 0x61, 0x74, 0x61, 0x4b,
+	0x65, 0x79, 0x52, 0x03, 0x6b, 0x65, 0x79, 0x12, 0x1d, 0x0a, 0x0a, 0x63, 0x6c, 0x75, 0x73, 0x74,
+	0x65, 0x72, 0x5f, 0x69, 0x64, 0x18, 0x02, 0x20, 0x01, 0x28, 0x09, 0x52, 0x09, 0x63, 0x6c, 0x75,
+	0x73, 0x74, 0x65, 0x72, 0x49, 0x64, 0x12, 0x1d, 0x0a, 0x0a, 0x72, 0x6f, 0x6f, 0x74, 0x5f, 0x65,
+	0x70, 0x6f, 0x63, 0x68, 0x18, 0x03, 0x20, 0x01, 0x28, 0x04, 0x52, 0x09, 0x72, 0x6f, 0x6f, 0x74,
+	0x45, 0x70, 0x6f, 0x63, 0x68, 0x22, 0x29, 0x0a, 0x0d, 0x52, 0x65, 0x74, 0x69, 0x72, 0x65, 0x44,
+	0x61, 0x74, 0x61, 0x4b, 0x65, 0x79, 0x12, 0x18, 0x0a, 0x07, 0x76, 0x65, 0x72, 0x73, 0x69, 0x6f,
+	0x6e, 0x18, 0x01, 0x20, 0x01, 0x28, 0x0d, 0x52, 0x07, 0x76, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e,
+	0x22, 0x33, 0x0a, 0x06, 0x52, 0x65, 0x77, 0x72, 0x61, 0x70, 0x12, 0x29, 0x0a, 0x05, 0x69, 0x74,
+	0x65, 0x6d, 0x73, 0x18, 0x01, 0x20, 0x03, 0x28, 0x0b, 0x32, 0x13, 0x2e, 0x6b, 0x6d, 0x73, 0x64,
+	0x2e, 0x76, 0x31, 0x2e, 0x52, 0x65, 0x77, 0x72, 0x61, 0x70, 0x49, 0x74, 0x65, 0x6d, 0x52, 0x05,
+	0x69, 0x74, 0x65, 0x6d, 0x73, 0x22, 0x6e, 0x0a, 0x0a, 0x52, 0x65, 0x77, 0x72, 0x61, 0x70, 0x49,
+	0x74, 0x65, 0x6d, 0x12, 0x0e, 0x0a, 0x02, 0x69, 0x64, 0x18, 0x01, 0x20, 0x01, 0x28, 0x09, 0x52,
+	0x02, 0x69, 0x64, 0x12, 0x27, 0x0a, 0x0f, 0x70, 0x72, 0x65, 0x76, 0x69, 0x6f, 0x75, 0x73, 0x5f,
+	0x73, 0x68, 0x61, 0x32, 0x35, 0x36, 0x18, 0x02, 0x20, 0x01, 0x28, 0x0c, 0x52, 0x0e, 0x70, 0x72,
+	0x65, 0x76, 0x69, 0x6f, 0x75, 0x73, 0x53, 0x68, 0x61, 0x32, 0x35, 0x36, 0x12, 0x27, 0x0a, 0x0f,
+	0x73, 0x65, 0x61, 0x6c, 0x65, 0x64, 0x5f, 0x6d, 0x61, 0x74, 0x65, 0x72, 0x69, 0x61, 0x6c, 0x18,
+	0x03, 0x20, 0x01, 0x28, 0x0c, 0x52, 0x0e, 0x73, 0x65, 0x61, 0x6c, 0x65, 0x64, 0x4d, 0x61, 0x74,
+	0x65, 0x72, 0x69, 0x61, 0x6c, 0x22, 0x49, 0x0a, 0x0e, 0x52, 0x6f, 0x6f, 0x74, 0x54, 0x72, 0x61,
+	0x6e, 0x73, 0x69, 0x74, 0x69, 0x6f, 0x6e, 0x12, 0x14, 0x0a, 0x05, 0x65, 0x70, 0x6f, 0x63, 0x68,
+	0x18, 0x01, 0x20, 0x01, 0x28, 0x04, 0x52, 0x05, 0x65, 0x70, 0x6f, 0x63, 0x68, 0x12, 0x21, 0x0a,
+	0x0c, 0x77, 0x72, 0x61, 0x70, 0x70, 0x65, 0x64, 0x5f, 0x72, 0x6f, 0x6f, 0x74, 0x18, 0x02, 0x20,
+	0x01, 0x28, 0x0c, 0x52, 0x0b, 0x77, 0x72, 0x61, 0x70, 0x70, 0x65, 0x64, 0x52, 0x6f, 0x6f, 0x74,
+	0x22, 0x8a, 0x01, 0x0a, 0x0a, 0x52, 0x6f, 0x74, 0x61, 0x74, 0x65, 0x52, 0x6f, 0x6f, 0x74, 0x12,
+	0x14, 0x0a, 0x05, 0x65, 0x70, 0x6f, 0x63, 0x68, 0x18, 0x01, 0x20, 0x01, 0x28, 0x04, 0x52, 0x05,
+	0x65, 0x70, 0x6f, 0x63, 0x68, 0x12, 0x21, 0x0a, 0x0c, 0x77, 0x72, 0x61, 0x70, 0x70, 0x65, 0x64,
+	0x5f, 0x72, 0x6f, 0x6f, 0x74, 0x18, 0x02, 0x20, 0x01, 0x28, 0x0c, 0x52, 0x0b, 0x77, 0x72, 0x61,
+	0x70, 0x70, 0x65, 0x64, 0x52, 0x6f, 0x6f, 0x74, 0x12, 0x24, 0x0a, 0x04, 0x6b, 0x65, 0x79, 0x73,
+	0x18, 0x03, 0x20, 0x03, 0x28, 0x0b, 0x32, 0x10, 0x2e, 0x6b, 0x6d, 0x73, 0x64, 0x2e, 0x76, 0x31,
+	0x2e, 0x44, 0x61, 0x74, 0x61, 0x4b, 0x65, 0x79, 0x52, 0x04, 0x6b, 0x65, 0x79, 0x73, 0x12, 0x1d,
+	0x0a, 0x0a, 0x63, 0x6c, 0x75, 0x73, 0x74, 0x65, 0x72, 0x5f, 0x69, 0x64, 0x18, 0x04, 0x20, 0x01,
+	0x28, 0x09, 0x52, 0x09, 0x63, 0x6c, 0x75, 0x73, 0x74, 0x65, 0x72, 0x49, 0x64, 0x22, 0xe2, 0x01,
+	0x0a, 0x0d, 0x43, 0x6f, 0x6e, 0x74, 0x72, 0x6f, 0x6c, 0x52, 0x65, 0x63, 0x6f, 0x72, 0x64, 0x12,
+	0x33, 0x0a, 0x0a, 0x6a, 0x6f, 0x69, 0x6e, 0x5f, 0x74, 0x6f, 0x6b, 0x65, 0x6e, 0x18, 0x01, 0x20,
+	0x01, 0x28, 0x0b, 0x32, 0x12, 0x2e, 0x6b, 0x6d, 0x73, 0x64, 0x2e, 0x76, 0x31, 0x2e, 0x4a, 0x6f,
+	0x69, 0x6e, 0x54, 0x6f, 0x6b, 0x65, 0x6e, 0x48, 0x00, 0x52, 0x09, 0x6a, 0x6f, 0x69, 0x6e, 0x54,
+	0x6f, 0x6b, 0x65, 0x6e, 0x12, 0x2d, 0x0a, 0x08, 0x64, 0x61, 0x74, 0x61, 0x5f, 0x6b, 0x65, 0x79,
+	0x18, 0x02, 0x20, 0x01, 0x28, 0x0b, 0x32, 0x10, 0x2e, 0x6b, 0x6d, 0x73, 0x64, 0x2e, 0x76, 0x31,
+	0x2e, 0x44, 0x61, 0x74, 0x61, 0x4b, 0x65, 0x79, 0x48, 0x00, 0x52, 0x07, 0x64, 0x61, 0x74, 0x61,
+	0x4b, 0x65, 0x79, 0x12, 0x1f, 0x0a, 0x0a, 0x63, 0x6c, 0x75, 0x73, 0x74, 0x65, 0x72, 0x5f, 0x69,
+	0x64, 0x18, 0x03, 0x20, 0x01, 0x28, 0x09, 0x48, 0x00, 0x52, 0x09, 0x63, 0x6c, 0x75, 0x73, 0x74,
+	0x65, 0x72, 0x49, 0x64, 0x12, 0x42, 0x0a, 0x0f, 0x72, 0x6f, 0x6f, 0x74, 0x5f, 0x74, 0x72, 0x61,
+	0x6e, 0x73, 0x69, 0x74, 0x69, 0x6f, 0x6e, 0x18, 0x04, 0x20, 0x01, 0x28, 0x0b, 0x32, 0x17, 0x2e,
+	0x6b, 0x6d, 0x73, 0x64, 0x2e, 0x76, 0x31, 0x2e, 0x52, 0x6f, 0x6f, 0x74, 0x54, 0x72, 0x61, 0x6e,
+	0x73, 0x69, 0x74, 0x69, 0x6f, 0x6e, 0x48, 0x00, 0x52, 0x0e, 0x72, 0x6f, 0x6f, 0x74, 0x54, 0x72,
+	0x61, 0x6e, 0x73, 0x69, 0x74, 0x69, 0x6f, 0x6e, 0x42, 0x08, 0x0a, 0x06, 0x72, 0x65, 0x63, 0x6f,
+	0x72, 0x64, 0x2a, 0xe2, 0x04, 0x0a, 0x0b, 0x43, 0x6f, 0x6d, 0x6d, 0x61, 0x6e, 0x64, 0x54, 0x79,
+	0x70, 0x65, 0x12, 0x18, 0x0a, 0x14, 0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59,
+	0x50, 0x45, 0x5f, 0x55, 0x4e, 0x4b, 0x4e, 0x4f, 0x57, 0x4e, 0x10, 0x00, 0x12, 0x1f, 0x0a, 0x1b,
+	0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50, 0x45, 0x5f, 0x43, 0x52, 0x45,
+	0x41, 0x54, 0x45, 0x5f, 0x4f, 0x42, 0x4a, 0x45, 0x43, 0x54, 0x53, 0x10, 0x01, 0x12, 0x19, 0x0a,
+	0x15, 0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50, 0x45, 0x5f, 0x41, 0x43,
+	0x54, 0x49, 0x56, 0x41, 0x54, 0x45, 0x10, 0x02, 0x12, 0x17, 0x0a, 0x13, 0x43, 0x4f, 0x4d, 0x4d,
+	0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50, 0x45, 0x5f, 0x52, 0x45, 0x56, 0x4f, 0x4b, 0x45, 0x10,
+	0x03, 0x12, 0x18, 0x0a, 0x14, 0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50,
+	0x45, 0x5f, 0x44, 0x45, 0x53, 0x54, 0x52, 0x4f, 0x59, 0x10, 0x04, 0x12, 0x1e, 0x0a, 0x1a, 0x43,
+	0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50, 0x45, 0x5f, 0x41, 0x44, 0x44, 0x5f,
+	0x41, 0x54, 0x54, 0x52, 0x49, 0x42, 0x55, 0x54, 0x45, 0x10, 0x05, 0x12, 0x21, 0x0a, 0x1d, 0x43,
+	0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50, 0x45, 0x5f, 0x4d, 0x4f, 0x44, 0x49,
+	0x46, 0x59, 0x5f, 0x41, 0x54, 0x54, 0x52, 0x49, 0x42, 0x55, 0x54, 0x45, 0x10, 0x06, 0x12, 0x21,
+	0x0a, 0x1d, 0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50, 0x45, 0x5f, 0x44,
+	0x45, 0x4c, 0x45, 0x54, 0x45, 0x5f, 0x41, 0x54, 0x54, 0x52, 0x49, 0x42, 0x55, 0x54, 0x45, 0x10,
+	0x07, 0x12, 0x16, 0x0a, 0x12, 0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50,
+	0x45, 0x5f, 0x52, 0x45, 0x4b, 0x45, 0x59, 0x10, 0x08, 0x12, 0x18, 0x0a, 0x14, 0x43, 0x4f, 0x4d,
+	0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50, 0x45, 0x5f, 0x41, 0x52, 0x43, 0x48, 0x49, 0x56,
+	0x45, 0x10, 0x09, 0x12, 0x18, 0x0a, 0x14, 0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54,
+	0x59, 0x50, 0x45, 0x5f, 0x52, 0x45, 0x43, 0x4f, 0x56, 0x45, 0x52, 0x10, 0x0a, 0x12, 0x1f, 0x0a,
+	0x1b, 0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50, 0x45, 0x5f, 0x41, 0x4c,
+	0x4c, 0x4f, 0x43, 0x41, 0x54, 0x45, 0x5f, 0x55, 0x53, 0x41, 0x47, 0x45, 0x10, 0x0b, 0x12, 0x1f,
+	0x0a, 0x1b, 0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50, 0x45, 0x5f, 0x4d,
+	0x41, 0x52, 0x4b, 0x5f, 0x4e, 0x4f, 0x54, 0x5f, 0x46, 0x52, 0x45, 0x53, 0x48, 0x10, 0x0c, 0x12,
+	0x15, 0x0a, 0x11, 0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50, 0x45, 0x5f,
+	0x55, 0x4e, 0x44, 0x4f, 0x10, 0x0d, 0x12, 0x22, 0x0a, 0x1e, 0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e,
+	0x44, 0x5f, 0x54, 0x59, 0x50, 0x45, 0x5f, 0x43, 0x52, 0x45, 0x41, 0x54, 0x45, 0x5f, 0x4a, 0x4f,
+	0x49, 0x4e, 0x5f, 0x54, 0x4f, 0x4b, 0x45, 0x4e, 0x10, 0x0e, 0x12, 0x23, 0x0a, 0x1f, 0x43, 0x4f,
+	0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50, 0x45, 0x5f, 0x43, 0x4f, 0x4e, 0x53, 0x55,
+	0x4d, 0x45, 0x5f, 0x4a, 0x4f, 0x49, 0x4e, 0x5f, 0x54, 0x4f, 0x4b, 0x45, 0x4e, 0x10, 0x0f, 0x12,
+	0x1d, 0x0a, 0x19, 0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50, 0x45, 0x5f,
+	0x41, 0x44, 0x44, 0x5f, 0x44, 0x41, 0x54, 0x41, 0x5f, 0x4b, 0x45, 0x59, 0x10, 0x10, 0x12, 0x20,
+	0x0a, 0x1c, 0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50, 0x45, 0x5f, 0x52,
+	0x45, 0x54, 0x49, 0x52, 0x45, 0x5f, 0x44, 0x41, 0x54, 0x41, 0x5f, 0x4b, 0x45, 0x59, 0x10, 0x11,
+	0x12, 0x17, 0x0a, 0x13, 0x43, 0x4f, 0x4d, 0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50, 0x45,
+	0x5f, 0x52, 0x45, 0x57, 0x52, 0x41, 0x50, 0x10, 0x12, 0x12, 0x1c, 0x0a, 0x18, 0x43, 0x4f, 0x4d,
+	0x4d, 0x41, 0x4e, 0x44, 0x5f, 0x54, 0x59, 0x50, 0x45, 0x5f, 0x52, 0x4f, 0x54, 0x41, 0x54, 0x45,
+	0x5f, 0x52, 0x4f, 0x4f, 0x54, 0x10, 0x13, 0x42, 0x23, 0x5a, 0x21, 0x67, 0x69, 0x74, 0x68, 0x75,
+	0x62, 0x2e, 0x63, 0x6f, 0x6d, 0x2f, 0x6b, 0x6d, 0x73, 0x64, 0x2f, 0x6b, 0x6d, 0x73, 0x64, 0x2f,
+	0x70, 0x72, 0x6f, 0x74, 0x6f, 0x2f, 0x6b, 0x6d, 0x73, 0x64, 0x70, 0x62, 0x62, 0x06, 0x70, 0x72,
+	0x6f, 0x74, 0x6f, 0x33,
 }
 
 var (
@@ -1418,27 +2241,38 @@ func file_proto_command_proto_rawDescGZIP() []byte {
 }
 
 var file_proto_command_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_proto_command_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_proto_command_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_proto_command_proto_goTypes = []interface{}{
-	(CommandType)(0),        // 0: kmsd.v1.CommandType
-	(*Command)(nil),         // 1: kmsd.v1.Command
-	(*StoredObject)(nil),    // 2: kmsd.v1.StoredObject
-	(*CreateObjects)(nil),   // 3: kmsd.v1.CreateObjects
-	(*Activate)(nil),        // 4: kmsd.v1.Activate
-	(*Revoke)(nil),          // 5: kmsd.v1.Revoke
-	(*Destroy)(nil),         // 6: kmsd.v1.Destroy
-	(*AddAttribute)(nil),    // 7: kmsd.v1.AddAttribute
-	(*ModifyAttribute)(nil), // 8: kmsd.v1.ModifyAttribute
-	(*DeleteAttribute)(nil), // 9: kmsd.v1.DeleteAttribute
-	(*Rekey)(nil),           // 10: kmsd.v1.Rekey
-	(*Archive)(nil),         // 11: kmsd.v1.Archive
-	(*Recover)(nil),         // 12: kmsd.v1.Recover
-	(*AllocateUsage)(nil),   // 13: kmsd.v1.AllocateUsage
-	(*MarkNotFresh)(nil),    // 14: kmsd.v1.MarkNotFresh
-	(*AppliedRequest)(nil),  // 15: kmsd.v1.AppliedRequest
-	(*ApplyResult)(nil),     // 16: kmsd.v1.ApplyResult
-	(*Undo)(nil),            // 17: kmsd.v1.Undo
-	(*UndoStep)(nil),        // 18: kmsd.v1.UndoStep
+	(CommandType)(0),         // 0: kmsd.v1.CommandType
+	(*Command)(nil),          // 1: kmsd.v1.Command
+	(*StoredObject)(nil),     // 2: kmsd.v1.StoredObject
+	(*CreateObjects)(nil),    // 3: kmsd.v1.CreateObjects
+	(*Activate)(nil),         // 4: kmsd.v1.Activate
+	(*Revoke)(nil),           // 5: kmsd.v1.Revoke
+	(*Destroy)(nil),          // 6: kmsd.v1.Destroy
+	(*AddAttribute)(nil),     // 7: kmsd.v1.AddAttribute
+	(*ModifyAttribute)(nil),  // 8: kmsd.v1.ModifyAttribute
+	(*DeleteAttribute)(nil),  // 9: kmsd.v1.DeleteAttribute
+	(*Rekey)(nil),            // 10: kmsd.v1.Rekey
+	(*Archive)(nil),          // 11: kmsd.v1.Archive
+	(*Recover)(nil),          // 12: kmsd.v1.Recover
+	(*AllocateUsage)(nil),    // 13: kmsd.v1.AllocateUsage
+	(*MarkNotFresh)(nil),     // 14: kmsd.v1.MarkNotFresh
+	(*AppliedRequest)(nil),   // 15: kmsd.v1.AppliedRequest
+	(*ApplyResult)(nil),      // 16: kmsd.v1.ApplyResult
+	(*Undo)(nil),             // 17: kmsd.v1.Undo
+	(*UndoStep)(nil),         // 18: kmsd.v1.UndoStep
+	(*JoinToken)(nil),        // 19: kmsd.v1.JoinToken
+	(*CreateJoinToken)(nil),  // 20: kmsd.v1.CreateJoinToken
+	(*ConsumeJoinToken)(nil), // 21: kmsd.v1.ConsumeJoinToken
+	(*DataKey)(nil),          // 22: kmsd.v1.DataKey
+	(*AddDataKey)(nil),       // 23: kmsd.v1.AddDataKey
+	(*RetireDataKey)(nil),    // 24: kmsd.v1.RetireDataKey
+	(*Rewrap)(nil),           // 25: kmsd.v1.Rewrap
+	(*RewrapItem)(nil),       // 26: kmsd.v1.RewrapItem
+	(*RootTransition)(nil),   // 27: kmsd.v1.RootTransition
+	(*RotateRoot)(nil),       // 28: kmsd.v1.RotateRoot
+	(*ControlRecord)(nil),    // 29: kmsd.v1.ControlRecord
 }
 var file_proto_command_proto_depIdxs = []int32{
 	0,  // 0: kmsd.v1.Command.type:type_name -> kmsd.v1.CommandType
@@ -1447,11 +2281,18 @@ var file_proto_command_proto_depIdxs = []int32{
 	17, // 3: kmsd.v1.ApplyResult.undo:type_name -> kmsd.v1.Undo
 	18, // 4: kmsd.v1.Undo.steps:type_name -> kmsd.v1.UndoStep
 	2,  // 5: kmsd.v1.UndoStep.restore:type_name -> kmsd.v1.StoredObject
-	6,  // [6:6] is the sub-list for method output_type
-	6,  // [6:6] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	19, // 6: kmsd.v1.CreateJoinToken.token:type_name -> kmsd.v1.JoinToken
+	22, // 7: kmsd.v1.AddDataKey.key:type_name -> kmsd.v1.DataKey
+	26, // 8: kmsd.v1.Rewrap.items:type_name -> kmsd.v1.RewrapItem
+	22, // 9: kmsd.v1.RotateRoot.keys:type_name -> kmsd.v1.DataKey
+	19, // 10: kmsd.v1.ControlRecord.join_token:type_name -> kmsd.v1.JoinToken
+	22, // 11: kmsd.v1.ControlRecord.data_key:type_name -> kmsd.v1.DataKey
+	27, // 12: kmsd.v1.ControlRecord.root_transition:type_name -> kmsd.v1.RootTransition
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_proto_command_proto_init() }
@@ -1676,6 +2517,144 @@ func file_proto_command_proto_init() {
 				return nil
 			}
 		}
+		file_proto_command_proto_msgTypes[18].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*JoinToken); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_proto_command_proto_msgTypes[19].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*CreateJoinToken); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_proto_command_proto_msgTypes[20].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*ConsumeJoinToken); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_proto_command_proto_msgTypes[21].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*DataKey); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_proto_command_proto_msgTypes[22].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*AddDataKey); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_proto_command_proto_msgTypes[23].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*RetireDataKey); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_proto_command_proto_msgTypes[24].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*Rewrap); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_proto_command_proto_msgTypes[25].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*RewrapItem); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_proto_command_proto_msgTypes[26].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*RootTransition); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_proto_command_proto_msgTypes[27].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*RotateRoot); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_proto_command_proto_msgTypes[28].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*ControlRecord); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+	}
+	file_proto_command_proto_msgTypes[28].OneofWrappers = []interface{}{
+		(*ControlRecord_JoinToken)(nil),
+		(*ControlRecord_DataKey)(nil),
+		(*ControlRecord_ClusterId)(nil),
+		(*ControlRecord_RootTransition)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1683,7 +2662,7 @@ func file_proto_command_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: file_proto_command_proto_rawDesc,
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
