@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/kmsd/kmsd/cluster"
+	"github.com/kmsd/kmsd/cluster/seal"
 	"github.com/kmsd/kmsd/proto/adminpb"
 )
 
@@ -61,10 +62,25 @@ func (s *Server) toStatus(ctx context.Context, method string, err error) error {
 			adminpb.ErrorReason_ERROR_REASON_SNAPSHOT_TOO_LARGE, nil)
 	case errors.Is(err, cluster.ErrAlreadyClustered):
 		return status.Error(codes.FailedPrecondition,
-			"this node already leads a cluster of its own; start it with an empty data folder to join another")
+			"this node is already a member of a cluster; start it with an empty data folder to join another")
 	case errors.Is(err, cluster.ErrHasData):
 		return status.Error(codes.FailedPrecondition,
 			"this node holds objects of another cluster; start it with an empty data folder to join")
+	case errors.Is(err, cluster.ErrJoinRefused):
+		// The cluster package words these reasons for operators.
+		return withReason(codes.PermissionDenied, strings.TrimPrefix(err.Error(), "cluster: "),
+			adminpb.ErrorReason_ERROR_REASON_BAD_JOIN_TOKEN, nil)
+	case errors.Is(err, cluster.ErrNoJoinToken), errors.Is(err, cluster.ErrInvalidArgument):
+		return status.Error(codes.InvalidArgument, strings.TrimPrefix(err.Error(), "cluster: "))
+	case errors.Is(err, cluster.ErrSealed), errors.Is(err, seal.ErrSealed):
+		return withReason(codes.Unavailable, "this node is sealed; unseal it with `kmsctl operator unseal`",
+			adminpb.ErrorReason_ERROR_REASON_SEALED, nil)
+	case errors.Is(err, seal.ErrWrongPassphrase), errors.Is(err, seal.ErrWrongPIN), errors.Is(err, seal.ErrWrongShares):
+		return withReason(codes.PermissionDenied, strings.TrimPrefix(err.Error(), "seal: "),
+			adminpb.ErrorReason_ERROR_REASON_WRONG_UNSEAL_KEY, nil)
+	case errors.Is(err, seal.ErrBadShare), errors.Is(err, seal.ErrDuplicateShare), errors.Is(err, seal.ErrWrongMethod),
+		errors.Is(err, seal.ErrAlreadyUnsealed), errors.Is(err, seal.ErrWeakPassphrase):
+		return status.Error(codes.InvalidArgument, strings.TrimPrefix(err.Error(), "seal: "))
 	case errors.Is(err, cluster.ErrKeyInUse):
 		return withReason(codes.FailedPrecondition, strings.TrimPrefix(err.Error(), "cluster: "),
 			adminpb.ErrorReason_ERROR_REASON_KEY_IN_USE, nil)

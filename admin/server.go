@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -20,8 +21,11 @@ import (
 // *cluster.Node satisfies it.
 type Cluster interface {
 	// Join makes this node join the cluster that the member at address
-	// (its admin address) belongs to.
-	Join(ctx context.Context, address string) error
+	// (its admin address) belongs to, spending a join token.
+	Join(ctx context.Context, address, token string) error
+	// CreateJoinToken creates a one-time join token; actor names the
+	// operator. ttl 0 means the default.
+	CreateJoinToken(ctx context.Context, ttl time.Duration, actor string) (string, time.Time, error)
 	Remove(ctx context.Context, id string) error
 	Members(ctx context.Context) ([]cluster.Member, error)
 	Status(ctx context.Context) (cluster.Status, error)
@@ -53,6 +57,9 @@ type Config struct {
 	Logger  *slog.Logger
 	// MaxSnapshotSize bounds the bytes a Restore accepts; default 1 GiB.
 	MaxSnapshotSize int64
+	// Seal reports and changes this node's seal state; nil answers that
+	// the node cannot be sealed or unseal through the API.
+	Seal SealControl
 	// Keyring rotates, rewraps, retires and lists data keys; nil answers
 	// that this node has no keyring.
 	Keyring KeyringControl
@@ -102,10 +109,24 @@ func (s *Server) Join(ctx context.Context, req *adminpb.JoinRequest) (*adminpb.J
 		return nil, status.Error(codes.InvalidArgument, "address must be host:port")
 	}
 	s.logger.Info("join requested", "address", req.GetAddress(), "caller", caller(ctx))
-	if err := s.cfg.Cluster.Join(ctx, req.GetAddress()); err != nil {
+	if err := s.cfg.Cluster.Join(ctx, req.GetAddress(), req.GetToken()); err != nil {
 		return nil, s.toStatus(ctx, "Join", err)
 	}
 	return &adminpb.JoinResponse{}, nil
+}
+
+// CreateJoinToken implements adminpb.AdminServer. The token is shown once;
+// the log names who created it and when it expires, never the token.
+func (s *Server) CreateJoinToken(ctx context.Context, req *adminpb.CreateJoinTokenRequest) (*adminpb.CreateJoinTokenResponse, error) {
+	if req.GetTtlNanos() < 0 {
+		return nil, status.Error(codes.InvalidArgument, "ttl must not be negative")
+	}
+	token, expires, err := s.cfg.Cluster.CreateJoinToken(ctx, time.Duration(req.GetTtlNanos()), caller(ctx))
+	if err != nil {
+		return nil, s.toStatus(ctx, "CreateJoinToken", err)
+	}
+	s.logger.Info("join token created", "caller", caller(ctx), "expires", expires.UTC().Format(time.RFC3339))
+	return &adminpb.CreateJoinTokenResponse{Token: token, ExpiresUnixNano: expires.UnixNano()}, nil
 }
 
 // Remove implements adminpb.AdminServer.
@@ -191,5 +212,7 @@ func StatusToProto(st cluster.Status) *adminpb.StatusResponse {
 		Healthy:            st.Healthy,
 		FailureTolerance:   int32(st.FailureTolerance),
 		StoreDigest:        st.StoreDigest,
+		Sealed:             st.Sealed,
+		SealMethod:         st.SealMethod,
 	}
 }

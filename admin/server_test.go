@@ -67,7 +67,7 @@ func TestUnaryHappyPaths(t *testing.T) {
 	c := e.client(t, admin.AdminOrganization)
 	ctx := t.Context()
 
-	if _, err := c.Join(ctx, &adminpb.JoinRequest{Address: "10.0.0.9:5697"}); err != nil {
+	if _, err := c.Join(ctx, &adminpb.JoinRequest{Address: "10.0.0.9:5697", Token: "kmsd-join-t"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.TransferLeadership(ctx, &adminpb.TransferLeadershipRequest{Id: "n2"}); err != nil {
@@ -83,7 +83,7 @@ func TestUnaryHappyPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"Join 10.0.0.9:5697", "TransferLeadership n2", "TransferLeadership ", "Remove n3", "Members"}
+	want := []string{"Join 10.0.0.9:5697 kmsd-join-t", "TransferLeadership n2", "TransferLeadership ", "Remove n3", "Members"}
 	if got := e.fake.Calls(); !slices.Equal(got, want) {
 		t.Errorf("calls = %q, want %q", got, want)
 	}
@@ -152,7 +152,11 @@ func TestErrorMapping(t *testing.T) {
 		{"canceled", context.Canceled, cluster.Status{}, codes.Canceled, "canceled", 0},
 		{"raft timeout", cluster.ErrTimeout, cluster.Status{}, codes.DeadlineExceeded, "timed out", 0},
 		{"shutdown", cluster.ErrShutdown, cluster.Status{}, codes.Unavailable, "shutting down", 0},
-		{"already clustered", cluster.ErrAlreadyClustered, cluster.Status{}, codes.FailedPrecondition, "already leads a cluster of its own", 0},
+		{"already clustered", cluster.ErrAlreadyClustered, cluster.Status{}, codes.FailedPrecondition, "already a member of a cluster", 0},
+		{"join refused", fmt.Errorf("%w: join token expired", cluster.ErrJoinRefused), cluster.Status{},
+			codes.PermissionDenied, "join refused: join token expired", adminpb.ErrorReason_ERROR_REASON_BAD_JOIN_TOKEN},
+		{"no join token", cluster.ErrNoJoinToken, cluster.Status{}, codes.InvalidArgument, "joining needs a join token", 0},
+		{"sealed", cluster.ErrSealed, cluster.Status{}, codes.Unavailable, "this node is sealed", adminpb.ErrorReason_ERROR_REASON_SEALED},
 		{"has data", cluster.ErrHasData, cluster.Status{}, codes.FailedPrecondition, "holds objects of another cluster", 0},
 		{"internal", secret, cluster.Status{}, codes.Internal, "internal error", 0},
 	}

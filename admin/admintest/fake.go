@@ -103,8 +103,20 @@ func (f *FakeCluster) record(method string, args ...string) error {
 }
 
 // Join implements admin.Cluster.
-func (f *FakeCluster) Join(_ context.Context, address string) error {
-	return f.record("Join", address)
+func (f *FakeCluster) Join(_ context.Context, address, token string) error {
+	return f.record("Join", address, token)
+}
+
+// FakeJoinToken is the token CreateJoinToken returns.
+const FakeJoinToken = "kmsd-join-fake"
+
+// CreateJoinToken implements admin.Cluster; it records the ttl and the
+// caller.
+func (f *FakeCluster) CreateJoinToken(_ context.Context, ttl time.Duration, actor string) (string, time.Time, error) {
+	if err := f.record("CreateJoinToken", ttl.String(), actor); err != nil {
+		return "", time.Time{}, err
+	}
+	return FakeJoinToken, time.Unix(1700000000, 0).Add(ttl), nil
 }
 
 // Remove implements admin.Cluster.

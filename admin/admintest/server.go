@@ -24,6 +24,8 @@ type Options struct {
 	MaxSnapshotSize int64
 	// Logger defaults to Logger(t).
 	Logger *slog.Logger
+	// Seal is passed to admin.Config.
+	Seal admin.SealControl
 }
 
 // Serve starts an admin.Server for c on a loopback port with serverTLS and
@@ -46,7 +48,7 @@ func Serve(t testing.TB, c admin.Cluster, serverTLS *tls.Config, opts Options) s
 		// Stop waits for handlers, so none logs after the test ended.
 		grpc.WaitForHandlers(true),
 	)...)
-	admin.NewServer(admin.Config{Cluster: c, Logger: opts.Logger, MaxSnapshotSize: opts.MaxSnapshotSize}).Register(g)
+	admin.NewServer(admin.Config{Cluster: c, Logger: opts.Logger, MaxSnapshotSize: opts.MaxSnapshotSize, Seal: opts.Seal}).Register(g)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -210,6 +210,12 @@ func adminErr(err error, addr, subject string) error {
 		if subject != "" {
 			return errors.New("no such member: " + subject)
 		}
+	case adminpb.ErrorReason_ERROR_REASON_SEALED:
+		return fmt.Errorf("%s is sealed: unseal it with `kmsctl --admin %s operator unseal`", addr, addr)
+	case adminpb.ErrorReason_ERROR_REASON_WRONG_UNSEAL_KEY:
+		return errors.New(st.Message())
+	case adminpb.ErrorReason_ERROR_REASON_BAD_JOIN_TOKEN:
+		return errors.New(st.Message() + " (create a new one with `kmsctl cluster token create`)")
 	case adminpb.ErrorReason_ERROR_REASON_FOREIGN_SNAPSHOT, adminpb.ErrorReason_ERROR_REASON_TAMPERED_SNAPSHOT:
 		return errors.New(st.Message())
 	case adminpb.ErrorReason_ERROR_REASON_OLD_SNAPSHOT:

@@ -16,8 +16,47 @@ func newClusterCmd(ad *adminCLI) *cobra.Command {
 		Use:   "cluster",
 		Short: "Manage cluster membership over the admin API",
 	}
-	cmd.AddCommand(newClusterJoinCmd(ad), newClusterMembersCmd(ad), newClusterRemoveCmd(ad), newClusterTransferCmd(ad))
+	cmd.AddCommand(newClusterJoinCmd(ad), newClusterMembersCmd(ad), newClusterRemoveCmd(ad), newClusterTransferCmd(ad), newClusterTokenCmd(ad))
 	return cmd
+}
+
+func newClusterTokenCmd(ad *adminCLI) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Manage one-time join tokens",
+	}
+	var ttl time.Duration
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create a one-time token that lets one new node join (shown once, stored only hashed)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, c, done, err := ad.dialAdmin(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			resp, err := c.client.CreateJoinToken(ctx, &adminpb.CreateJoinTokenRequest{TtlNanos: int64(ttl)})
+			if err != nil {
+				return adminErr(err, c.addr, "")
+			}
+			return ad.emit(tokenResult{Token: resp.GetToken(), Expires: time.Unix(0, resp.GetExpiresUnixNano()).UTC()})
+		},
+	}
+	create.Flags().DurationVar(&ttl, "ttl", 10*time.Minute, "how long the token stays valid (30s to 24h)")
+	cmd.AddCommand(create)
+	return cmd
+}
+
+type tokenResult struct {
+	Token   string    `json:"token"`
+	Expires time.Time `json:"expires"`
+}
+
+func (r tokenResult) writeText(w io.Writer) error {
+	_, err := fmt.Fprintf(w, "%s\n\nThis token lets one node join until %s. Start the new node with\n  kmsd serve ... --join <member admin address> --join-token %s\n(or --join-token-file FILE, or KMSD_JOIN_TOKEN). It is shown only now.\n",
+		r.Token, r.Expires.Format(time.RFC3339), r.Token)
+	return err
 }
 
 type joinResult struct {
@@ -31,22 +70,30 @@ func (r joinResult) writeText(w io.Writer) error {
 }
 
 func newClusterJoinCmd(ad *adminCLI) *cobra.Command {
-	return &cobra.Command{
-		Use:   "join <admin-address-of-any-member>",
+	var token string
+	cmd := &cobra.Command{
+		Use:   "join <admin-address-of-any-member> --token TOKEN",
 		Short: "Make the node at --admin join the cluster of the member at the given admin address",
-		Args:  cobra.ExactArgs(1),
+		Long: "Make the node at --admin join the cluster of the member at the given admin address.\n" +
+			"It needs a one-time join token from `kmsctl cluster token create` run against a member.",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if token == "" {
+				return fmt.Errorf("joining needs a join token: run `kmsctl cluster token create` against a member and pass it with --token")
+			}
 			ctx, c, done, err := ad.dialAdmin(cmd)
 			if err != nil {
 				return err
 			}
 			defer done()
-			if _, err := c.client.Join(ctx, &adminpb.JoinRequest{Address: args[0]}); err != nil {
+			if _, err := c.client.Join(ctx, &adminpb.JoinRequest{Address: args[0], Token: token}); err != nil {
 				return adminErr(err, c.addr, args[0])
 			}
 			return ad.emit(joinResult{Node: c.addr, Via: args[0]})
 		},
 	}
+	cmd.Flags().StringVar(&token, "token", "", "one-time join token (kmsctl cluster token create)")
+	return cmd
 }
 
 // memberJSON is one member in `cluster members -o json`.

@@ -2,10 +2,12 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/kmsd/kmsd/admin/admintest"
 	"github.com/kmsd/kmsd/cluster"
 )
 
@@ -57,7 +59,7 @@ func TestClusterJoinRemoveTransfer(t *testing.T) {
 	clearAdminEnv(t)
 	e := startAdmin(t)
 
-	if out := ok(t, e.conn, "cluster", "join", "10.0.0.9:5697"); out != "node "+e.addr+" joined the cluster via 10.0.0.9:5697\n" {
+	if out := ok(t, e.conn, "cluster", "join", "10.0.0.9:5697", "--token", "kmsd-join-t"); out != "node "+e.addr+" joined the cluster via 10.0.0.9:5697\n" {
 		t.Errorf("join: %q", out)
 	}
 	if out := ok(t, e.conn, "cluster", "remove", "n3"); out != "removed n3\n" {
@@ -69,11 +71,20 @@ func TestClusterJoinRemoveTransfer(t *testing.T) {
 	if out := ok(t, e.conn, "cluster", "transfer-leader"); out != "leadership transferred to a suitable voter\n" {
 		t.Errorf("transfer-leader: %q", out)
 	}
+	out := ok(t, e.conn, "cluster", "token", "create", "--ttl", "5m")
+	if !strings.HasPrefix(out, admintest.FakeJoinToken+"\n") || !strings.Contains(out, "--join-token "+admintest.FakeJoinToken) {
+		t.Errorf("token create: %q", out)
+	}
+	tok := decodeJSON[map[string]string](t, ok(t, e.conn, "-o", "json", "cluster", "token", "create"))
+	if tok["token"] != admintest.FakeJoinToken || tok["expires"] == "" {
+		t.Errorf("token create json: %v", tok)
+	}
 	j := decodeJSON[map[string]string](t, ok(t, e.conn, "-o", "json", "cluster", "remove", "n2"))
 	if j["removed"] != "n2" {
 		t.Errorf("remove json: %v", j)
 	}
-	want := []string{"Join 10.0.0.9:5697", "Remove n3", "TransferLeadership n2", "TransferLeadership ", "Remove n2"}
+	want := []string{"Join 10.0.0.9:5697 kmsd-join-t", "Remove n3", "TransferLeadership n2", "TransferLeadership ",
+		"CreateJoinToken 5m0s dev-admin", "CreateJoinToken 10m0s dev-admin", "Remove n2"}
 	if got := e.fake.Calls(); !slices.Equal(got, want) {
 		t.Errorf("calls = %q, want %q", got, want)
 	}
@@ -91,8 +102,15 @@ func TestClusterErrors(t *testing.T) {
 		want   string
 	}{
 		{"no leader", "Members", cluster.ErrNoLeader, cluster.Status{}, []string{"cluster", "members"}, "kmsctl: no leader\n"},
+		{"join token refused", "Join", fmt.Errorf("%w: join token expired", cluster.ErrJoinRefused), cluster.Status{},
+			[]string{"cluster", "join", "10.9.9.9:5697", "--token", "kmsd-join-t"},
+			"kmsctl: join refused: join token expired (create a new one with `kmsctl cluster token create`)\n"},
+		{"token ttl out of range", "CreateJoinToken", fmt.Errorf("%w: a join token lives between 30s and 24h0m0s", cluster.ErrInvalidArgument), cluster.Status{},
+			[]string{"cluster", "token", "create", "--ttl", "1s"}, "kmsctl: invalid argument: a join token lives between 30s and 24h0m0s\n"},
 		{"join target unreachable", "Join", cluster.ErrUnreachable, cluster.Status{},
-			[]string{"cluster", "join", "10.9.9.9:5697"}, "kmsctl: node unreachable: 10.9.9.9:5697\n"},
+			[]string{"cluster", "join", "10.9.9.9:5697", "--token", "kmsd-join-t"}, "kmsctl: node unreachable: 10.9.9.9:5697\n"},
+		{"join without a token", "", nil, cluster.Status{},
+			[]string{"cluster", "join", "10.9.9.9:5697"}, "kmsctl: joining needs a join token: run `kmsctl cluster token create` against a member and pass it with --token\n"},
 		{"not the leader", "Remove", cluster.ErrNotLeader, cluster.Status{LeaderID: "n1", LeaderAdminAddr: "10.0.0.1:5697"},
 			[]string{"cluster", "remove", "n2"}, "kmsctl: not the leader; leader is n1 at 10.0.0.1:5697 (use --admin 10.0.0.1:5697)\n"},
 		{"leader unknown", "TransferLeadership", cluster.ErrNotLeader, cluster.Status{},

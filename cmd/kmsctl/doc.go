@@ -4,8 +4,10 @@
 //     activate, revoke, destroy, attributes) over mutual TLS, built on
 //     ovh/kmip-go's message types and TTLV codec (see transport.go for why
 //     not its kmipclient).
-//   - `cluster` (join, members, remove, transfer-leader), `snapshot` (save,
-//     restore) and `status` use the gRPC admin API with an admin certificate.
+//   - `cluster` (join, members, remove, transfer-leader, token create),
+//     `snapshot` (save, inspect, restore), `operator` (seal-status, unseal,
+//     seal, rotate, rewrap, retire, keyring) and `status` use the gRPC admin
+//     API with an admin certificate.
 //
 // It talks to servers only through their public interfaces; it never
 // touches storage directly.

@@ -69,13 +69,13 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	pf.StringVar(&a.flags.ca, "ca", "", "CA certificate file to verify the server (env "+envCA+"; default: system roots)")
 	pf.StringVar(&a.flags.cert, "cert", "", "client certificate file (env "+envCert+")")
 	pf.StringVar(&a.flags.key, "key", "", "client private key file (env "+envKey+")")
-	pf.StringVar(&a.flags.devDir, "dev-dir", "", "kmsd dev data directory: use its pki/ca.pem, pki/client.pem and pki/client.key\n(pki/admin.pem and pki/admin.key for admin commands) for whatever --ca/--cert/--key\nleave unset (env "+envDevDir+")")
+	pf.StringVar(&a.flags.devDir, "dev-dir", "", "kmsd dev data directory: use its pki/ca.pem, pki/client.pem and pki/client.key\n(pki/node-ca.pem, pki/admin.pem and pki/admin.key for admin commands) for whatever\n--ca/--cert/--key/--admin-ca/--admin-cert/--admin-key leave unset (env "+envDevDir+")")
 	pf.StringVar(&a.flags.kmipVersion, "kmip-version", "", "KMIP protocol version 1.0-1.4 (default: negotiate with Discover Versions)")
 	pf.StringVarP(&a.flags.output, "output", "o", formatTable, "output format: table or json")
 	pf.DurationVar(&a.flags.timeout, "timeout", 10*time.Second, "time limit for the whole command")
 
 	ad := newAdminCLI(a, pf)
-	root.AddCommand(newKeyCmd(a), newVersionCmd(a), newClusterCmd(ad), newSnapshotCmd(ad), newStatusCmd(ad))
+	root.AddCommand(newKeyCmd(a), newVersionCmd(a), newClusterCmd(ad), newSnapshotCmd(ad), newStatusCmd(ad), newOperatorCmd(ad))
 	return root
 }
 

@@ -27,6 +27,8 @@ type nodeStatusResult struct {
 	Healthy          bool   `json:"healthy"`
 	FailureTolerance int32  `json:"failure_tolerance"`
 	StoreDigest      string `json:"store_digest"`
+	Sealed           bool   `json:"sealed"`
+	SealMethod       string `json:"seal_method"`
 }
 
 func (r nodeStatusResult) writeText(w io.Writer) error {
@@ -39,6 +41,16 @@ func (r nodeStatusResult) writeText(w io.Writer) error {
 	}
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
+	seal := dash(r.SealMethod)
+	if r.Sealed {
+		return writeKV(w,
+			[2]string{"node", r.Node},
+			[2]string{"id", dash(r.ID)},
+			[2]string{"version", dash(r.Version)},
+			[2]string{"state", "sealed (serves no KMIP, not in Raft): unseal it with `kmsctl operator unseal`"},
+			[2]string{"seal", seal},
+		)
+	}
 	return writeKV(w,
 		[2]string{"node", r.Node},
 		[2]string{"id", dash(r.ID)},
@@ -55,6 +67,7 @@ func (r nodeStatusResult) writeText(w io.Writer) error {
 		[2]string{"healthy", yesNo(r.Healthy)},
 		[2]string{"failure tolerance", i(int64(r.FailureTolerance))},
 		[2]string{"store digest", dash(r.StoreDigest)},
+		[2]string{"seal", seal},
 	)
 }
 
@@ -79,7 +92,7 @@ func newStatusCmd(ad *adminCLI) *cobra.Command {
 				Term: st.GetTerm(), CommitIndex: st.GetCommitIndex(), AppliedIndex: st.GetAppliedIndex(),
 				LastLogIndex: st.GetLastLogIndex(), Objects: st.GetObjects(), Voters: st.GetVoters(),
 				Members: st.GetMembers(), Healthy: st.GetHealthy(), FailureTolerance: st.GetFailureTolerance(),
-				StoreDigest: st.GetStoreDigest(),
+				StoreDigest: st.GetStoreDigest(), Sealed: st.GetSealed(), SealMethod: st.GetSealMethod(),
 			})
 		},
 	}

@@ -24,6 +24,7 @@ import (
 type devNode struct {
 	name, dir, config, log    string
 	cert                      string // node certificate
+	joinToken                 string // one-time token for its first start
 	kmip, admin, raft, gossip string
 	cmd                       *exec.Cmd
 	exited                    chan struct{}
@@ -55,6 +56,11 @@ func runDevCluster(ctx context.Context, c commonFlags, n int, pki devpki.Paths, 
 	defer stopDevNodes(nodes, stderr)
 	// The first node must lead before the others can join it.
 	for i, dn := range nodes {
+		if i > 0 {
+			if dn.joinToken, err = devJoinToken(ctx, pki, nodes[0].admin, dn.dir); err != nil {
+				return err
+			}
+		}
 		if err := dn.start(exe); err != nil {
 			return err
 		}
@@ -134,6 +140,9 @@ func (dn *devNode) start(exe string) error {
 		return err
 	}
 	dn.cmd = exec.Command(exe, "serve", "--config", dn.config)
+	if dn.joinToken != "" {
+		dn.cmd.Env = append(os.Environ(), envJoinToken+"="+dn.joinToken)
+	}
 	dn.cmd.Stdout, dn.cmd.Stderr = logf, logf
 	dn.cmd.SysProcAttr = childAttrs()
 	if err := dn.cmd.Start(); err != nil {

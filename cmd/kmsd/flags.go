@@ -20,7 +20,7 @@ type commonFlags struct {
 	configFile                                string
 	dataDir, nodeID                           string
 	kmipAddr, adminAddr, raftAddr, gossipAddr string
-	join                                      string
+	join, joinToken, joinTokenFile            string
 	maxMessageSize                            int
 	consistentReads                           bool
 	logLevel, logFormat                       string
@@ -40,6 +40,8 @@ func (c *commonFlags) register(fs *flag.FlagSet, defaultDataDir string) {
 	fs.StringVar(&c.raftAddr, "raft-addr", "127.0.0.1:5698", "raft listen and advertise address")
 	fs.StringVar(&c.gossipAddr, "gossip-addr", "127.0.0.1:5699", "gossip (memberlist) listen and advertise address; empty disables gossip")
 	fs.StringVar(&c.join, "join", "", "comma-separated admin addresses of cluster members to join at start")
+	fs.StringVar(&c.joinToken, "join-token", "", "one-time join token from `kmsctl cluster token create` (env "+envJoinToken+")")
+	fs.StringVar(&c.joinTokenFile, "join-token-file", "", "file holding the join token")
 	fs.IntVar(&c.maxMessageSize, "max-message-size", 1<<20, "largest KMIP request accepted, in bytes")
 	fs.BoolVar(&c.consistentReads, "consistent-reads", false, "make every KMIP read linearizable (confirm with the leader first)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -56,6 +58,7 @@ func (c *commonFlags) register(fs *flag.FlagSet, defaultDataDir string) {
 type serveFlags struct {
 	commonFlags
 	files         tlsFiles
+	seal          sealFlags
 	gossipKeyFile string
 	bootstrap     bool
 }
@@ -63,6 +66,7 @@ type serveFlags struct {
 func (s *serveFlags) register(fs *flag.FlagSet) {
 	s.commonFlags.register(fs, "")
 	s.files.register(fs)
+	s.seal.register(fs)
 	fs.StringVar(&s.gossipKeyFile, "gossip-key-file", "", "file holding the 32-byte gossip key shared by all nodes")
 	fs.BoolVar(&s.bootstrap, "bootstrap", false, "form a new single-voter cluster if this node has no state yet")
 }
@@ -78,6 +82,7 @@ func (c *commonFlags) config() config {
 		DataDir: c.dataDir, NodeID: c.nodeID,
 		KMIPAddr: c.kmipAddr, AdminAddr: c.adminAddr, RaftAddr: c.raftAddr, GossipAddr: c.gossipAddr,
 		Join:              join,
+		JoinToken:         c.joinTokenValue(),
 		MaxMessageSize:    c.maxMessageSize,
 		ConsistentReads:   c.consistentReads,
 		SnapshotThreshold: c.snapshotThreshold,
@@ -143,4 +148,24 @@ func configValue(v any) string {
 		return strings.Join(parts, ",")
 	}
 	return fmt.Sprint(v)
+}
+
+// envJoinToken names the environment variable that may carry the join token.
+const envJoinToken = "KMSD_JOIN_TOKEN"
+
+// joinTokenValue is the join token from --join-token, else
+// --join-token-file, else KMSD_JOIN_TOKEN. A file that cannot be read
+// yields no token; the join then fails naming the missing token.
+func (c *commonFlags) joinTokenValue() string {
+	switch {
+	case c.joinToken != "":
+		return c.joinToken
+	case c.joinTokenFile != "":
+		b, err := os.ReadFile(c.joinTokenFile)
+		if err != nil {
+			return ""
+		}
+		return strings.TrimSpace(string(b))
+	}
+	return os.Getenv(envJoinToken)
 }

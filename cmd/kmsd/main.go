@@ -2,6 +2,7 @@
 //
 //	kmsd dev   [flags]   a single node with a generated development PKI
 //	kmsd serve [flags]   a node with your certificates
+//	kmsd init  [flags]   create the root key of a new cluster
 package main
 
 import (
@@ -12,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 )
@@ -19,6 +21,10 @@ import (
 var version = "dev"
 
 func main() {
+	if err := disableCoreDumps(); err != nil {
+		fmt.Fprintln(os.Stderr, "kmsd: cannot disable core dumps:", err)
+		os.Exit(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
@@ -34,6 +40,7 @@ const usage = `kmsd is a clustered KMIP key management server.
 Usage:
   kmsd dev   [flags]   start a single node with a generated development PKI
   kmsd serve [flags]   start a node with your own certificates
+  kmsd init  [flags]   create the root key of a new cluster (before its first serve --bootstrap)
   kmsd version
 
 Run "kmsd <command> -h" for the flags of a command.
@@ -49,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDev(ctx, args[1:], stdout, stderr)
 	case "serve":
 		return runServe(ctx, args[1:], stderr)
+	case "init":
+		return runInit(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "kmsd", version)
 		return nil
@@ -83,6 +92,12 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	cfg := c.config()
 	cfg.Bootstrap = s.bootstrap
+	if cfg.Seal, err = s.seal.options(!fileExists(filepath.Join(cfg.DataDir, "seal.json"))); err != nil {
+		return err
+	}
+	if err := s.seal.unsealInputs(&cfg); err != nil {
+		return err
+	}
 	if err := loadTLS(&cfg, files, logger); err != nil {
 		return err
 	}

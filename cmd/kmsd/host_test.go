@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kmsd/kmsd/admin"
+	"github.com/kmsd/kmsd/cluster/devpki"
+	"github.com/kmsd/kmsd/cluster/seal"
+	"github.com/kmsd/kmsd/kmip"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// testHostConfig is a single bootstrapping node with the development PKI.
+func testHostConfig(t *testing.T, opts seal.InitOptions) config {
+	t.Helper()
+	dir := t.TempDir()
+	pki, err := devpki.Ensure(filepath.Join(dir, "pki"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, err := devpki.EnsureNode(pki, "node-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config{
+		DataDir: filepath.Join(dir, "data"), NodeID: "node-1", Bootstrap: true, Seal: opts,
+		KMIPAddr: freeAddr(t), AdminAddr: freeAddr(t), RaftAddr: freeAddr(t),
+		MaxMessageSize: 1 << 20,
+	}
+	if err := loadTLS(&cfg, devTLSFiles(pki, cert, key), slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func waitServing(t *testing.T, h *host) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for h.available() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("not serving after unseal: %v", h.available())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestHostSealLifecycle runs one node through seal and unseal under the race
+// detector, with readers of its state running all the while: a sealed node
+// holds no Raft node, no state machine and no keys, refuses KMIP, refuses a
+// wrong passphrase without changing anything, and comes back with its data.
+func TestHostSealLifecycle(t *testing.T) {
+	pass := []byte("correct horse battery staple")
+	cfg := testHostConfig(t, seal.InitOptions{Method: seal.MethodPassphrase, Passphrase: pass, Argon2: seal.Argon2Params{Time: 1, MemoryKiB: 8 << 10, Threads: 1}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h, err := start(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.shutdown()
+	waitServing(t, h)
+	if _, _, err := h.CreateJoinToken(ctx, time.Minute, "test"); err != nil {
+		t.Fatal(err)
+	}
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_ = h.available()
+				_, _ = h.Status(ctx)
+				_ = h.SealState()
+				_, _ = h.Get("nothing")
+			}
+		}
+	}()
+	defer func() { close(stop); wg.Wait() }()
+
+	for round := range 2 {
+		if err := h.Seal(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if st := h.SealState(); !st.Sealed || st.Method != "passphrase" {
+			t.Fatalf("round %d: after Seal: %+v", round, st)
+		}
+		if !errors.Is(h.available(), kmip.ErrSealed) || h.node.Load() != nil || h.store.Load() != nil {
+			t.Fatalf("round %d: a sealed node still runs Raft or serves", round)
+		}
+		if st, _ := h.Status(ctx); !st.Sealed || st.State != "sealed" {
+			t.Fatalf("round %d: status %+v", round, st)
+		}
+		if _, err := h.Unseal(ctx, admin.UnsealInput{Passphrase: []byte("wrong horse battery staple")}); !errors.Is(err, seal.ErrWrongPassphrase) {
+			t.Fatalf("round %d: wrong passphrase: %v", round, err)
+		}
+		if _, err := h.Unseal(ctx, admin.UnsealInput{Share: "kmsd-share1.x.1.AAAA"}); !errors.Is(err, seal.ErrWrongMethod) {
+			t.Fatalf("round %d: a share for a passphrase node: %v", round, err)
+		}
+		if !h.barrier.Sealed() {
+			t.Fatalf("round %d: refused input unsealed the node", round)
+		}
+		if _, err := h.Unseal(ctx, admin.UnsealInput{Passphrase: pass}); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		waitServing(t, h)
+		if n := h.store.Load().JoinTokens(time.Now()); n != 1 {
+			t.Errorf("round %d: the state after unsealing holds %d join tokens, want the 1 created before", round, n)
+		}
+		if _, err := h.Unseal(ctx, admin.UnsealInput{Passphrase: pass}); !errors.Is(err, seal.ErrAlreadyUnsealed) {
+			t.Errorf("round %d: unseal of an unsealed node: %v", round, err)
+		}
+	}
+}
