@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,11 +77,18 @@ func readEverywhere(t *testing.T, c *harness.Cluster, want map[string]string, no
 // every node, and the replicas end up with the same store.
 func TestClusterJoinAndReadEverywhere(t *testing.T) {
 	c := harness.StartCluster(t, 3)
-	if _, err := c.AdminCtl(t, 1, "cluster", "join", c.Nodes[0].AdminAddr); err != nil {
+	// A node that has not joined holds no keys and serves no KMIP.
+	if _, err := c.Kmsctl(t, 1, "key", "create", "--alg", "AES", "--length", "128"); err == nil || !strings.Contains(err.Error(), "not joined") {
+		t.Errorf("key create on a node that has not joined: %v", err)
+	}
+	if _, err := c.AdminCtl(t, 1, "cluster", "join", c.Nodes[0].AdminAddr); err == nil || !strings.Contains(err.Error(), "join token") {
+		t.Errorf("join without a token: %v", err)
+	}
+	if _, err := c.AdminCtl(t, 1, "cluster", "join", c.Nodes[0].AdminAddr, "--token", c.JoinToken(t, 0)); err != nil {
 		t.Fatal(err)
 	}
 	// Any member will do: node-2 hands the request to the leader.
-	if _, err := c.AdminCtl(t, 2, "cluster", "join", c.Nodes[1].AdminAddr); err != nil {
+	if _, err := c.AdminCtl(t, 2, "cluster", "join", c.Nodes[1].AdminAddr, "--token", c.JoinToken(t, 1)); err != nil {
 		t.Fatal(err)
 	}
 	c.WaitVoters(t, 3)
@@ -174,12 +182,13 @@ func getOnNewConn(t *testing.T, c *harness.Cluster, i int, id string, round int)
 // TestClusterSnapshotRestore moves a cluster's state into a new cluster
 // with `snapshot save` and `snapshot restore`.
 //
-// The procedure: a snapshot holds key material sealed with the source
-// cluster's data key, which lives in each node's <data-dir>/node.key. The
-// new cluster must seal with the same key, so the source's node.key is
+// The procedure (disaster recovery): a snapshot holds the keyring sealed
+// under the source cluster's root key, and key material bound to its
+// cluster id. The new cluster must have the same root key, so the source
+// node's seal record (seal.json, and unseal.key for the file seal) is
 // copied into the new node-1's data folder before its first start; nodes
-// that join node-1 adopt its key. Then the snapshot is restored through any
-// node (kmsctl hands it to the leader).
+// that join node-1 receive the root key with their join token. Then the
+// snapshot is restored through any node (kmsctl hands it to the leader).
 func TestClusterSnapshotRestore(t *testing.T) {
 	a := harness.StartCluster(t, 3, harness.JoinAtStart(), harness.WithName("a"))
 	client := a.Nodes[0].Client(t)
@@ -200,7 +209,7 @@ func TestClusterSnapshotRestore(t *testing.T) {
 	}
 
 	b := harness.StartCluster(t, 3, harness.JoinAtStart(), harness.WithName("b"),
-		harness.WithDataKey(filepath.Join(a.Nodes[0].Dir, "node.key")))
+		harness.WithSealFrom(a.Nodes[0].Dir))
 	if _, err := b.AdminCtl(t, 1, "snapshot", "restore", file); err != nil {
 		t.Fatal(err)
 	}

@@ -88,11 +88,10 @@ func TestDockerCluster(t *testing.T) {
 	env.chownForContainers(t, env.pki.Dir)
 
 	// node-1 forms the cluster; the others join it through its admin port.
-	env.start(t, nodes[0], "")
+	env.start(t, nodes[0], nil)
 	env.waitFor(t, dockerReadyTimeout, "node-1 to lead", func() error { return env.isLeader(nodes[0]) })
-	join := net.JoinHostPort(nodes[0].ip.String(), "5697")
-	env.start(t, nodes[1], join)
-	env.start(t, nodes[2], join)
+	env.start(t, nodes[1], nodes[0])
+	env.start(t, nodes[2], nodes[0])
 	for _, n := range nodes {
 		env.waitFor(t, dockerReadyTimeout, n.id+" to serve KMIP", func() error {
 			_, err := env.kmip(n, "key", "locate", "--max", "1")
@@ -289,9 +288,9 @@ func hostIP(subnet *net.IPNet, host int) net.IP {
 }
 
 // start writes the node's config and data folders and runs its container.
-// join is node-1's admin address for the others, "" for node-1, which
-// bootstraps.
-func (env *dockerEnv) start(t *testing.T, n *dockerNode, join string) {
+// via is the member the node joins, with a join token created through it;
+// nil for node-1, which bootstraps.
+func (env *dockerEnv) start(t *testing.T, n *dockerNode, via *dockerNode) {
 	t.Helper()
 	dir := t.TempDir()
 	etc, data := filepath.Join(dir, "etc"), filepath.Join(dir, "data")
@@ -313,10 +312,18 @@ func (env *dockerEnv) start(t *testing.T, n *dockerNode, join string) {
 		// Promote joined servers to voters after 1s instead of 5s.
 		"autopilot-stabilization": "1s",
 	}
-	if join == "" {
+	if via == nil {
 		cfg["bootstrap"] = true
 	} else {
-		cfg["join"] = join
+		cfg["join"] = net.JoinHostPort(via.ip.String(), "5697")
+		out, err := env.admin(via, "cluster", "token", "create")
+		var tok struct {
+			Token string `json:"token"`
+		}
+		if err != nil || json.Unmarshal([]byte(out), &tok) != nil || tok.Token == "" {
+			t.Fatalf("join token through %s: %q, %v", via.id, out, err)
+		}
+		cfg["join-token"] = tok.Token
 	}
 	raw, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {

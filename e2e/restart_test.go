@@ -3,13 +3,20 @@ package e2e_test
 import (
 	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +26,7 @@ import (
 	"github.com/ovh/kmip-go/payloads"
 
 	"github.com/kmsd/kmsd/e2e/harness"
+	"github.com/kmsd/kmsd/fsm"
 )
 
 // storedObject is what a client can observe of one object.
@@ -175,6 +183,18 @@ func TestNoPlaintextKeyMaterialOnDisk(t *testing.T) {
 		t.Fatalf("only %d keys to look for", len(needles))
 	}
 	node.Stop()
+	// The root key and the data keys, recovered here the way the file seal
+	// protects them, must not be anywhere either.
+	root, dataKeys := fileSealKeys(t, node.Dir)
+	needles = append(needles, root)
+	needles = append(needles, dataKeys...)
+	for _, n := range needles {
+		for _, form := range [][]byte{n, []byte(hex.EncodeToString(n)), []byte(base64.StdEncoding.EncodeToString(n))} {
+			if bytes.Contains(node.Output(), form) {
+				t.Error("the node's log holds key material, a root key or a data key")
+			}
+		}
+	}
 
 	scanned := 0
 	err := filepath.WalkDir(node.Dir, func(path string, d fs.DirEntry, err error) error {
@@ -182,8 +202,10 @@ func TestNoPlaintextKeyMaterialOnDisk(t *testing.T) {
 			return err
 		}
 		rel, _ := filepath.Rel(node.Dir, path)
-		// The node key and TLS keys are secrets of their own, not stored objects.
-		if rel == "node.key" || strings.HasPrefix(rel, "pki"+string(filepath.Separator)) {
+		// The file seal's unseal key and the TLS keys are secrets of their
+		// own, not stored objects; seal.json holds the wrapped root key,
+		// which fileSealKeys opened.
+		if rel == "unseal.key" || strings.HasPrefix(rel, "pki"+string(filepath.Separator)) {
 			return nil
 		}
 		data, err := os.ReadFile(path)
@@ -206,4 +228,79 @@ func TestNoPlaintextKeyMaterialOnDisk(t *testing.T) {
 	if scanned < 3 {
 		t.Fatalf("scanned only %d files; expected the bolt log and snapshot files", scanned)
 	}
+}
+
+// fileSealKeys opens a stopped node's root key with its file seal
+// (unseal.key and seal.json) and its keyring's data keys from the newest
+// Raft snapshot, following the formats of cluster/seal/DESIGN.md. It fails
+// the test when anything does not open: the test then checks nothing.
+func fileSealKeys(t *testing.T, dir string) (root []byte, dataKeys [][]byte) {
+	t.Helper()
+	unsealKey, err := os.ReadFile(filepath.Join(dir, "unseal.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "seal.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Format      byte   `json:"format"`
+		Method      string `json:"method"`
+		ClusterID   string `json:"cluster_id"`
+		WrappedRoot []byte `json:"wrapped_root"`
+		RootEpoch   uint64 `json:"root_epoch"`
+	}
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		t.Fatal(err)
+	}
+	lp := func(b []byte, s string) []byte { return append(binary.BigEndian.AppendUint32(b, uint32(len(s))), s...) }
+	aad := append(lp(lp([]byte("kmsd/v1/root"), rec.ClusterID), rec.Method), rec.Format)
+	if rec.RootEpoch > 0 {
+		aad = binary.BigEndian.AppendUint64(aad, rec.RootEpoch)
+	}
+	open := func(key, blob, aad []byte) []byte {
+		block, err := aes.NewCipher(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gcm, err := cipher.NewGCM(block)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pt, err := gcm.Open(nil, blob[:12], blob[12:], aad)
+		if err != nil {
+			t.Fatalf("does not open as cluster/seal/DESIGN.md says: %v", err)
+		}
+		return pt
+	}
+	root = open(unsealKey, rec.WrappedRoot, aad)
+	kr, err := hkdf.Key(sha256.New, root, nil, "kmsd keyring wrap v1"+rec.ClusterID, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps, _ := filepath.Glob(filepath.Join(dir, "raft", "snapshots", "*", "state.bin"))
+	if len(snaps) == 0 {
+		t.Fatal("no raft snapshot to read the keyring from")
+	}
+	slices.Sort(snaps)
+	f, err := os.Open(snaps[len(snaps)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	store := fsm.New(fsm.Config{})
+	if err := store.Restore(f); err != nil {
+		t.Fatal(err)
+	}
+	_, versions := store.ClusterState()
+	for _, v := range versions {
+		sealed, _ := store.DataKey(v)
+		dkAAD := binary.BigEndian.AppendUint32(lp([]byte("kmsd/v1/datakey"), rec.ClusterID), v)
+		dataKeys = append(dataKeys, open(kr, sealed[1:], append(dkAAD, sealed[0])))
+	}
+	if len(dataKeys) == 0 {
+		t.Fatal("the snapshot holds no data key")
+	}
+	return root, dataKeys
 }

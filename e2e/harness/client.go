@@ -110,8 +110,9 @@ func roundtrip(conn net.Conn, req []byte, timeout time.Duration) ([]byte, error)
 	return msg, err
 }
 
-// probe sends Discover Versions and checks that a Response Message comes
-// back: the node is ready.
+// probe sends Discover Versions: the node is ready when it answers, or when
+// it answers that it is sealed (it then waits for an operator); a node that
+// is still starting answers "temporarily unavailable" and is not ready.
 func (n *Node) probe() error {
 	cfg, err := n.tlsConfig(n.PKI.ClientCert, n.PKI.ClientKey)
 	if err != nil {
@@ -129,6 +130,14 @@ func (n *Node) probe() error {
 	}
 	if tag := int(resp[0])<<16 | int(resp[1])<<8 | int(resp[2]); tag != kmip.TagResponseMessage {
 		return fmt.Errorf("answer to Discover Versions has tag %s", ttlv.TagString(tag))
+	}
+	var rm kmip.ResponseMessage
+	if err := ttlv.UnmarshalTTLV(resp, &rm); err != nil {
+		return fmt.Errorf("answer to Discover Versions: %w", err)
+	}
+	if len(rm.BatchItem) == 1 && rm.BatchItem[0].ResultStatus != kmip.ResultStatusSuccess &&
+		!strings.Contains(rm.BatchItem[0].ResultMessage, "sealed") {
+		return fmt.Errorf("not serving yet: %s", rm.BatchItem[0].ResultMessage)
 	}
 	return nil
 }

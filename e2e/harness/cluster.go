@@ -1,8 +1,10 @@
 package harness
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,15 +20,33 @@ type Cluster struct {
 	PKI   PKI
 	Nodes []*Node
 
+	// InitOutput is what `kmsd init` printed, with WithInit.
+	InitOutput string
+
 	opts             clusterOptions
 	reportedNoDigest bool // a missing store digest was reported
 }
 
 type clusterOptions struct {
-	name    string
-	join    bool
-	args    []string
-	dataKey string
+	name     string
+	join     bool
+	args     []string
+	env      []string
+	initArgs []string
+	sealFrom string
+}
+
+// WithEnv adds environment variables (KEY=value) to every node's process;
+// each node's Env can be changed before a Restart.
+func WithEnv(env ...string) Option {
+	return func(o *clusterOptions) { o.env = append(o.env, env...) }
+}
+
+// WithInit runs `kmsd init --data-dir <node-1's folder> args...` before
+// node-1's first start (Cluster.InitOutput keeps its output), for a seal
+// that only init creates, such as shamir.
+func WithInit(args ...string) Option {
+	return func(o *clusterOptions) { o.initArgs = append([]string{}, args...) }
 }
 
 // Option configures StartCluster.
@@ -46,10 +66,11 @@ func WithArgs(args ...string) Option {
 // one test apart.
 func WithName(name string) Option { return func(o *clusterOptions) { o.name = name } }
 
-// WithDataKey copies file (another node's node.key) into node-1's data
-// folder before its first start, so that this cluster seals key material
-// with the same data key. A node that joins adopts node-1's key.
-func WithDataKey(file string) Option { return func(o *clusterOptions) { o.dataKey = file } }
+// WithSealFrom copies the seal record and unseal key of another cluster's
+// node (seal.json and unseal.key of its data folder dir) into node-1's data
+// folder before its first start, so that this cluster has the same root
+// key and cluster id: it can then restore that cluster's snapshots.
+func WithSealFrom(dir string) Option { return func(o *clusterOptions) { o.sealFrom = dir } }
 
 // ClusterStabilization is the --autopilot-stabilization every cluster node
 // gets: how long a joined server waits before it is promoted to voter.
@@ -70,15 +91,26 @@ func StartCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	for i := range n {
 		c.Nodes = append(c.Nodes, c.newNode(t, i))
 	}
-	if c.opts.dataKey != "" {
-		copyFile(t, c.opts.dataKey, filepath.Join(c.Nodes[0].Dir, "node.key"))
+	if c.opts.sealFrom != "" {
+		for _, f := range []string{"seal.json", "unseal.key"} {
+			copyFile(t, filepath.Join(c.opts.sealFrom, f), filepath.Join(c.Nodes[0].Dir, f))
+		}
+	}
+	if c.opts.initArgs != nil {
+		cmd := exec.Command(kmsdBinary(t), append([]string{"init", "--data-dir", c.Nodes[0].Dir}, c.opts.initArgs...)...)
+		cmd.Env = append(os.Environ(), c.opts.env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("harness: kmsd init: %v\n%s", err, out)
+		}
+		c.InitOutput = string(out)
 	}
 	for i, node := range c.Nodes {
-		var join []string
+		node.Env = append([]string{}, c.opts.env...)
+		node.args = c.serveArgs(t, i, i == 0, nil)
 		if i > 0 && c.opts.join {
-			join = []string{c.Nodes[0].AdminAddr}
+			node.args = c.joinArgs(t, i, []int{0})
 		}
-		node.args = c.serveArgs(t, i, i == 0, join)
 		node.start(t)
 	}
 	if c.opts.join {
@@ -161,15 +193,38 @@ func (c *Cluster) Rejoin(t testing.TB, i int) {
 	if err := os.MkdirAll(n.Dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	var join []string
-	for _, j := range c.Running() {
-		join = append(join, c.Nodes[j].AdminAddr)
-	}
-	if len(join) == 0 {
+	if len(c.Running()) == 0 {
 		t.Fatalf("harness: rejoin %s: no running node to join", n.Name)
 	}
-	n.args = c.serveArgs(t, i, false, join)
+	n.args = c.joinArgs(t, i, c.Running())
 	n.start(t)
+}
+
+// joinArgs is the command line of node i joining through the nodes via,
+// with a join token created through the first of them.
+func (c *Cluster) joinArgs(t testing.TB, i int, via []int) []string {
+	t.Helper()
+	var join []string
+	for _, j := range via {
+		join = append(join, c.Nodes[j].AdminAddr)
+	}
+	return append(c.serveArgs(t, i, false, join), "--join-token", c.JoinToken(t, via[0]))
+}
+
+// JoinToken creates a join token through node i.
+func (c *Cluster) JoinToken(t testing.TB, i int) string {
+	t.Helper()
+	out, err := c.AdminCtl(t, i, "-o", "json", "cluster", "token", "create")
+	if err != nil {
+		t.Fatalf("harness: join token: %v", err)
+	}
+	var tok struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal([]byte(out), &tok); err != nil || tok.Token == "" {
+		t.Fatalf("harness: join token: %q: %v", out, err)
+	}
+	return tok.Token
 }
 
 func copyFile(t testing.TB, from, to string) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -49,12 +50,15 @@ type Node struct {
 	// NodeCert and NodeKey are its node certificate, from PKI.NodeCA.
 	NodeCert, NodeKey string
 	Name              string // prefix of its log lines
+	// Env is added to the process environment at each start.
+	Env []string
 
 	t    testing.TB // the test that started it: logs and cleanup
 	args []string
 
-	mu   sync.Mutex
-	proc *process // the current or last process
+	mu     sync.Mutex
+	proc   *process // the current or last process
+	output syncBuffer
 }
 
 // process is one run of the binary.
@@ -106,8 +110,11 @@ func StartDev(t testing.TB, dir string, extraArgs ...string) *Node {
 func (n *Node) start(t testing.TB) {
 	t.Helper()
 	cmd := exec.Command(n.args[0], n.args[1:]...)
-	stdout := &lineLogger{t: n.t, prefix: n.Name + ": "}
-	stderr := &lineLogger{t: n.t, prefix: n.Name + ": "}
+	if len(n.Env) > 0 {
+		cmd.Env = append(os.Environ(), n.Env...)
+	}
+	stdout := &lineLogger{t: n.t, prefix: n.Name + ": ", keep: &n.output}
+	stderr := &lineLogger{t: n.t, prefix: n.Name + ": ", keep: &n.output}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	setDeathSignal(cmd)
 	if err := cmd.Start(); err != nil {
@@ -262,19 +269,46 @@ func exitStatus(err error) string {
 	return err.Error()
 }
 
-// lineLogger writes each complete line to t.Log with a prefix.
+// lineLogger writes each complete line to t.Log with a prefix, and keeps a
+// copy of everything written.
 type lineLogger struct {
 	t      testing.TB
 	prefix string
+	keep   *syncBuffer
 	mu     sync.Mutex
 	buf    []byte
 }
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Write(p)
+}
+
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}
+
+// Output is everything the node's processes have written to stdout and
+// stderr so far: its logs.
+func (n *Node) Output() []byte { return n.output.Bytes() }
 
 const maxLine = 64 << 10
 
 func (l *lineLogger) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.keep != nil {
+		l.keep.Write(p)
+	}
 	l.buf = append(l.buf, p...)
 	for {
 		i := bytes.IndexByte(l.buf, '\n')
