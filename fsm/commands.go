@@ -70,6 +70,9 @@ func applyCreate(tx *memdb.Txn, c *applyCtx, body *kmsdpb.CreateObjects) ([]stri
 		if _, err := getObject(tx, o.ID); err == nil {
 			return nil, ErrExists
 		}
+		if err := checkKeyVersion(tx, o.Material); err != nil {
+			return nil, err
+		}
 		o.Owner = c.cmd.GetActor()
 		o.Revision = c.index
 		o.Attrs = withoutAttrs(o.Attrs, serverManaged)

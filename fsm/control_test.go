@@ -244,3 +244,39 @@ func mustMarshal(t testing.TB, m proto.Message) []byte {
 	}
 	return b
 }
+
+// TestMaterialUnderARetiredKeyIsRefused: with a keyring, material must name
+// a version the keyring holds, or the object could never be opened.
+func TestMaterialUnderARetiredKeyIsRefused(t *testing.T) {
+	must := mustEntry(t)
+	f := newTestFSM(t)
+	for v := uint32(1); v <= 2; v++ {
+		if err := f.apply(must(f.EncodeAddDataKey(envAt(t0), "c1", v, []byte("sealed-key")))).Err; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.apply(must(f.EncodeRetireDataKey(envAt(t0), 1))).Err; err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name     string
+		material []byte
+		want     error
+	}{
+		{"retired version", sealedWith(1, "a"), ErrRetiredKey},
+		{"unknown version", sealedWith(7, "b"), ErrRetiredKey},
+		{"not a sealed blob", []byte("x"), ErrMalformed},
+		{"current version", sealedWith(2, "c"), nil},
+	} {
+		obj := storedObject("k-"+c.name, symKey("k"))
+		obj.SealedMaterial = c.material
+		if err := f.apply(createEntry(t, alice, t0, obj)).Err; !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+	cur, _ := f.Get("k-current version")
+	res := f.apply(must(f.EncodeRewrap(envAt(t0), []RewrapItem{{ID: cur.ID, Previous: cur.Material, Sealed: sealedWith(1, "back")}})))
+	if res.Err != nil || len(res.IDs) != 0 {
+		t.Errorf("a rewrap to a retired version: %v %v, want it skipped", res.Err, res.IDs)
+	}
+}

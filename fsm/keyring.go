@@ -144,7 +144,7 @@ func applyRewrap(tx *memdb.Txn, _ *applyCtx, body *kmsdpb.Rewrap) ([]string, err
 			return nil, fmt.Errorf("%w: rewrap item %q", ErrMalformed, it.GetId())
 		}
 		o, err := getObject(tx, it.GetId())
-		if err != nil || len(o.Material) == 0 {
+		if err != nil || len(o.Material) == 0 || checkKeyVersion(tx, it.GetSealedMaterial()) != nil {
 			continue
 		}
 		if sum := sha256.Sum256(o.Material); !bytes.Equal(sum[:], it.GetPreviousSha256()) {
@@ -158,6 +158,32 @@ func applyRewrap(tx *memdb.Txn, _ *applyCtx, body *kmsdpb.Rewrap) ([]string, err
 		done = append(done, o.ID)
 	}
 	return done, nil
+}
+
+// checkKeyVersion refuses material sealed under a data key version the
+// keyring does not hold: a proposal sealed before a retire that commits
+// after it would otherwise store an object that nobody can open. A store
+// without a keyring (the store tested on its own) checks nothing.
+func checkKeyVersion(tx *memdb.Txn, material []byte) error {
+	if len(material) == 0 {
+		return nil
+	}
+	latest, err := latestDataKey(tx)
+	if err != nil || latest == nil {
+		return err
+	}
+	v, err := seal.BlobVersion(material)
+	if err != nil {
+		return fmt.Errorf("%w: sealed material: %v", ErrMalformed, err)
+	}
+	raw, err := tx.First(tableDataKeys, indexID, versionID(v))
+	if err != nil {
+		return err
+	}
+	if raw == nil {
+		return ErrRetiredKey
+	}
+	return nil
 }
 
 func latestDataKey(tx *memdb.Txn) (*dataKey, error) {

@@ -82,6 +82,9 @@ func applyRekey(tx *memdb.Txn, c *applyCtx, body *kmsdpb.Rekey) ([]string, error
 	if _, err := getObject(tx, p.GetId()); err == nil {
 		return nil, ErrExists
 	}
+	if err := checkKeyVersion(tx, p.GetSealedMaterial()); err != nil {
+		return nil, err
+	}
 	old := cur.Clone()
 	if err := checkRekeyable(old, c.now); err != nil {
 		return nil, err

@@ -32,6 +32,7 @@ var errorCodes = map[string]error{
 	"too_many_tokens": ErrTooManyTokens,
 	"other_cluster":   ErrOtherCluster,
 	"key_in_use":      ErrKeyInUse,
+	"retired_key":     ErrRetiredKey,
 	"unknown_failure": errUnknownFailure,
 }
 

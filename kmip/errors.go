@@ -72,6 +72,10 @@ func clientError(err error) (*Error, bool) {
 		return &Error{Reason: kmip.ResultReasonIllegalOperation, Message: "the attribute allows a single instance and already has one"}, false
 	case errors.Is(err, fsm.ErrNotModifiable):
 		return &Error{Reason: kmip.ResultReasonPermissionDenied, Message: "the attribute cannot be changed in the object's current state"}, false
+	case errors.Is(err, fsm.ErrRetiredKey):
+		// Sealed just before a data key was retired: a retry seals under
+		// the newest key.
+		return errUnavailable.(*Error), false
 	case errors.Is(err, cluster.ErrTooLarge):
 		return errTooLarge.(*Error), false
 	case errors.Is(err, cluster.ErrNotLeader), errors.Is(err, cluster.ErrTimeout), errors.Is(err, cluster.ErrShutdown):
