@@ -77,11 +77,13 @@ func (s *Server) Unseal(ctx context.Context, req *adminpb.UnsealRequest) (*admin
 			given++
 		}
 	}
-	if given == 0 && !in.Reset {
+	if given == 0 && !in.Reset && sc.SealState().Method != "file" {
 		return nil, status.Error(codes.InvalidArgument, "give a passphrase, a share or a PIN")
 	}
-	kind := "reset"
+	kind := "none"
 	switch {
+	case in.Reset:
+		kind = "reset"
 	case len(in.Passphrase) > 0:
 		kind = "passphrase"
 	case in.Share != "":

@@ -226,3 +226,22 @@ func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
 }
+
+// TestFileSealSealAndUnseal: a node on the file seal can be sealed on
+// purpose, and unseals from its own key file with no input.
+func TestFileSealSealAndUnseal(t *testing.T) {
+	c := harness.StartCluster(t, 1)
+	c.Leader(t)
+	id := createAES(t, c, 0)
+	before := waitServing(t, c, 0, id)
+	if _, err := c.AdminCtl(t, 0, "operator", "seal"); err != nil {
+		t.Fatal(err)
+	}
+	wantSealed(t, c, 0, id)
+	if _, err := c.AdminCtl(t, 0, "operator", "unseal"); err != nil {
+		t.Fatal(err)
+	}
+	if after := waitServing(t, c, 0, id); after != before {
+		t.Errorf("after unsealing the key reads\n%s\nnot\n%s", after, before)
+	}
+}

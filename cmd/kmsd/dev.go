@@ -113,6 +113,8 @@ func printDevBanner(w io.Writer, dataDir, id, kmipAddr, adminAddr string, pki de
   admin cert   %s, %s
   node CA      %s   (signs node certificates; the admin port presents one)
   node cert    %s
+  seal         file: the root key is wrapped in seal.json by unseal.key, both in the data dir
+               (for development; see docs/runbook.md for passphrase, shamir and pkcs11)
 
 Try it:
   go run ./cmd/kmsctl --server %s --dev-dir %s key create --alg AES --length 256 --name demo

@@ -210,7 +210,8 @@ func printClusterBanner(w io.Writer, dataDir string, pki devpki.Paths, nodes []*
 	fmt.Fprintf(w, "kmsd dev: %d-node cluster ready (press Ctrl-C to stop every node)\n  data dir  %s\n"+
 		"  KMIP CA   %s (KMIP clients trust it)\n  client    %s, %s\n"+
 		"  admin CA  %s\n  admin     %s, %s\n"+
-		"  node CA   %s (the admin ports present node certificates)\n\n",
+		"  node CA   %s (the admin ports present node certificates)\n"+
+		"  seal      file (each node's seal.json and unseal.key; nodes 2.. joined with one-time join tokens)\n\n",
 		len(nodes), dataDir, pki.CACert, pki.ClientCert, pki.ClientKey, pki.AdminCACert, pki.AdminCert, pki.AdminKey, pki.NodeCACert)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  NODE\tPID\tKMIP\tADMIN\tCERTIFICATE\tLOG")
