@@ -33,7 +33,7 @@ func timeout(t *testing.T) context.Context {
 
 // createKeys stores n symmetric keys through the given nodes in turn, each
 // sealed by the proposing node's barrier, and returns their material.
-func createKeys(t *testing.T, nodes []*clustertest.FSMNode, prefix string, n int) map[string][]byte {
+func createKeys(t *testing.T, nodes []*clustertest.Node, prefix string, n int) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
 	for i := range n {
@@ -91,7 +91,7 @@ func openAll(t *testing.T, st *fsm.FSM, b *seal.Barrier) (map[string][]byte, map
 
 // checkEveryNode reads every object on every running node after a read
 // barrier: the same plaintext as created, each sealed under version.
-func checkEveryNode(t *testing.T, c *clustertest.FSMCluster, want map[string][]byte, version uint32) {
+func checkEveryNode(t *testing.T, c *clustertest.Cluster, want map[string][]byte, version uint32) {
 	t.Helper()
 	for _, n := range c.Nodes {
 		if n.Down() {
@@ -287,7 +287,7 @@ func TestKeyringRotateRewrapRetire(t *testing.T) {
 }
 
 // waitRecordEpoch waits until n's seal.json names root epoch epoch.
-func waitRecordEpoch(t *testing.T, n *clustertest.FSMNode, epoch uint64) {
+func waitRecordEpoch(t *testing.T, n *clustertest.Node, epoch uint64) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -111,3 +111,38 @@ func (b *Barrier) UnsealFromJoin(jk *JoinKey, wrapped []byte, info []byte) error
 	root := append([]byte(nil), pt[4+2*clusterIDSize:]...)
 	return b.install(root, id, nil, rootState{})
 }
+
+// Joining is one join of this node: a one-time key pair, and what to do with
+// the root key that arrives wrapped to it. It satisfies cluster.JoinKeys.
+type Joining struct {
+	b       *Barrier
+	jk      *JoinKey
+	dataDir string
+	opts    InitOptions
+}
+
+// NewJoining starts a join of a node whose data folder is dataDir and whose
+// own seal is opts.
+func (b *Barrier) NewJoining(dataDir string, opts InitOptions) (*Joining, error) {
+	jk, err := NewJoinKey()
+	if err != nil {
+		return nil, err
+	}
+	return &Joining{b: b, jk: jk, dataDir: dataDir, opts: opts}, nil
+}
+
+// Public is the public key the member wraps the root key to.
+func (j *Joining) Public() []byte { return j.jk.Public() }
+
+// Accept unseals the barrier with the wrapped root key and protects it in
+// this node's seal record: with the node's own method, or, for shamir, the
+// cluster's record, so that the same shares unseal every node.
+func (j *Joining) Accept(wrapped, info, record []byte) error {
+	if err := j.b.UnsealFromJoin(j.jk, wrapped, info); err != nil {
+		return err
+	}
+	if j.opts.Method == MethodShamir {
+		return j.b.AdoptRecord(j.dataDir, record)
+	}
+	return j.b.Protect(j.dataDir, j.opts)
+}

@@ -78,34 +78,7 @@ func removeLegacyKey(path string, logger *slog.Logger) error {
 	return nil
 }
 
-// joinKeys receives the cluster's keys on a node that joins: it unseals the
-// barrier and protects the root key with this node's own seal method (a
-// shamir node adopts the cluster's record, so the same shares unseal it).
-type joinKeys struct {
-	b       *seal.Barrier
-	jk      *seal.JoinKey
-	dataDir string
-	opts    seal.InitOptions
-}
-
+// newJoinKeys makes the key pair of each join attempt of this node.
 func newJoinKeys(b *seal.Barrier, dataDir string, opts seal.InitOptions) func() (cluster.JoinKeys, error) {
-	return func() (cluster.JoinKeys, error) {
-		jk, err := seal.NewJoinKey()
-		if err != nil {
-			return nil, err
-		}
-		return &joinKeys{b: b, jk: jk, dataDir: dataDir, opts: opts}, nil
-	}
-}
-
-func (j *joinKeys) Public() []byte { return j.jk.Public() }
-
-func (j *joinKeys) Accept(wrapped, info, record []byte) error {
-	if err := j.b.UnsealFromJoin(j.jk, wrapped, info); err != nil {
-		return err
-	}
-	if j.opts.Method == seal.MethodShamir {
-		return j.b.AdoptRecord(j.dataDir, record)
-	}
-	return j.b.Protect(j.dataDir, j.opts)
+	return func() (cluster.JoinKeys, error) { return b.NewJoining(dataDir, opts) }
 }
