@@ -154,14 +154,14 @@ func configValue(v any) string {
 const envJoinToken = "KMSD_JOIN_TOKEN"
 
 // joinTokenValue is the join token from --join-token, else
-// --join-token-file, else KMSD_JOIN_TOKEN. A file that cannot be read
-// yields no token; the join then fails naming the missing token.
+// --join-token-file (kmsd serve checks first that it can be read), else
+// KMSD_JOIN_TOKEN.
 func (c *commonFlags) joinTokenValue() string {
 	switch {
 	case c.joinToken != "":
 		return c.joinToken
 	case c.joinTokenFile != "":
-		b, err := os.ReadFile(c.joinTokenFile)
+		b, err := readSecretFile(c.joinTokenFile)
 		if err != nil {
 			return ""
 		}

@@ -82,6 +82,11 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if c.dataDir == "" {
 		missing = append(missing, "--data-dir")
 	}
+	if c.joinTokenFile != "" {
+		if _, err := readSecretFile(c.joinTokenFile); err != nil {
+			return fmt.Errorf("--join-token-file: %w", err)
+		}
+	}
 	if missing = append(missing, files.missing()...); len(missing) > 0 {
 		return fmt.Errorf("serve needs %s: the KMIP server certificate, and a CA for each of KMIP clients, operators and nodes "+
 			"with this node's certificate from the node CA (see kmsd serve -h; kmsd dev makes a development PKI)", strings.Join(missing, ", "))
