@@ -59,7 +59,7 @@ func newTLSStreamLayer(bind string, server, client *tls.Config, anchors []*x509.
 		return nil
 	}
 	return &tlsStreamLayer{
-		Listener:  tls.NewListener(ln, accept),
+		Listener:  claimListener{Listener: tls.NewListener(ln, accept), anchors: anchors},
 		advertise: ln.Addr(),
 		client:    client,
 		memberAt:  memberAt,

@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-msgpack/v2/codec"
 	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/raft"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -225,4 +227,39 @@ func TestGossipAdmitsOnlyMembers(t *testing.T) {
 	if peers := leader.Node.GossipPeers(); slices.Contains(peers, "n9") {
 		t.Fatalf("the gossip pool admitted a non-member: %v", peers)
 	}
+}
+
+// TestRaftClaimsMatchCertificates: a member that sends a Raft request under
+// another member's id has its connection closed before raft reads the
+// request; the same request under its own id is answered.
+func TestRaftClaimsMatchCertificates(t *testing.T) {
+	c := clustertest.New(t)
+	leader := c.Start()
+	c.Start()
+	c.WaitVoters(2)
+	n2 := c.Nodes[1]
+	vote := func(claim string) error {
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", leader.Node.RaftAddr(), c.PKI.ClientTLS(c.PKI.NodeCert("n2")))
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
+		if _, err := conn.Write([]byte{1}); err != nil { // a RequestVote
+			return err
+		}
+		req := &raft.RequestVoteRequest{RPCHeader: raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte(claim), Addr: []byte(n2.Node.RaftAddr())}}
+		if err := codec.NewEncoder(conn, &codec.MsgpackHandle{}).Encode(req); err != nil {
+			return err
+		}
+		_, err = conn.Read(make([]byte, 1))
+		return err
+	}
+	if err := vote("n1"); err == nil {
+		t.Error("a request claiming another member's id was answered")
+	}
+	if err := vote("n2"); err != nil {
+		t.Errorf("a request under the sender's own id: %v", err)
+	}
+	apply(t, c.Leader(), "still=1")
 }
