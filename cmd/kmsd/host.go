@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -128,7 +129,7 @@ func (h *host) unsealAtStart() (joining bool, err error) {
 	rec, err := seal.ReadRecord(dir)
 	switch {
 	case errors.Is(err, seal.ErrNoRecord):
-		if !h.cfg.Bootstrap && !fileExists(dir+"/"+legacyKeyFile) {
+		if !h.cfg.Bootstrap && !fileExists(filepath.Join(dir, legacyKeyFile)) {
 			return true, nil
 		}
 		if h.cfg.Seal.Method == seal.MethodShamir {

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"errors"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -130,5 +134,43 @@ func TestHostSealLifecycle(t *testing.T) {
 		if _, err := h.Unseal(ctx, admin.UnsealInput{Passphrase: pass}); !errors.Is(err, seal.ErrAlreadyUnsealed) {
 			t.Errorf("round %d: unseal of an unsealed node: %v", round, err)
 		}
+	}
+}
+
+// TestHostMigratesLegacyNodeKey: a data folder from before the keyring keeps
+// its data key in clear in node.key, and its objects are sealed with it in
+// the legacy format. Started, the node makes node.key keyring version 1
+// under a new root key, removes the file, and still opens those objects.
+func TestHostMigratesLegacyNodeKey(t *testing.T) {
+	cfg := testHostConfig(t, seal.InitOptions{})
+	key := bytes.Repeat([]byte{7}, 32)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.DataDir, legacyKeyFile), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	h, err := start(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.shutdown()
+	waitServing(t, h)
+	if fileExists(filepath.Join(cfg.DataDir, legacyKeyFile)) {
+		t.Error("the plaintext node.key is still there")
+	}
+	if v, _, ok := h.store.Load().LatestDataKey(); !ok || v != 1 {
+		t.Fatalf("keyring: version %d, %v", v, ok)
+	}
+	// A legacy blob: 0x01 | nonce | AES-256-GCM under node.key, AAD
+	// "kmsd/v1/object:" + id.
+	block, _ := aes.NewCipher(key)
+	gcm, _ := cipher.NewGCM(block)
+	nonce := make([]byte, gcm.NonceSize())
+	legacy := gcm.Seal(append([]byte{1}, nonce...), nonce, []byte("old material"), []byte("kmsd/v1/object:old-1"))
+	pt, err := h.barrier.OpenObject(seal.Binding{ID: "old-1", Owner: "alice"}, legacy)
+	if err != nil || string(pt) != "old material" {
+		t.Fatalf("a legacy object does not open after the migration: %q, %v", pt, err)
 	}
 }
