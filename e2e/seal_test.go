@@ -137,7 +137,15 @@ func TestShamirUnsealNeedsThreshold(t *testing.T) {
 		}
 	}
 	wantSealed(t, c, 0, "no-such-key")
-	mangled := shares[2][1][:len(shares[2][1])-2] + "AA"
+	// One character changed in the middle of the value: still well formed,
+	// but another share.
+	third := shares[2][1]
+	pos := len(third) - 10
+	swap := byte('A')
+	if third[pos] == 'A' {
+		swap = 'B'
+	}
+	mangled := third[:pos] + string(swap) + third[pos+1:]
 	for _, bad := range []string{mangled, shares[1][1], "kmsd-share1.00000000.3.AAAA"} {
 		if err := unseal(bad); err == nil {
 			t.Errorf("share %q was accepted", bad)
