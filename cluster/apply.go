@@ -152,24 +152,10 @@ func (n *Node) ReadBarrier(ctx context.Context) error {
 	})
 }
 
-func (n *Node) readIndex(ctx context.Context) (uint64, error) {
-	if n.IsLeader() {
-		return n.leaderReadIndex()
-	}
-	leader, err := n.leaderPeer()
-	if err != nil {
-		return 0, err
-	}
-	resp, err := n.rpc.readIndex(ctx, leader.AdminAddr)
-	if err != nil {
-		return 0, err
-	}
-	return resp.GetCommitIndex(), nil
-}
-
-// leaderReadIndex confirms leadership with a quorum and returns the commit
-// index to wait for.
-func (n *Node) leaderReadIndex() (uint64, error) {
+// confirmReadIndex reads the commit index, then confirms with a quorum
+// that this node still leads: the index covers every write acknowledged
+// before it was read.
+func (n *Node) confirmReadIndex() (uint64, error) {
 	term := n.raft.CurrentTerm()
 	if n.readyTerm.Load() != term {
 		// A new leader may not know yet that its predecessor committed

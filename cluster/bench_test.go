@@ -32,3 +32,40 @@ func BenchmarkApply(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReadBarrier measures linearizable read barriers, one caller at a
+// time and 32 at once, on the leader and on a follower: concurrent callers
+// share read index rounds, so their cost per read falls.
+func BenchmarkReadBarrier(b *testing.B) {
+	c := clustertest.New(b)
+	c.Start()
+	c.Leader()
+	c.Start()
+	c.Start()
+	c.WaitVoters(3)
+	apply(b, c.Leader(), "k=v")
+	for _, via := range []string{"leader", "follower"} {
+		n := c.Leader()
+		if via == "follower" {
+			n = c.Follower()
+		}
+		b.Run(via+"/serial", func(b *testing.B) {
+			for b.Loop() {
+				if err := n.Node.ReadBarrier(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(via+"/parallel-32", func(b *testing.B) {
+			b.SetParallelism(16) // 16 x GOMAXPROCS(2)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := n.Node.ReadBarrier(context.Background()); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

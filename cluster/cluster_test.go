@@ -24,7 +24,7 @@ func threeNodes(t *testing.T) *clustertest.Cluster {
 	return c
 }
 
-func apply(t *testing.T, n *clustertest.Node, cmd string) any {
+func apply(t testing.TB, n *clustertest.Node, cmd string) any {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -182,6 +182,9 @@ type Node struct {
 	expectMu sync.RWMutex
 	expected map[string]bool
 
+	// followerReads batches the read indexes a follower asks the leader for.
+	followerReads readBatch
+
 	// readyTerm is the term in which this node, as leader, has committed an
 	// entry of its own: only then is its commit index safe for reads.
 	readyTerm atomic.Uint64

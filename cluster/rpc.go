@@ -242,7 +242,7 @@ func (s *nodeService) ReadIndex(ctx context.Context, _ *clusterpb.ReadIndexReque
 	if !s.n.IsLeader() {
 		return nil, toStatus(ErrNotLeader)
 	}
-	index, err := s.n.leaderReadIndex()
+	index, err := s.n.leaderReadIndex(ctx)
 	if err != nil {
 		return nil, toStatus(err)
 	}

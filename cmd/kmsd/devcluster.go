@@ -107,7 +107,7 @@ func writeDevNode(c commonFlags, i int, pki devpki.Paths, host string) (*devNode
 		"admin-ca": pki.AdminCACert, "node-ca": pki.NodeCACert, "node-cert": cert, "node-key": key,
 		"gossip-key-file": pki.GossipKey,
 		"log-level":       c.logLevel, "log-format": c.logFormat,
-		"consistent-reads":        c.consistentReads,
+		"read-consistency":        c.readConsistency,
 		"autopilot-stabilization": c.stabilization.String(),
 	}
 	if i == 0 {

@@ -22,7 +22,7 @@ type commonFlags struct {
 	kmipAddr, adminAddr, raftAddr, gossipAddr string
 	join, joinToken, joinTokenFile            string
 	maxMessageSize                            int
-	consistentReads                           bool
+	readConsistency                           string
 	logLevel, logFormat                       string
 	snapshotThreshold                         uint64
 	snapshotInterval                          time.Duration
@@ -43,7 +43,9 @@ func (c *commonFlags) register(fs *flag.FlagSet, defaultDataDir string) {
 	fs.StringVar(&c.joinToken, "join-token", "", "one-time join token from `kmsctl cluster token create` (env "+envJoinToken+")")
 	fs.StringVar(&c.joinTokenFile, "join-token-file", "", "file holding the join token")
 	fs.IntVar(&c.maxMessageSize, "max-message-size", 1<<20, "largest KMIP request accepted, in bytes")
-	fs.BoolVar(&c.consistentReads, "consistent-reads", false, "make every KMIP read linearizable (confirm with the leader first)")
+	fs.StringVar(&c.readConsistency, "read-consistency", readLinearizable,
+		"linearizable: every KMIP read reflects every write acknowledged before it, on any node (concurrent reads share one leader confirmation); "+
+			"stale: reads are answered from this node's state, which may lag (only \"not found\" and Locate are confirmed)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	fs.Uint64Var(&c.snapshotThreshold, "snapshot-threshold", 8192, "log entries between raft snapshots")
@@ -84,7 +86,7 @@ func (c *commonFlags) config() config {
 		Join:              join,
 		JoinToken:         c.joinTokenValue(),
 		MaxMessageSize:    c.maxMessageSize,
-		ConsistentReads:   c.consistentReads,
+		ConsistentReads:   c.readConsistency != readStale,
 		SnapshotThreshold: c.snapshotThreshold,
 		SnapshotInterval:  c.snapshotInterval,
 		Autopilot: cluster.AutopilotConfig{
@@ -98,6 +100,16 @@ func (c *commonFlags) config() config {
 // parseWithConfig parses args, then fills every flag not given on the
 // command line from the -config file.
 func parseWithConfig(fs *flag.FlagSet, args []string, file *string) error {
+	if err := parseArgsAndFile(fs, args, file); err != nil {
+		return err
+	}
+	if f := fs.Lookup("read-consistency"); f != nil && f.Value.String() != readLinearizable && f.Value.String() != readStale {
+		return fmt.Errorf("--read-consistency %q: want %s or %s", f.Value.String(), readLinearizable, readStale)
+	}
+	return nil
+}
+
+func parseArgsAndFile(fs *flag.FlagSet, args []string, file *string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -169,3 +181,9 @@ func (c *commonFlags) joinTokenValue() string {
 	}
 	return os.Getenv(envJoinToken)
 }
+
+// Read consistency modes.
+const (
+	readLinearizable = "linearizable"
+	readStale        = "stale"
+)

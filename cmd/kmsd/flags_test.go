@@ -35,13 +35,13 @@ func writeConfig(t *testing.T, body string) string {
 
 func TestConfigFile(t *testing.T) {
 	file := writeConfig(t, `{"data-dir": "/var/lib/kmsd", "kmip-addr": "10.0.0.1:5696", "join": ["a:5697", "b:5697"],
-		"max-message-size": 2097152, "consistent-reads": true, "snapshot-interval": "30s", "bootstrap": false}`)
+		"max-message-size": 2097152, "read-consistency": "stale", "snapshot-interval": "30s", "bootstrap": false}`)
 	c, err := parseServe(t, file, "--kmip-addr", "127.0.0.1:9999")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := c.config()
-	if cfg.DataDir != "/var/lib/kmsd" || cfg.MaxMessageSize != 2<<20 || !cfg.ConsistentReads || cfg.SnapshotInterval != 30*time.Second {
+	if cfg.DataDir != "/var/lib/kmsd" || cfg.MaxMessageSize != 2<<20 || cfg.ConsistentReads || cfg.SnapshotInterval != 30*time.Second {
 		t.Errorf("config file values not applied: %+v", cfg)
 	}
 	if cfg.KMIPAddr != "127.0.0.1:9999" {
@@ -52,12 +52,27 @@ func TestConfigFile(t *testing.T) {
 	}
 }
 
+// Reads are linearizable unless stale reads are asked for.
+func TestReadConsistencyDefault(t *testing.T) {
+	c, err := parseServe(t, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.config().ConsistentReads {
+		t.Error("reads are not linearizable by default")
+	}
+	if _, err := parseServe(t, "", "--read-consistency", "sometimes"); err == nil {
+		t.Error("--read-consistency sometimes was accepted")
+	}
+}
+
 func TestConfigFileErrors(t *testing.T) {
 	for name, body := range map[string]string{
-		"unknown setting": `{"no-such-flag": 1}`,
-		"bad value":       `{"max-message-size": "big"}`,
-		"not json":        `data-dir = x`,
-		"nested config":   `{"config": "other.json"}`,
+		"unknown setting":  `{"no-such-flag": 1}`,
+		"bad value":        `{"max-message-size": "big"}`,
+		"not json":         `data-dir = x`,
+		"nested config":    `{"config": "other.json"}`,
+		"read consistency": `{"read-consistency": "eventual"}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := parseServe(t, writeConfig(t, body)); err == nil {
