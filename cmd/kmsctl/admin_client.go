@@ -124,14 +124,20 @@ type adminConn struct {
 	close  func()
 }
 
-// dialAdmin resolves the admin settings and connects to --admin. The
-// returned context carries the --timeout deadline; done releases both.
-func (ad *adminCLI) dialAdmin(cmd *cobra.Command) (context.Context, *adminConn, func(), error) {
-	return ad.dialAdminWithin(cmd, ad.flags.timeout)
+// withAdmin dials the admin API of --admin with the time limit d unless
+// --timeout was given, runs f, and closes the connection.
+func (ad *adminCLI) withAdmin(cmd *cobra.Command, d time.Duration, f func(ctx context.Context, c *adminConn) error) error {
+	ctx, c, done, err := ad.dialAdminWithin(cmd, d)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return f(ctx, c)
 }
 
-// dialAdminWithin is dialAdmin with the time limit d unless --timeout was
-// given.
+// dialAdminWithin resolves the admin settings and connects to --admin. The
+// returned context carries the time limit d, or --timeout when it was
+// given; done releases both.
 func (ad *adminCLI) dialAdminWithin(cmd *cobra.Command, d time.Duration) (context.Context, *adminConn, func(), error) {
 	cfg, err := resolveAdmin(ad.flags, ad.admin, ad.root.PersistentFlags().Changed, ad.getenv)
 	if err != nil {

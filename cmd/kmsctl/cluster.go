@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -31,16 +32,13 @@ func newClusterTokenCmd(ad *adminCLI) *cobra.Command {
 		Short: "Create a one-time token that lets one new node join (shown once, stored only hashed)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, c, done, err := ad.dialAdmin(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			resp, err := c.client.CreateJoinToken(ctx, &adminpb.CreateJoinTokenRequest{TtlNanos: int64(ttl)})
-			if err != nil {
-				return adminErr(err, c.addr, "")
-			}
-			return ad.emit(tokenResult{Token: resp.GetToken(), Expires: time.Unix(0, resp.GetExpiresUnixNano()).UTC()})
+			return ad.withAdmin(cmd, ad.flags.timeout, func(ctx context.Context, c *adminConn) error {
+				resp, err := c.client.CreateJoinToken(ctx, &adminpb.CreateJoinTokenRequest{TtlNanos: int64(ttl)})
+				if err != nil {
+					return adminErr(err, c.addr, "")
+				}
+				return ad.emit(tokenResult{Token: resp.GetToken(), Expires: time.Unix(0, resp.GetExpiresUnixNano()).UTC()})
+			})
 		},
 	}
 	create.Flags().DurationVar(&ttl, "ttl", 10*time.Minute, "how long the token stays valid (30s to 24h)")
@@ -81,15 +79,12 @@ func newClusterJoinCmd(ad *adminCLI) *cobra.Command {
 			if token == "" {
 				return fmt.Errorf("joining needs a join token: run `kmsctl cluster token create` against a member and pass it with --token")
 			}
-			ctx, c, done, err := ad.dialAdmin(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			if _, err := c.client.Join(ctx, &adminpb.JoinRequest{Address: args[0], Token: token}); err != nil {
-				return adminErr(err, c.addr, args[0])
-			}
-			return ad.emit(joinResult{Node: c.addr, Via: args[0]})
+			return ad.withAdmin(cmd, ad.flags.timeout, func(ctx context.Context, c *adminConn) error {
+				if _, err := c.client.Join(ctx, &adminpb.JoinRequest{Address: args[0], Token: token}); err != nil {
+					return adminErr(err, c.addr, args[0])
+				}
+				return ad.emit(joinResult{Node: c.addr, Via: args[0]})
+			})
 		},
 	}
 	cmd.Flags().StringVar(&token, "token", "", "one-time join token (kmsctl cluster token create)")
@@ -135,25 +130,22 @@ func newClusterMembersCmd(ad *adminCLI) *cobra.Command {
 		Short: "List the servers of the cluster (ADDRESS is the Raft address)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, c, done, err := ad.dialAdmin(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			resp, err := c.client.Members(ctx, &adminpb.MembersRequest{})
-			if err != nil {
-				return adminErr(err, c.addr, "")
-			}
-			r := membersResult{Members: make([]memberJSON, 0, len(resp.GetMembers()))}
-			for _, m := range resp.GetMembers() {
-				r.Members = append(r.Members, memberJSON{
-					ID: m.GetId(), RaftAddress: m.GetRaftAddress(), AdminAddress: m.GetAdminAddress(),
-					KMIPAddress: m.GetKmipAddress(), Version: m.GetVersion(), Suffrage: m.GetSuffrage(),
-					Leader: m.GetLeader(), Gossip: m.GetGossip(), Healthy: m.GetHealthy(),
-					LastContactNanos: m.GetLastContactNanos(), AppliedIndex: m.GetAppliedIndex(),
-				})
-			}
-			return ad.emit(r)
+			return ad.withAdmin(cmd, ad.flags.timeout, func(ctx context.Context, c *adminConn) error {
+				resp, err := c.client.Members(ctx, &adminpb.MembersRequest{})
+				if err != nil {
+					return adminErr(err, c.addr, "")
+				}
+				r := membersResult{Members: make([]memberJSON, 0, len(resp.GetMembers()))}
+				for _, m := range resp.GetMembers() {
+					r.Members = append(r.Members, memberJSON{
+						ID: m.GetId(), RaftAddress: m.GetRaftAddress(), AdminAddress: m.GetAdminAddress(),
+						KMIPAddress: m.GetKmipAddress(), Version: m.GetVersion(), Suffrage: m.GetSuffrage(),
+						Leader: m.GetLeader(), Gossip: m.GetGossip(), Healthy: m.GetHealthy(),
+						LastContactNanos: m.GetLastContactNanos(), AppliedIndex: m.GetAppliedIndex(),
+					})
+				}
+				return ad.emit(r)
+			})
 		},
 	}
 }
@@ -173,15 +165,12 @@ func newClusterRemoveCmd(ad *adminCLI) *cobra.Command {
 		Short: "Take a server out of the cluster",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, c, done, err := ad.dialAdmin(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			if _, err := c.client.Remove(ctx, &adminpb.RemoveRequest{Id: args[0]}); err != nil {
-				return adminErr(err, c.addr, args[0])
-			}
-			return ad.emit(removeResult{Removed: args[0]})
+			return ad.withAdmin(cmd, ad.flags.timeout, func(ctx context.Context, c *adminConn) error {
+				if _, err := c.client.Remove(ctx, &adminpb.RemoveRequest{Id: args[0]}); err != nil {
+					return adminErr(err, c.addr, args[0])
+				}
+				return ad.emit(removeResult{Removed: args[0]})
+			})
 		},
 	}
 }
@@ -210,15 +199,12 @@ func newClusterTransferCmd(ad *adminCLI) *cobra.Command {
 			if len(args) == 1 {
 				id = args[0]
 			}
-			ctx, c, done, err := ad.dialAdmin(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			if _, err := c.client.TransferLeadership(ctx, &adminpb.TransferLeadershipRequest{Id: id}); err != nil {
-				return adminErr(err, c.addr, id)
-			}
-			return ad.emit(transferResult{To: id})
+			return ad.withAdmin(cmd, ad.flags.timeout, func(ctx context.Context, c *adminConn) error {
+				if _, err := c.client.TransferLeadership(ctx, &adminpb.TransferLeadershipRequest{Id: id}); err != nil {
+					return adminErr(err, c.addr, id)
+				}
+				return ad.emit(transferResult{To: id})
+			})
 		},
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -56,16 +57,13 @@ func newRotateCmd(ad *adminCLI) *cobra.Command {
 		Short: "Add a new data key version to the keyring; new objects are sealed with it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, c, done, err := ad.dialAdmin(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			resp, err := c.client.RotateKey(ctx, &adminpb.RotateKeyRequest{})
-			if err != nil {
-				return keyringErr(err, c.addr)
-			}
-			return ad.emit(rotateResult{Version: resp.GetVersion()})
+			return ad.withAdmin(cmd, ad.flags.timeout, func(ctx context.Context, c *adminConn) error {
+				resp, err := c.client.RotateKey(ctx, &adminpb.RotateKeyRequest{})
+				if err != nil {
+					return keyringErr(err, c.addr)
+				}
+				return ad.emit(rotateResult{Version: resp.GetVersion()})
+			})
 		},
 	}
 }
@@ -147,34 +145,31 @@ func newRewrapCmd(ad *adminCLI) *cobra.Command {
 			if batch < 0 {
 				return errors.New("--batch must not be negative")
 			}
-			ctx, c, done, err := ad.dialAdminWithin(cmd, rewrapTimeout)
-			if err != nil {
-				return err
-			}
-			defer done()
-			stream, err := c.client.Rewrap(ctx, &adminpb.RewrapRequest{Batch: batch})
-			if err != nil {
-				return keyringErr(err, c.addr)
-			}
-			view := newProgressView(ad.stderr)
-			var last rewrapResult
-			for {
-				p, err := stream.Recv()
-				if errors.Is(err, io.EOF) {
-					break
-				}
+			return ad.withAdmin(cmd, rewrapTimeout, func(ctx context.Context, c *adminConn) error {
+				stream, err := c.client.Rewrap(ctx, &adminpb.RewrapRequest{Batch: batch})
 				if err != nil {
-					view.end()
 					return keyringErr(err, c.addr)
 				}
-				last = rewrapResultOf(p)
-				view.show(last)
-			}
-			view.end()
-			if !last.Done {
-				return errors.New("the rewrap ended before it was done; run it again to continue")
-			}
-			return ad.emit(last)
+				view := newProgressView(ad.stderr)
+				var last rewrapResult
+				for {
+					p, err := stream.Recv()
+					if errors.Is(err, io.EOF) {
+						break
+					}
+					if err != nil {
+						view.end()
+						return keyringErr(err, c.addr)
+					}
+					last = rewrapResultOf(p)
+					view.show(last)
+				}
+				view.end()
+				if !last.Done {
+					return errors.New("the rewrap ended before it was done; run it again to continue")
+				}
+				return ad.emit(last)
+			})
 		},
 	}
 	cmd.Flags().Int32Var(&batch, "batch", 0, "objects per log entry (0: the node's default, 256; at most 1024)")
@@ -204,15 +199,12 @@ func newRetireCmd(ad *adminCLI) *cobra.Command {
 			if err != nil || v == 0 {
 				return fmt.Errorf("invalid version %q: want a data key version (1, 2, ...), see `kmsctl operator keyring`", args[0])
 			}
-			ctx, c, done, err := ad.dialAdminWithin(cmd, time.Minute)
-			if err != nil {
-				return err
-			}
-			defer done()
-			if _, err := c.client.RetireKey(ctx, &adminpb.RetireKeyRequest{Version: uint32(v)}); err != nil {
-				return keyringErr(err, c.addr)
-			}
-			return ad.emit(retireResult{Retired: uint32(v)})
+			return ad.withAdmin(cmd, time.Minute, func(ctx context.Context, c *adminConn) error {
+				if _, err := c.client.RetireKey(ctx, &adminpb.RetireKeyRequest{Version: uint32(v)}); err != nil {
+					return keyringErr(err, c.addr)
+				}
+				return ad.emit(retireResult{Retired: uint32(v)})
+			})
 		},
 	}
 }
@@ -254,21 +246,18 @@ func newKeyringCmd(ad *adminCLI) *cobra.Command {
 		Short: "List the data key versions and how many objects each seals",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, c, done, err := ad.dialAdmin(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			resp, err := c.client.Keyring(ctx, &adminpb.KeyringRequest{})
-			if err != nil {
-				return keyringErr(err, c.addr)
-			}
-			r := keyringResult{Versions: []keyVersionJSON{}, Unreadable: resp.GetUnreadable()}
-			for _, v := range resp.GetVersions() {
-				r.Versions = append(r.Versions, keyVersionJSON{Version: v.GetVersion(), Created: time.Unix(0, v.GetCreatedUnixNano()).UTC(),
-					Objects: v.GetObjects(), Newest: v.GetLatest()})
-			}
-			return ad.emit(r)
+			return ad.withAdmin(cmd, ad.flags.timeout, func(ctx context.Context, c *adminConn) error {
+				resp, err := c.client.Keyring(ctx, &adminpb.KeyringRequest{})
+				if err != nil {
+					return keyringErr(err, c.addr)
+				}
+				r := keyringResult{Versions: []keyVersionJSON{}, Unreadable: resp.GetUnreadable()}
+				for _, v := range resp.GetVersions() {
+					r.Versions = append(r.Versions, keyVersionJSON{Version: v.GetVersion(), Created: time.Unix(0, v.GetCreatedUnixNano()).UTC(),
+						Objects: v.GetObjects(), Newest: v.GetLatest()})
+				}
+				return ad.emit(r)
+			})
 		},
 	}
 }

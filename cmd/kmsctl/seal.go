@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -47,17 +48,14 @@ func newSealStatusCmd(ad *adminCLI) *cobra.Command {
 		Short: "Show whether the node at --admin is sealed and how it unseals",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, c, done, err := ad.dialAdmin(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			st, err := c.client.SealStatus(ctx, &adminpb.SealStatusRequest{})
-			if err != nil {
-				return adminErr(err, c.addr, "")
-			}
-			return ad.emit(sealStatusResult{Node: c.addr, Sealed: st.GetSealed(), Method: st.GetMethod(), ClusterID: st.GetClusterId(),
-				Threshold: st.GetThreshold(), Shares: st.GetShares(), Progress: st.GetProgress()})
+			return ad.withAdmin(cmd, ad.flags.timeout, func(ctx context.Context, c *adminConn) error {
+				st, err := c.client.SealStatus(ctx, &adminpb.SealStatusRequest{})
+				if err != nil {
+					return adminErr(err, c.addr, "")
+				}
+				return ad.emit(sealStatusResult{Node: c.addr, Sealed: st.GetSealed(), Method: st.GetMethod(), ClusterID: st.GetClusterId(),
+					Threshold: st.GetThreshold(), Shares: st.GetShares(), Progress: st.GetProgress()})
+			})
 		},
 	}
 }
@@ -90,43 +88,40 @@ func newUnsealCmd(ad *adminCLI) *cobra.Command {
 			"Without a file flag the secret is read from the terminal without echo, or from standard input.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, c, done, err := ad.dialAdmin(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			req := &adminpb.UnsealRequest{Reset_: reset}
-			st, err := c.client.SealStatus(ctx, &adminpb.SealStatusRequest{})
-			if err != nil {
-				return adminErr(err, c.addr, "")
-			}
-			// A file seal needs nothing from the operator: its key is in
-			// the node's data folder.
-			if !reset && st.GetMethod() != "file" {
-				if !st.GetSealed() {
-					return ad.emit(unsealResult{Node: c.addr})
-				}
-				secret, err := unsealSecret(cmd, st, shareFile, passFile, pinFile)
+			return ad.withAdmin(cmd, ad.flags.timeout, func(ctx context.Context, c *adminConn) error {
+				req := &adminpb.UnsealRequest{Reset_: reset}
+				st, err := c.client.SealStatus(ctx, &adminpb.SealStatusRequest{})
 				if err != nil {
-					return err
+					return adminErr(err, c.addr, "")
 				}
-				switch st.GetMethod() {
-				case "passphrase":
-					req.Key = &adminpb.UnsealRequest_Passphrase{Passphrase: secret}
-				case "shamir":
-					req.Key = &adminpb.UnsealRequest_Share{Share: string(secret)}
-				case "pkcs11":
-					req.Key = &adminpb.UnsealRequest_Pin{Pin: string(secret)}
-				default:
-					return fmt.Errorf("the node's seal method is %q, which this kmsctl does not know", st.GetMethod())
+				// A file seal needs nothing from the operator: its key is in
+				// the node's data folder.
+				if !reset && st.GetMethod() != "file" {
+					if !st.GetSealed() {
+						return ad.emit(unsealResult{Node: c.addr})
+					}
+					secret, err := unsealSecret(cmd, st, shareFile, passFile, pinFile)
+					if err != nil {
+						return err
+					}
+					switch st.GetMethod() {
+					case "passphrase":
+						req.Key = &adminpb.UnsealRequest_Passphrase{Passphrase: secret}
+					case "shamir":
+						req.Key = &adminpb.UnsealRequest_Share{Share: string(secret)}
+					case "pkcs11":
+						req.Key = &adminpb.UnsealRequest_Pin{Pin: string(secret)}
+					default:
+						return fmt.Errorf("the node's seal method is %q, which this kmsctl does not know", st.GetMethod())
+					}
+					defer clear(secret)
 				}
-				defer clear(secret)
-			}
-			resp, err := c.client.Unseal(ctx, req)
-			if err != nil {
-				return adminErr(err, c.addr, "")
-			}
-			return ad.emit(unsealResult{Node: c.addr, Sealed: resp.GetSealed(), Remaining: resp.GetRemaining()})
+				resp, err := c.client.Unseal(ctx, req)
+				if err != nil {
+					return adminErr(err, c.addr, "")
+				}
+				return ad.emit(unsealResult{Node: c.addr, Sealed: resp.GetSealed(), Remaining: resp.GetRemaining()})
+			})
 		},
 	}
 	cmd.Flags().StringVar(&shareFile, "share-file", "", "file holding one Shamir share")
@@ -188,15 +183,12 @@ func newSealCmd(ad *adminCLI) *cobra.Command {
 		Short: "Seal the node at --admin: it forgets its keys, leaves Raft and refuses KMIP until unsealed",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, c, done, err := ad.dialAdmin(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			if _, err := c.client.Seal(ctx, &adminpb.SealRequest{}); err != nil {
-				return adminErr(err, c.addr, "")
-			}
-			return ad.emit(sealResult{Node: c.addr, Sealed: true})
+			return ad.withAdmin(cmd, ad.flags.timeout, func(ctx context.Context, c *adminConn) error {
+				if _, err := c.client.Seal(ctx, &adminpb.SealRequest{}); err != nil {
+					return adminErr(err, c.addr, "")
+				}
+				return ad.emit(sealResult{Node: c.addr, Sealed: true})
+			})
 		},
 	}
 }

@@ -64,16 +64,13 @@ func newSnapshotSaveCmd(ad *adminCLI) *cobra.Command {
 			"Unless --timeout is given, the command may take up to 10 minutes.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, c, done, err := ad.dialAdminWithin(cmd, snapshotTimeout)
-			if err != nil {
-				return err
-			}
-			defer done()
-			n, sum, err := saveSnapshot(ctx, c, args[0])
-			if err != nil {
-				return err
-			}
-			return ad.emit(snapshotResult{verb: "saved", File: args[0], Bytes: n, SHA256: sum, Node: c.addr})
+			return ad.withAdmin(cmd, snapshotTimeout, func(ctx context.Context, c *adminConn) error {
+				n, sum, err := saveSnapshot(ctx, c, args[0])
+				if err != nil {
+					return err
+				}
+				return ad.emit(snapshotResult{verb: "saved", File: args[0], Bytes: n, SHA256: sum, Node: c.addr})
+			})
 		},
 	}
 }
@@ -144,31 +141,28 @@ func newSnapshotRestoreCmd(ad *adminCLI) *cobra.Command {
 				return fmt.Errorf("cannot read snapshot file: %w", err)
 			}
 			defer f.Close()
-			ctx, c, done, err := ad.dialAdminWithin(cmd, snapshotTimeout)
-			if err != nil {
-				return err
-			}
-			defer done()
+			return ad.withAdmin(cmd, snapshotTimeout, func(ctx context.Context, c *adminConn) error {
 
-			n, sum, err := sendSnapshot(ctx, c, f, force)
-			var nl *notLeaderError
-			if errors.As(err, &nl) && nl.leaderAddr != "" && nl.leaderAddr != c.addr {
-				fmt.Fprintf(ad.stderr, "kmsctl: %s is not the leader; retrying against the leader %s at %s\n", c.addr, nl.leaderID, nl.leaderAddr)
-				if _, err := f.Seek(0, io.SeekStart); err != nil {
-					return fmt.Errorf("cannot read snapshot file: %w", err)
+				n, sum, err := sendSnapshot(ctx, c, f, force)
+				var nl *notLeaderError
+				if errors.As(err, &nl) && nl.leaderAddr != "" && nl.leaderAddr != c.addr {
+					fmt.Fprintf(ad.stderr, "kmsctl: %s is not the leader; retrying against the leader %s at %s\n", c.addr, nl.leaderID, nl.leaderAddr)
+					if _, err := f.Seek(0, io.SeekStart); err != nil {
+						return fmt.Errorf("cannot read snapshot file: %w", err)
+					}
+					leader, cerr := connectAdmin(c.cfg, nl.leaderAddr)
+					if cerr != nil {
+						return cerr
+					}
+					defer leader.close()
+					c = leader
+					n, sum, err = sendSnapshot(ctx, c, f, force)
 				}
-				leader, cerr := connectAdmin(c.cfg, nl.leaderAddr)
-				if cerr != nil {
-					return cerr
+				if err != nil {
+					return err
 				}
-				defer leader.close()
-				c = leader
-				n, sum, err = sendSnapshot(ctx, c, f, force)
-			}
-			if err != nil {
-				return err
-			}
-			return ad.emit(snapshotResult{verb: "restored", File: args[0], Bytes: n, SHA256: sum, Node: c.addr, Force: force})
+				return ad.emit(snapshotResult{verb: "restored", File: args[0], Bytes: n, SHA256: sum, Node: c.addr, Force: force})
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "restore even a snapshot older than the cluster's state: a rollback")
@@ -289,27 +283,24 @@ func newSnapshotInspectCmd(ad *adminCLI) *cobra.Command {
 				return fmt.Errorf("cannot read snapshot file: %w", err)
 			}
 			defer f.Close()
-			ctx, c, done, err := ad.dialAdminWithin(cmd, snapshotTimeout)
-			if err != nil {
-				return err
-			}
-			defer done()
-			resp, err := inspectSnapshot(ctx, c, f)
-			if err != nil {
-				return err
-			}
-			r := inspectResult{
-				File: args[0], Format: resp.GetFormat(), ClusterID: resp.GetClusterId(), Index: resp.GetIndex(), Term: resp.GetTerm(),
-				KeyVersions: resp.GetKeyVersions(), Size: resp.GetSize(), MACValid: resp.GetMacValid(), SameCluster: resp.GetSameCluster(),
-				CurrentIndex: resp.GetCurrentIndex(), Accepted: resp.GetRefusal() == "", Refusal: forceHint(resp.GetRefusal()), Node: c.addr,
-			}
-			if r.KeyVersions == nil {
-				r.KeyVersions = []uint32{}
-			}
-			if ns := resp.GetCreatedUnixNano(); ns != 0 {
-				r.Created = time.Unix(0, ns).UTC().Format(time.RFC3339)
-			}
-			return ad.emit(r)
+			return ad.withAdmin(cmd, snapshotTimeout, func(ctx context.Context, c *adminConn) error {
+				resp, err := inspectSnapshot(ctx, c, f)
+				if err != nil {
+					return err
+				}
+				r := inspectResult{
+					File: args[0], Format: resp.GetFormat(), ClusterID: resp.GetClusterId(), Index: resp.GetIndex(), Term: resp.GetTerm(),
+					KeyVersions: resp.GetKeyVersions(), Size: resp.GetSize(), MACValid: resp.GetMacValid(), SameCluster: resp.GetSameCluster(),
+					CurrentIndex: resp.GetCurrentIndex(), Accepted: resp.GetRefusal() == "", Refusal: forceHint(resp.GetRefusal()), Node: c.addr,
+				}
+				if r.KeyVersions == nil {
+					r.KeyVersions = []uint32{}
+				}
+				if ns := resp.GetCreatedUnixNano(); ns != 0 {
+					r.Created = time.Unix(0, ns).UTC().Format(time.RFC3339)
+				}
+				return ad.emit(r)
+			})
 		},
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"strconv"
 
@@ -77,22 +78,19 @@ func newStatusCmd(ad *adminCLI) *cobra.Command {
 		Short: "Show the node at --admin's view of itself and the cluster",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, c, done, err := ad.dialAdmin(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			st, err := c.client.Status(ctx, &adminpb.StatusRequest{})
-			if err != nil {
-				return adminErr(err, c.addr, "")
-			}
-			return ad.emit(nodeStatusResult{
-				Node: c.addr, ID: st.GetId(), Version: st.GetVersion(), State: st.GetState(),
-				LeaderID: st.GetLeaderId(), LeaderAdminAddr: st.GetLeaderAdminAddress(),
-				Term: st.GetTerm(), CommitIndex: st.GetCommitIndex(), AppliedIndex: st.GetAppliedIndex(),
-				LastLogIndex: st.GetLastLogIndex(), Objects: st.GetObjects(), Voters: st.GetVoters(),
-				Members: st.GetMembers(), Healthy: st.GetHealthy(), FailureTolerance: st.GetFailureTolerance(),
-				StoreDigest: st.GetStoreDigest(), Sealed: st.GetSealed(), SealMethod: st.GetSealMethod(),
+			return ad.withAdmin(cmd, ad.flags.timeout, func(ctx context.Context, c *adminConn) error {
+				st, err := c.client.Status(ctx, &adminpb.StatusRequest{})
+				if err != nil {
+					return adminErr(err, c.addr, "")
+				}
+				return ad.emit(nodeStatusResult{
+					Node: c.addr, ID: st.GetId(), Version: st.GetVersion(), State: st.GetState(),
+					LeaderID: st.GetLeaderId(), LeaderAdminAddr: st.GetLeaderAdminAddress(),
+					Term: st.GetTerm(), CommitIndex: st.GetCommitIndex(), AppliedIndex: st.GetAppliedIndex(),
+					LastLogIndex: st.GetLastLogIndex(), Objects: st.GetObjects(), Voters: st.GetVoters(),
+					Members: st.GetMembers(), Healthy: st.GetHealthy(), FailureTolerance: st.GetFailureTolerance(),
+					StoreDigest: st.GetStoreDigest(), Sealed: st.GetSealed(), SealMethod: st.GetSealMethod(),
+				})
 			})
 		},
 	}
