@@ -129,7 +129,7 @@ func (n *Node) applied(index uint64) bool {
 func (n *Node) lastCommandAtOrBelow(index uint64) uint64 {
 	for i := index; i > n.sm.AppliedIndex(); i-- {
 		var l raft.Log
-		if err := n.store.GetLog(i, &l); err != nil {
+		if err := n.logs.GetLog(i, &l); err != nil {
 			return 0
 		}
 		if l.Type == raft.LogCommand {

@@ -167,6 +167,7 @@ type Node struct {
 	sm        StateMachine
 	raft      *raft.Raft
 	store     *raftboltdb.BoltStore
+	logs      raft.LogStore // store behind a cache of the newest entries
 	transport *raft.NetworkTransport
 	peers     *peerBook
 	gossip    *gossip
@@ -247,7 +248,13 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 		}
 	}
 	n.root = newRootFollower(cfg, logger)
-	if n.raft, err = raft.NewRaft(rc, &raftFSM{sm: sm, root: n.root}, n.store, n.store, snaps, n.transport); err != nil {
+	// Followers read each entry back to apply it, and the leader to send
+	// it; the cache answers both for recent entries.
+	if n.logs, err = raft.NewLogCache(logCacheSize, n.store); err != nil {
+		cleanup()
+		return nil, fmt.Errorf("cluster: log cache: %w", err)
+	}
+	if n.raft, err = raft.NewRaft(rc, &raftFSM{sm: sm, root: n.root}, n.logs, n.store, snaps, n.transport); err != nil {
 		cleanup()
 		return nil, fmt.Errorf("cluster: start raft: %w", err)
 	}
@@ -268,6 +275,9 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 	n.root.start(n.stop, &n.wg)
 	return n, nil
 }
+
+// logCacheSize is the number of newest log entries kept in memory.
+const logCacheSize = 1024
 
 func raftConfig(cfg Config, hlog hclog.Logger) *raft.Config {
 	rc := raft.DefaultConfig()
@@ -488,6 +498,41 @@ func (f *raftFSM) Apply(l *raft.Log) any {
 	return f.sm.ApplyLog(l.Index, l.Data)
 }
 
+// BatchApplier is a StateMachine that can apply a run of consecutive
+// entries at once, with the results ApplyLog would give each in turn.
+type BatchApplier interface {
+	ApplyLogs(indexes []uint64, data [][]byte) []any
+}
+
+// ApplyBatch hands raft's committed entries to the state machine in runs:
+// a root key rotation, which the barrier must follow as it applies, and
+// entries of other types end a run.
+func (f *raftFSM) ApplyBatch(logs []*raft.Log) []any {
+	results := make([]any, len(logs))
+	ba, batching := f.sm.(BatchApplier)
+	var indexes []uint64
+	var data [][]byte
+	runStart := 0
+	flush := func(end int) {
+		if len(data) > 0 {
+			copy(results[runStart:end], ba.ApplyLogs(indexes, data))
+		}
+		indexes, data = indexes[:0], data[:0]
+		runStart = end + 1
+	}
+	for i, l := range logs {
+		alone := !batching || l.Type != raft.LogCommand || f.root != nil && f.root.ks.IsRootRotation(l.Data)
+		if !alone {
+			indexes, data = append(indexes, l.Index), append(data, l.Data)
+			continue
+		}
+		flush(i)
+		results[i] = f.Apply(l)
+	}
+	flush(len(logs))
+	return results
+}
+
 func (f *raftFSM) Snapshot() (raft.FSMSnapshot, error) {
 	return &raftSnapshot{p: f.sm.SnapshotState()}, nil
 }
@@ -516,3 +561,5 @@ func (s *raftSnapshot) Persist(sink raft.SnapshotSink) error {
 }
 
 func (s *raftSnapshot) Release() {}
+
+var _ raft.BatchingFSM = (*raftFSM)(nil)

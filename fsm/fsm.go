@@ -131,28 +131,10 @@ func (f *FSM) ValidateCommand(data []byte) error {
 // decode: continuing would let replicas diverge, and a correct leader never
 // proposes one (ValidateCommand).
 func (f *FSM) Apply(index uint64, data []byte) *Result {
-	cmd, def, body, err := decodeEntry(data)
-	if err != nil {
-		panic(fmt.Sprintf("fsm: log entry %d: %v", index, err))
-	}
-	c := &applyCtx{index: index, cmd: cmd, now: time.Unix(0, cmd.GetTimeUnixNano()).UTC().Truncate(time.Second)}
-
+	e := decodeForApply(index, data)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	tx := f.db.Txn(true)
-	if cmd.GetUndoable() {
-		tx.TrackChanges()
-	}
-	ids, err := f.applyOnce(tx, c, def, body)
-	res := &Result{Index: index, IDs: ids, Err: err}
-	if err != nil {
-		tx.Abort()
-	} else {
-		if cmd.GetUndoable() {
-			res.Undo = inverse(tx.Changes())
-		}
-		tx.Commit()
-	}
+	res := f.applyAlone(e)
 	if index > f.applied {
 		f.applied = index
 	}
