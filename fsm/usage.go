@@ -61,16 +61,43 @@ func applyAllocateUsage(tx *memdb.Txn, c *applyCtx, body *kmsdpb.AllocateUsage) 
 	})
 }
 
-// applyMarkNotFresh records that the object was served to a client: KMIP 1.4
+// applyMarkNotFresh records that objects were served to a client: KMIP 1.4
 // §3.34, the server SHALL set Fresh to False "as soon as the object has been
-// served". An object that is not fresh is left as it is.
+// served". An object that is not fresh is left as it is. Of the objects in
+// Ids, cleared after the answer that served them, those destroyed or gone
+// since are skipped.
 func applyMarkNotFresh(tx *memdb.Txn, c *applyCtx, body *kmsdpb.MarkNotFresh) ([]string, error) {
-	return mutate(tx, c, body.GetId(), func(o *Object) error {
+	var touched []string
+	if body.GetId() == "" && len(body.GetIds()) == 0 {
+		return nil, fmt.Errorf("%w: no object to mark", ErrMalformed)
+	}
+	if body.GetId() != "" {
+		ids, err := mutate(tx, c, body.GetId(), markNotFresh(c))
+		if err != nil {
+			return nil, err
+		}
+		touched = append(touched, ids...)
+	}
+	for _, id := range body.GetIds() {
+		ids, err := mutate(tx, c, id, markNotFresh(c))
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		touched = append(touched, ids...)
+	}
+	return touched, nil
+}
+
+func markNotFresh(c *applyCtx) func(*Object) error {
+	return func(o *Object) error {
 		if v, _ := o.Attr(kmip.AttributeNameFresh); v != true {
 			return nil
 		}
 		o.SetAttr(kmip.AttributeNameFresh, false)
 		touch(o, c.now)
 		return nil
-	})
+	}
 }

@@ -2,6 +2,7 @@ package kmip_test
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
@@ -71,6 +72,9 @@ func TestRegisterCertificate(t *testing.T) {
 				got := ok[*payloads.GetResponsePayload](t, do(t, f, v, &payloads.GetRequestPayload{UniqueIdentifier: id}))
 				if c, isCert := got.Object.(*kmip.Certificate); !isCert || !bytes.Equal(c.CertificateValue, cert.Raw) || c.CertificateType != kmip.CertificateTypeX_509 {
 					t.Fatalf("Get returned %T", got.Object)
+				}
+				if err := f.Service.WaitServed(context.Background()); err != nil {
+					t.Fatal(err)
 				}
 				if fresh, defined := value(getAttrs(t, f, v, id), kmip.AttributeNameFresh); defined && fresh != false {
 					t.Errorf("Fresh = %v after a Get, want false", fresh)

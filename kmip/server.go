@@ -130,6 +130,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 	case <-ctx.Done():
 		s.cancelBase()
 	}
+	s.svc.Close(ctx)
 	s.cancelBase()
 	s.mu.Lock()
 	for c := range s.conns {

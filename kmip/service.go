@@ -47,6 +47,7 @@ type Service struct {
 	cfg    Config
 	logger *slog.Logger
 	routes map[kmip.Operation]route
+	fresh  *freshMarker
 }
 
 // NewService returns a Service with every operation route registered.
@@ -62,7 +63,15 @@ func NewService(cfg Config) *Service {
 	}
 	s := &Service{cfg: cfg, logger: cfg.Logger.With("component", "kmip")}
 	s.routes = s.buildRoutes()
+	s.fresh = newFreshMarker(s)
 	return s
+}
+
+// Close finishes the work a Service does after its answers: it records
+// which of the objects served were fresh, until ctx ends. Call it once no
+// request is executing any more.
+func (s *Service) Close(ctx context.Context) {
+	s.fresh.close(ctx)
 }
 
 // reqCtx is the per-message state shared by the items of one batch.

@@ -6,7 +6,6 @@ import (
 	"github.com/ovh/kmip-go"
 	"github.com/ovh/kmip-go/payloads"
 
-	"github.com/kmsd/kmsd/fsm"
 	"github.com/kmsd/kmsd/proto/kmsdpb"
 )
 
@@ -56,16 +55,4 @@ func (s *Service) getUsageAllocation(ctx context.Context, rc *reqCtx, req *paylo
 	}
 	rc.placeholder = o.ID
 	return &payloads.GetUsageAllocationResponsePayload{UniqueIdentifier: o.ID}, nil
-}
-
-// markServed records that the object's key material was handed to the
-// client: KMIP 1.4 §3.34, the server SHALL set Fresh to False "as soon as the
-// object has been served to a client". Only the first serving writes to the
-// log. Get calls it once the object is ready to be returned.
-func (s *Service) markServed(ctx context.Context, rc *reqCtx, o *fsm.Object) error {
-	if v, _ := o.Attr(kmip.AttributeNameFresh); v != true {
-		return nil
-	}
-	_, err := s.propose(ctx, rc, kmsdpb.CommandType_COMMAND_TYPE_MARK_NOT_FRESH, &kmsdpb.MarkNotFresh{Id: o.ID})
-	return err
 }

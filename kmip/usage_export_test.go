@@ -17,3 +17,6 @@ func (s *Service) MarkServed(ctx context.Context, identity, id string) error {
 	rc := &reqCtx{identity: identity, version: kmip.V1_4, now: s.cfg.Now().UTC().Truncate(time.Second)}
 	return s.markServed(ctx, rc, o)
 }
+
+// WaitServed returns once Fresh is cleared on every object served so far.
+func (s *Service) WaitServed(ctx context.Context) error { return s.fresh.wait(ctx) }

@@ -100,8 +100,13 @@ func TestGetUsageAllocationRejects(t *testing.T) {
 	}
 }
 
+// fresh returns the object's Fresh attribute once every serving so far is
+// recorded.
 func fresh(t *testing.T, f *kmiptest.Fixture, id string) any {
 	t.Helper()
+	if err := f.Service.WaitServed(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	v, _ := value(getAttrs(t, f, kmip.V1_4, id, kmip.AttributeNameFresh), kmip.AttributeNameFresh)
 	return v
 }
@@ -157,11 +162,11 @@ func TestMarkServed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if f.Replicator.Applied() != applied+1 {
-		t.Errorf("%d log entries, want one: only the first serving writes", f.Replicator.Applied()-applied)
-	}
 	if fresh(t, f, id) != false {
 		t.Error("still fresh")
+	}
+	if f.Replicator.Applied() != applied+1 {
+		t.Errorf("%d log entries, want one: only the first serving writes", f.Replicator.Applied()-applied)
 	}
 }
 

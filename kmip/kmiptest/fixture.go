@@ -60,6 +60,9 @@ type Replicator struct {
 	base uint64
 	// Err, when set, is returned by Apply instead of applying.
 	Err error
+	// hook, when set, runs at the start of every Apply, outside the
+	// replicator's lock.
+	hook func(cmd []byte)
 
 	// lagging makes this node a follower that is behind: commands are
 	// applied to a separate leader store at once and to FSM only at the
@@ -67,6 +70,21 @@ type Replicator struct {
 	leader   *fsm.FSM
 	queue    [][]byte
 	barriers int
+}
+
+// SetHook makes every Apply call fn first, outside the replicator's lock; a
+// test may block in it to hold a proposal back.
+func (r *Replicator) SetHook(fn func(cmd []byte)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.hook = fn
+}
+
+// SetErr makes Apply return err instead of applying (nil: apply again).
+func (r *Replicator) SetErr(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Err = err
 }
 
 // Lag makes the local store fall behind from now on, as a follower's can.
@@ -87,6 +105,12 @@ func (r *Replicator) Lag() {
 func (r *Replicator) Apply(ctx context.Context, cmd []byte) (any, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	r.mu.Lock()
+	hook := r.hook
+	r.mu.Unlock()
+	if hook != nil {
+		hook(cmd)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
