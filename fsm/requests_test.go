@@ -28,3 +28,22 @@ func TestRequestIDsSurviveSnapshotAndExpire(t *testing.T) {
 		t.Error("a retry older than requestTTL was treated as a duplicate; want it applied again (and refused as ErrExists)")
 	}
 }
+
+// A request id is forgotten requestWindow log entries later even when
+// command time has hardly moved, so a burst of writes cannot grow the table
+// without bound.
+func TestRequestIDsForgottenAfterWindow(t *testing.T) {
+	f := newTestFSM(t)
+	first := createEntry(t, alice, t0, storedObject("k1", symKey("a")))
+	f.mustApply(first)
+	f.next = requestWindow
+	f.mustApply(createEntry(t, alice, t0, storedObject("k2", symKey("b"))))
+	if res := f.apply(first); res.Err != nil || len(res.IDs) != 1 {
+		t.Fatalf("retry %d entries later: IDs %v, Err %v; want it still recognised", requestWindow-1, res.IDs, res.Err)
+	}
+	f.next = requestWindow + 2
+	f.mustApply(createEntry(t, alice, t0, storedObject("k3", symKey("c"))))
+	if res := f.apply(first); res.Err == nil {
+		t.Error("a retry more than requestWindow entries later was treated as a duplicate; want it applied again (and refused as ErrExists)")
+	}
+}

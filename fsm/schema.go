@@ -9,14 +9,14 @@ const (
 
 // Index names of the objects table.
 const (
-	indexID    = "id"
-	indexOwner = "owner"
-	indexType  = "type"
-	indexState = "state"
-	indexName  = "name"
-	indexGroup = "group"
-	indexLink  = "link"
-	indexTime  = "time"
+	indexID       = "id"
+	indexOwner    = "owner"
+	indexType     = "type"
+	indexState    = "state"
+	indexName     = "name"
+	indexGroup    = "group"
+	indexLink     = "link"
+	indexLogIndex = "index"
 )
 
 func schema() *memdb.DBSchema {
@@ -54,8 +54,8 @@ func schema() *memdb.DBSchema {
 		tableRequests: {
 			Name: tableRequests,
 			Indexes: map[string]*memdb.IndexSchema{
-				indexID:   {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
-				indexTime: {Name: indexTime, Indexer: &memdb.IntFieldIndex{Field: "Time"}},
+				indexID:       {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
+				indexLogIndex: {Name: indexLogIndex, Indexer: &memdb.UintFieldIndex{Field: "Index"}},
 			},
 		},
 	}}
