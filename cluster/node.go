@@ -270,8 +270,9 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 			return nil, err
 		}
 	}
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.watchLeadership()
+	go n.tuneSnapshots(reloadable(rc))
 	n.root.start(n.stop, &n.wg)
 	return n, nil
 }
@@ -380,6 +381,7 @@ func (n *Node) Shutdown() error {
 		if n.gossip != nil {
 			n.gossip.leave()
 		}
+		n.snapshotBeforeStop()
 		err = n.raft.Shutdown().Error()
 		n.rpc.close()
 		if cerr := n.transport.Close(); err == nil {

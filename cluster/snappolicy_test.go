@@ -1,0 +1,57 @@
+package cluster_test
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"testing"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/kmsd/kmsd/cluster/clustertest"
+)
+
+func snapshots(t *testing.T, n *clustertest.Node) []*raft.SnapshotMeta {
+	t.Helper()
+	store, err := raft.NewFileSnapshotStore(filepath.Join(n.Dir, "raft"), 2, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metas, err := store.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return metas
+}
+
+// A node that stops after many writes snapshots first, so that its next
+// start loads the snapshot instead of replaying every entry; after a few
+// writes it does not bother.
+func TestShutdownSnapshotsAfterManyWrites(t *testing.T) {
+	for _, tt := range []struct {
+		writes   int
+		snapshot bool
+	}{{100, false}, {1500, true}} {
+		t.Run(fmt.Sprint(tt.writes), func(t *testing.T) {
+			c := clustertest.New(t)
+			n := c.Start()
+			c.Leader()
+			for i := range tt.writes {
+				apply(t, n, fmt.Sprintf("k%d=v%d", i, i))
+			}
+			n.Stop()
+			metas := snapshots(t, n)
+			if got := len(metas) > 0; got != tt.snapshot {
+				t.Fatalf("after %d writes: %d snapshots, want a snapshot: %v", tt.writes, len(metas), tt.snapshot)
+			}
+			if tt.snapshot && metas[0].Index < uint64(tt.writes) {
+				t.Fatalf("snapshot at index %d, want at least %d", metas[0].Index, tt.writes)
+			}
+			n.Restart(t)
+			c.Leader()
+			if v, ok := n.KV.Get(fmt.Sprintf("k%d", tt.writes-1)); !ok || v != fmt.Sprintf("v%d", tt.writes-1) {
+				t.Fatalf("after restart: last key = %q, %v", v, ok)
+			}
+		})
+	}
+}
