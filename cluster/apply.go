@@ -100,18 +100,20 @@ func (n *Node) applyLocal(ctx context.Context, cmd []byte) (uint64, any, error) 
 // Raft's AppliedIndex only says an entry was handed to the state machine,
 // not that it was applied, so the state machine's own index decides.
 func (n *Node) waitApplied(ctx context.Context, index uint64) error {
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !n.applied(index) {
+	for {
+		changed := n.appliedW.changed()
+		if n.applied(index) {
+			return nil
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%w: index %d not applied here", ErrTimeout, index)
 		case <-n.stop:
 			return ErrShutdown
-		case <-tick.C:
+		case <-changed:
+		case <-time.After(appliedRecheck):
 		}
 	}
-	return nil
 }
 
 // applied reports whether every command up to index is in the state machine.

@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/kmsd/kmsd/cluster/clustertest"
@@ -61,6 +62,36 @@ func BenchmarkReadBarrier(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if err := n.Node.ReadBarrier(context.Background()); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkApplyParallel measures writes from 32 concurrent callers through
+// the leader and through a follower (forwarded), which then waits for its
+// own state machine.
+func BenchmarkApplyParallel(b *testing.B) {
+	c := clustertest.New(b)
+	c.Start()
+	c.Leader()
+	c.Start()
+	c.Start()
+	c.WaitVoters(3)
+	for _, via := range []string{"leader", "follower"} {
+		b.Run(via, func(b *testing.B) {
+			n := c.Leader()
+			if via == "follower" {
+				n = c.Follower()
+			}
+			var seq atomic.Int64
+			b.SetParallelism(16) // 16 x GOMAXPROCS(2)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := n.Node.Apply(context.Background(), fmt.Appendf(nil, "k%d=v", seq.Add(1))); err != nil {
 						b.Error(err)
 						return
 					}

@@ -174,6 +174,7 @@ type Node struct {
 	pilot     *autopilot.Autopilot
 	rpc       *rpcClients
 	root      *rootFollower // nil without Config.Keyring
+	appliedW  *appliedWatch
 
 	// raftp is raft for the transport's peer checks, which start before
 	// New has assigned n.raft.
@@ -212,7 +213,7 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 	}
 	hlog := newHclogAdapter(cfg.Logger.With("component", "raft"))
 
-	n := &Node{cfg: cfg, logger: logger, sm: sm, stop: make(chan struct{}), expected: map[string]bool{}}
+	n := &Node{cfg: cfg, logger: logger, sm: sm, stop: make(chan struct{}), expected: map[string]bool{}, appliedW: newAppliedWatch()}
 	n.peers = newPeerBook(filepath.Join(cfg.DataDir, "peers.json"))
 	var err error
 	cleanup := func() {
@@ -254,7 +255,7 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 		cleanup()
 		return nil, fmt.Errorf("cluster: log cache: %w", err)
 	}
-	if n.raft, err = raft.NewRaft(rc, &raftFSM{sm: sm, root: n.root}, n.logs, n.store, snaps, n.transport); err != nil {
+	if n.raft, err = raft.NewRaft(rc, &raftFSM{sm: sm, root: n.root, applied: n.appliedW}, n.logs, n.store, snaps, n.transport); err != nil {
 		cleanup()
 		return nil, fmt.Errorf("cluster: start raft: %w", err)
 	}
@@ -486,11 +487,17 @@ func deadline(ctx context.Context, max time.Duration) time.Time {
 // raftFSM adapts a StateMachine to raft.FSM. With a keyring, root holds
 // the barrier on the keyring's root key as entries and snapshots apply.
 type raftFSM struct {
-	sm   StateMachine
-	root *rootFollower
+	sm      StateMachine
+	root    *rootFollower
+	applied *appliedWatch // notified after entries were applied; may be nil
 }
 
 func (f *raftFSM) Apply(l *raft.Log) any {
+	defer f.notify()
+	return f.apply(l)
+}
+
+func (f *raftFSM) apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
@@ -498,6 +505,12 @@ func (f *raftFSM) Apply(l *raft.Log) any {
 		return f.root.apply(f.sm, l)
 	}
 	return f.sm.ApplyLog(l.Index, l.Data)
+}
+
+func (f *raftFSM) notify() {
+	if f.applied != nil {
+		f.applied.notify()
+	}
 }
 
 // BatchApplier is a StateMachine that can apply a run of consecutive
@@ -510,6 +523,7 @@ type BatchApplier interface {
 // a root key rotation, which the barrier must follow as it applies, and
 // entries of other types end a run.
 func (f *raftFSM) ApplyBatch(logs []*raft.Log) []any {
+	defer f.notify()
 	results := make([]any, len(logs))
 	ba, batching := f.sm.(BatchApplier)
 	var indexes []uint64
@@ -529,7 +543,7 @@ func (f *raftFSM) ApplyBatch(logs []*raft.Log) []any {
 			continue
 		}
 		flush(i)
-		results[i] = f.Apply(l)
+		results[i] = f.apply(l)
 	}
 	flush(len(logs))
 	return results
@@ -544,6 +558,7 @@ func (f *raftFSM) Restore(rc io.ReadCloser) error {
 	if err := f.sm.Restore(rc); err != nil {
 		return err
 	}
+	f.notify()
 	if f.root != nil {
 		f.root.restored()
 	}
