@@ -78,11 +78,15 @@ func (f *FSM) applyRun(entries []decodedEntry, results []any) (int, bool) {
 		ids, err := f.applyOnce(tx, e.ctx, e.def, e.body)
 		if err != nil {
 			tx.Abort()
+			f.requests.abort()
 			return n, true
 		}
 		results[n] = &Result{Index: e.index, IDs: ids}
 	}
 	tx.Commit()
+	if n > 0 {
+		f.requests.commit(entries[n-1].index)
+	}
 	return n, false
 }
 
@@ -98,12 +102,14 @@ func (f *FSM) applyAlone(e decodedEntry) *Result {
 	res := &Result{Index: e.index, IDs: ids, Err: err}
 	if err != nil {
 		tx.Abort()
+		f.requests.abort()
 		return res
 	}
 	if undoable {
 		res.Undo = inverse(tx.Changes())
 	}
 	tx.Commit()
+	f.requests.commit(e.index)
 	return res
 }
 

@@ -34,8 +34,10 @@ type Config struct {
 type FSM struct {
 	logger *slog.Logger
 
-	mu sync.RWMutex // guards db (swapped by Restore) and applied
+	mu sync.RWMutex // guards db (swapped by Restore), requests and applied
 	db *memdb.MemDB
+	// requests remembers applied request ids, to apply each command once.
+	requests *requestLog
 	// applied is the index of the last command applied or restored.
 	applied uint64
 }
@@ -46,7 +48,7 @@ func New(cfg Config) *FSM {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &FSM{logger: logger.With("component", "fsm"), db: newDB()}
+	return &FSM{logger: logger.With("component", "fsm"), db: newDB(), requests: newRequestLog()}
 }
 
 func newDB() *memdb.MemDB {
@@ -144,20 +146,14 @@ func (f *FSM) Apply(index uint64, data []byte) *Result {
 // applyOnce applies a command unless a command with the same request id was
 // already applied, in which case it answers with that command's result.
 func (f *FSM) applyOnce(tx *memdb.Txn, c *applyCtx, def command, body proto.Message) ([]string, error) {
-	prev, err := seenRequest(tx, c.cmd.GetRequestId())
-	if err != nil {
-		return nil, err
-	}
-	if prev != nil {
+	if prev := f.requests.seen(c.cmd.GetRequestId(), c.index); prev != nil {
 		return prev.IDs, nil
 	}
 	ids, err := def.apply(tx, c, body)
 	if err != nil {
 		return nil, err
 	}
-	if err := rememberRequest(tx, c, ids); err != nil {
-		return nil, err
-	}
+	f.requests.remember(c, ids)
 	return ids, nil
 }
 

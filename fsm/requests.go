@@ -1,24 +1,20 @@
 package fsm
 
 import (
-	"fmt"
-	"time"
-
-	memdb "github.com/hashicorp/go-memdb"
+	"cmp"
+	"slices"
 
 	"github.com/kmsd/kmsd/proto/kmsdpb"
 )
 
-// An applied request id is remembered for requestTTL of command time and
-// for the next requestWindow log entries, whichever ends first. A proposal
-// is retried (after a lost leader, say) only within the node's apply timeout
-// (10 s by default), so a retry within either bound is applied at most once;
-// the window bounds the memory this takes under sustained load: at 10,000
-// writes a second it still spans 20 s.
-const (
-	requestTTL    = 2 * time.Minute
-	requestWindow = 200_000
-)
+// An applied request id is remembered for the next requestWindow log
+// entries. A proposal is retried (after a lost leader, say) only within the
+// node's apply timeout (10 s by default), and at 10,000 writes a second the
+// window still spans 20 s, so a retry is applied at most once. Counting in
+// log entries rather than time makes the window the same on every replica
+// whatever their clocks and however raft batches the entries, and bounds
+// its memory (a few tens of MB) under any load.
+const requestWindow = 200_000
 
 // appliedRequest remembers one successfully applied command.
 type appliedRequest struct {
@@ -28,48 +24,88 @@ type appliedRequest struct {
 	IDs   []string
 }
 
-// seenRequest returns the earlier result of a command with the same request id.
-func seenRequest(tx *memdb.Txn, reqID []byte) (*appliedRequest, error) {
-	if len(reqID) == 0 {
-		return nil, nil
-	}
-	raw, err := tx.First(tableRequests, indexID, string(reqID))
-	if err != nil || raw == nil {
-		return nil, err
-	}
-	return raw.(*appliedRequest), nil
+// requestLog holds the applied requests of the window, with the ones the
+// current store transaction added kept apart until it commits.
+type requestLog struct {
+	byID  map[string]*appliedRequest
+	order []*appliedRequest // increasing Index: the oldest first
+
+	pending     []*appliedRequest
+	pendingByID map[string]*appliedRequest
 }
 
-// rememberRequest records a successful command and forgets, oldest entry
-// first, those older than requestTTL in command time or requestWindow in log
-// entries; both are replicated, so every replica forgets the same ones.
-func rememberRequest(tx *memdb.Txn, c *applyCtx, ids []string) error {
-	now := c.cmd.GetTimeUnixNano()
-	if len(c.cmd.GetRequestId()) > 0 {
-		r := &appliedRequest{ID: string(c.cmd.GetRequestId()), Index: c.index, Time: now, IDs: ids}
-		if err := tx.Insert(tableRequests, r); err != nil {
-			return fmt.Errorf("fsm: remember request: %w", err)
-		}
+func newRequestLog() *requestLog {
+	return &requestLog{byID: map[string]*appliedRequest{}, pendingByID: map[string]*appliedRequest{}}
+}
+
+// seen returns the earlier result of a command with the same request id, if
+// that command is within the window of the command at index.
+func (l *requestLog) seen(reqID []byte, index uint64) *appliedRequest {
+	if len(reqID) == 0 {
+		return nil
 	}
-	cutoff := now - int64(requestTTL)
-	it, err := tx.Get(tableRequests, indexLogIndex)
-	if err != nil {
-		return err
+	if r := l.pendingByID[string(reqID)]; r != nil {
+		return r
 	}
-	var expired []any
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		r := raw.(*appliedRequest)
-		if r.Time >= cutoff && r.Index+requestWindow > c.index {
-			break
-		}
-		expired = append(expired, raw)
-	}
-	for _, raw := range expired {
-		if err := tx.Delete(tableRequests, raw); err != nil {
-			return err
-		}
+	if r := l.byID[string(reqID)]; r != nil && r.Index+requestWindow > index {
+		return r
 	}
 	return nil
+}
+
+// remember records a successful command of the current transaction.
+func (l *requestLog) remember(c *applyCtx, ids []string) {
+	id := c.cmd.GetRequestId()
+	if len(id) == 0 {
+		return
+	}
+	r := &appliedRequest{ID: string(id), Index: c.index, Time: c.cmd.GetTimeUnixNano(), IDs: ids}
+	l.pending = append(l.pending, r)
+	l.pendingByID[r.ID] = r
+}
+
+// commit keeps what the transaction remembered and forgets the requests
+// that fell out of the window of index, the transaction's last command.
+func (l *requestLog) commit(index uint64) {
+	for _, r := range l.pending {
+		l.byID[r.ID] = r
+		l.order = append(l.order, r)
+	}
+	l.abort()
+	n := 0
+	for n < len(l.order) && l.order[n].Index+requestWindow <= index {
+		if r := l.order[n]; l.byID[r.ID] == r {
+			delete(l.byID, r.ID)
+		}
+		l.order[n] = nil
+		n++
+	}
+	l.order = l.order[n:]
+}
+
+// abort drops what the transaction remembered.
+func (l *requestLog) abort() {
+	l.pending = l.pending[:0]
+	clear(l.pendingByID)
+}
+
+// snapshot returns the remembered requests in request id order, the order
+// of the snapshot format.
+func (l *requestLog) snapshot() []*appliedRequest {
+	out := slices.Clone(l.order)
+	slices.SortFunc(out, func(a, b *appliedRequest) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// restore adds a request read from a snapshot; call sorted afterwards.
+func (l *requestLog) restore(r *appliedRequest) {
+	l.byID[r.ID] = r
+	l.order = append(l.order, r)
+}
+
+// sorted puts the restored requests in log order.
+func (l *requestLog) sorted() {
+	slices.SortFunc(l.order, func(a, b *appliedRequest) int { return cmp.Compare(a.Index, b.Index) })
 }
 
 func (r *appliedRequest) toProto() *kmsdpb.AppliedRequest {

@@ -3,20 +3,18 @@ package fsm
 import memdb "github.com/hashicorp/go-memdb"
 
 const (
-	tableObjects  = "objects"
-	tableRequests = "requests"
+	tableObjects = "objects"
 )
 
 // Index names of the objects table.
 const (
-	indexID       = "id"
-	indexOwner    = "owner"
-	indexType     = "type"
-	indexState    = "state"
-	indexName     = "name"
-	indexGroup    = "group"
-	indexLink     = "link"
-	indexLogIndex = "index"
+	indexID    = "id"
+	indexOwner = "owner"
+	indexType  = "type"
+	indexState = "state"
+	indexName  = "name"
+	indexGroup = "group"
+	indexLink  = "link"
 )
 
 func schema() *memdb.DBSchema {
@@ -49,13 +47,6 @@ func schema() *memdb.DBSchema {
 			Name: tableMeta,
 			Indexes: map[string]*memdb.IndexSchema{
 				indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Key"}},
-			},
-		},
-		tableRequests: {
-			Name: tableRequests,
-			Indexes: map[string]*memdb.IndexSchema{
-				indexID:       {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
-				indexLogIndex: {Name: indexLogIndex, Indexer: &memdb.UintFieldIndex{Field: "Index"}},
 			},
 		},
 	}}

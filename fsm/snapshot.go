@@ -32,15 +32,16 @@ var ErrBadSnapshot = errors.New("fsm: bad snapshot")
 
 // Snapshot is a point-in-time view of the store.
 type Snapshot struct {
-	tx      *memdb.Txn
-	applied uint64
+	tx       *memdb.Txn
+	requests []*appliedRequest
+	applied  uint64
 }
 
 // Snapshot captures the current state; it is cheap (a memdb read transaction).
 func (f *FSM) Snapshot() *Snapshot {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return &Snapshot{tx: f.db.Txn(false), applied: f.applied}
+	return &Snapshot{tx: f.db.Txn(false), requests: f.requests.snapshot(), applied: f.applied}
 }
 
 // Persist streams the snapshot to w.
@@ -56,7 +57,12 @@ func (s *Snapshot) Persist(w io.Writer) error {
 	if err := persistTable(bw, s.tx, tableObjects, func(raw any) proto.Message { return raw.(*Object).ToProto() }); err != nil {
 		return err
 	}
-	if err := persistTable(bw, s.tx, tableRequests, func(raw any) proto.Message { return raw.(*appliedRequest).toProto() }); err != nil {
+	for _, r := range s.requests {
+		if err := writeRecord(bw, r.toProto()); err != nil {
+			return err
+		}
+	}
+	if err := bw.WriteByte(0); err != nil {
 		return err
 	}
 	control, err := controlRecords(s.tx)
@@ -127,6 +133,7 @@ func (f *FSM) Restore(r io.Reader) error {
 	applied := binary.BigEndian.Uint64(hdr[len(snapshotMagic)+4:])
 
 	db := newDB()
+	requests := newRequestLog()
 	tx := db.Txn(true)
 	err := readRecords(br, func(b []byte) error {
 		p := &kmsdpb.StoredObject{}
@@ -151,8 +158,14 @@ func (f *FSM) Restore(r io.Reader) error {
 			if len(p.GetRequestId()) == 0 {
 				return errors.New("request without id")
 			}
-			return tx.Insert(tableRequests, requestFromProto(p))
+			r := requestFromProto(p)
+			if requests.byID[r.ID] != nil {
+				return fmt.Errorf("request id %x appears twice", p.GetRequestId())
+			}
+			requests.restore(r)
+			return nil
 		})
+		requests.sorted()
 	}
 	if err == nil && version >= 3 {
 		err = readRecords(br, func(b []byte) error {
@@ -176,6 +189,7 @@ func (f *FSM) Restore(r io.Reader) error {
 
 	f.mu.Lock()
 	f.db = db
+	f.requests = requests
 	f.applied = applied
 	f.mu.Unlock()
 	return nil
