@@ -8,6 +8,7 @@
 #   CONNECTIONS --connections  concurrent connections               (32)
 #   PRELOAD     --preload      named keys made first, for locate    (1000)
 #   RUNS        --runs         runs of every load; medians reported (3)
+#   TIMEOUT     --timeout      limit of one request                 (60s)
 #   OPS         --ops          loads: create get register locate    (all four)
 #   SERVERS     --servers      kmsd ceiling pykmip                  (all three)
 #   KEEP=1      --keep         keep the work folder (logs, JSON results)
@@ -18,11 +19,12 @@ WARMUP=${WARMUP:-2s}
 CONNECTIONS=${CONNECTIONS:-32}
 PRELOAD=${PRELOAD:-1000}
 RUNS=${RUNS:-3}
+TIMEOUT=${TIMEOUT:-60s}
 OPS=${OPS:-create get register locate}
 SERVERS=${SERVERS:-kmsd ceiling pykmip}
 KEEP=${KEEP:-}
 
-usage() { sed -n '2,14s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,15s/^# \{0,1\}//p' "$0"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION=$2; shift 2 ;;
@@ -30,6 +32,7 @@ while [ $# -gt 0 ]; do
     --connections) CONNECTIONS=$2; shift 2 ;;
     --preload) PRELOAD=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
+    --timeout) TIMEOUT=$2; shift 2 ;;
     --ops) OPS=$2; shift 2 ;;
     --servers) SERVERS=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
@@ -40,6 +43,11 @@ done
 for op in $OPS; do
   case "$op" in create|get|register|locate) ;; *) echo "compare.sh: unknown load $op: want create, get, register, locate" >&2; exit 2 ;; esac
 done
+# Locate runs first, right after the preload, so that it searches the
+# preloaded keys and few others (PyKMIP's Locate reads every object).
+if [[ " $OPS " == *" locate "* ]]; then
+  OPS="locate $(echo " $OPS " | sed 's/ locate / /g')"
+fi
 case "$RUNS" in ''|*[!0-9]*|0) echo "compare.sh: RUNS must be a positive number" >&2; exit 2 ;; esac
 if [ "$PRELOAD" -lt 1 ] && [[ " $OPS " == *" locate "* ]]; then
   echo "compare.sh: the locate load needs PRELOAD of at least 1" >&2; exit 2
@@ -163,7 +171,8 @@ done
 
 bench() { # bench SERVER OUTFILE ARGS...: a failed run is reported and left out
   local server=$1 out=$2; shift 2
-  if ! "$KMSCTL" --server "${addr[$server]}" --dev-dir "$work/kmsd" -o json bench --connections "$CONNECTIONS" "$@" >"$out" 2>"$out.err"; then
+  if ! "$KMSCTL" --server "${addr[$server]}" --dev-dir "$work/kmsd" --timeout "$TIMEOUT" -o json bench \
+    --connections "$CONNECTIONS" "$@" >"$out" 2>"$out.err"; then
     echo "warning: $server: kmsctl bench $*: $(cat "$out.err")" >&2
     return 1
   fi
@@ -171,32 +180,31 @@ bench() { # bench SERVER OUTFILE ARGS...: a failed run is reported and left out
 
 field() { # field FILE EXPR: one value of a bench result, with jq or python3
   if command -v jq >/dev/null 2>&1; then
-    jq -r "$2" "$1"
+    jq -cr "$2" "$1"
   else
     "$PY" -c 'import json,sys
 v=json.load(open(sys.argv[1]))
 for k in sys.argv[2].lstrip(".").split("."): v=v[k]
-print(v)' "$1" "$2"
+print(json.dumps(v, separators=(",", ":")) if isinstance(v, dict) else v)' "$1" "$2"
   fi
 }
 
-echo "$(nproc) cores; $CONNECTIONS connections, $DURATION per load after $WARMUP warm-up, $RUNS runs; servers: ${servers[*]}" >&2
+echo "$(nproc) cores; $CONNECTIONS connections, $DURATION per load after $WARMUP warm-up, $RUNS runs, request timeout $TIMEOUT; servers: ${servers[*]}" >&2
 results=$work/results.tsv
 declare -A preloaded
 : >"$results"
 if [[ " $OPS " == *" locate "* ]]; then
   for s in "${servers[@]}"; do
     echo "preloading $PRELOAD keys into $s ..." >&2
-    # One request message carries a whole batch: a slow server needs more
-    # than the default 10s for it.
-    if bench "$s" "$work/$s-preload.json" --mix none --preload "$PRELOAD" --timeout 300s; then
+    if bench "$s" "$work/$s-preload.json" --mix none --preload "$PRELOAD"; then
       preloaded[$s]=1
-      printf '%s\tpreload\t0\t%s\t0\t0\n' "$s" "$(field "$work/$s-preload.json" .preload.keys_per_second)" >>"$results"
+      printf '%s\tpreload\t0\t%s\t0\t0\t{}\n' "$s" "$(field "$work/$s-preload.json" .preload.keys_per_second)" >>"$results"
     fi
   done
 fi
-for run in $(seq 1 "$RUNS"); do
-  for op in $OPS; do
+# Each load's runs back to back, the servers taking turns within a run.
+for op in $OPS; do
+  for run in $(seq 1 "$RUNS"); do
     for s in "${servers[@]}"; do
       extra=()
       if [ "$op" = locate ]; then
@@ -206,8 +214,8 @@ for run in $(seq 1 "$RUNS"); do
       f=$work/$s-$op-$run.json
       echo "run $run/$RUNS: $op on $s ..." >&2
       bench "$s" "$f" --mix "$op" --duration "$DURATION" --warmup "$WARMUP" "${extra[@]}" || continue
-      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$op" "$run" "$(field "$f" .total.ops_per_second)" \
-        "$(field "$f" .total.p99_ms)" "$(field "$f" .total.errors)" >>"$results"
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$op" "$run" "$(field "$f" .total.ops_per_second)" \
+        "$(field "$f" .total.p99_ms)" "$(field "$f" .total.errors)" "$(field "$f" .total.errors_by_kind)" >>"$results"
     done
   done
 done
@@ -229,7 +237,7 @@ header += [f"kmsd/{s}" for s in others]
 table = [header]
 for op in (["preload"] if any(r[1] == "preload" for r in rows) else []) + ops:
     row = [op] + [num(med(s, op, 3)) for s in servers]
-    row += ["-" if op == "preload" else num(med(s, op, 4), "ms") for s in servers]
+    row += ["-" if op == "preload" or not med(s, op, 3) else num(med(s, op, 4), "ms") for s in servers]
     row += [ratio(med("kmsd", op, 3), med(s, op, 3)) for s in others]
     table.append(row)
 widths = [max(len(r[i]) for r in table) for i in range(len(header))]
@@ -238,5 +246,5 @@ for r in table:
     print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
 errs = [r for r in rows if r[1] != "preload" and float(r[5]) > 0]
 for r in errs:
-    print(f"warning: {r[0]} {r[1]} run {r[2]}: {r[5]} errors (see the JSON with KEEP=1)")
+    print(f"warning: {r[0]} {r[1]} run {r[2]}: {r[5]} errors {r[6]}")
 EOF

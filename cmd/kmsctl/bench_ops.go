@@ -247,8 +247,8 @@ func (w *worker) createKeyPair(ctx context.Context) error {
 }
 
 // lifecycle is a key's whole life as five requests: Create, Activate,
-// Get, Revoke, Destroy (KMIP 1.4 §3.22: an active key is revoked before
-// it may be destroyed).
+// Get, Revoke, Destroy. KMIP's life cycle (the State attribute) has no
+// transition from Active to Destroyed, so the key is revoked first.
 func (w *worker) lifecycle(ctx context.Context) error {
 	created, err := request[*payloads.CreateResponsePayload](ctx, w.s, createAES(""))
 	if err != nil {
