@@ -8,6 +8,9 @@
 //     `snapshot` (save, inspect, restore), `operator` (seal-status, unseal,
 //     seal, rotate, rewrap, retire, keyring) and `status` use the gRPC admin
 //     API with an admin certificate.
+//   - `bench` generates KMIP load (connections, operation mix, targets,
+//     preload) and reports throughput and latency percentiles; see
+//     bench/README.md.
 //
 // It talks to servers only through their public interfaces; it never
 // touches storage directly.
