@@ -49,6 +49,9 @@ func TestShutdownSnapshotsAfterManyWrites(t *testing.T) {
 			}
 			n.Restart(t)
 			c.Leader()
+			// A write returns once it is applied here, after every entry
+			// before it.
+			apply(t, n, "probe=1")
 			if v, ok := n.KV.Get(fmt.Sprintf("k%d", tt.writes-1)); !ok || v != fmt.Sprintf("v%d", tt.writes-1) {
 				t.Fatalf("after restart: last key = %q, %v", v, ok)
 			}

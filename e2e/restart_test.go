@@ -90,15 +90,34 @@ func observe(t *testing.T, c *kmipclient.Client, ids []string) map[string]stored
 	t.Helper()
 	out := map[string]storedObject{}
 	for _, id := range ids {
-		// Get first: serving key material clears Fresh, a change of state.
+		// Get first: serving key material clears Fresh, a change of state,
+		// written just after the answer.
 		var so storedObject
+		served := false
 		if resp, err := c.Get(id).ExecContext(context.Background()); err == nil {
 			so.material = keyMaterial(t, resp)
+			served = true
 		}
 		so.attrs = mustExec(t, c.GetAttributes(id)).Attribute
+		for deadline := time.Now().Add(10 * time.Second); served && stillFresh(so.attrs); {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: Fresh still set 10 s after the key was served", id)
+			}
+			time.Sleep(10 * time.Millisecond)
+			so.attrs = mustExec(t, c.GetAttributes(id)).Attribute
+		}
 		out[id] = so
 	}
 	return out
+}
+
+func stillFresh(attrs []kmip.Attribute) bool {
+	for _, a := range attrs {
+		if a.AttributeName == kmip.AttributeNameFresh {
+			return a.AttributeValue == true
+		}
+	}
+	return false
 }
 
 func keyMaterial(t *testing.T, resp *payloads.GetResponsePayload) []byte {

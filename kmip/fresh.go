@@ -55,21 +55,25 @@ type freshMarker struct {
 	mu      sync.Mutex
 	started bool
 	closed  bool
+	pending map[string]bool // ids queued or being proposed
 
 	queued, flushed atomic.Uint64 // marks accepted and marks proposed
 }
 
 func newFreshMarker(s *Service) *freshMarker {
-	return &freshMarker{s: s, queue: make(chan freshMark, freshQueue), closing: make(chan struct{}), done: make(chan struct{})}
+	return &freshMarker{s: s, queue: make(chan freshMark, freshQueue), closing: make(chan struct{}), done: make(chan struct{}), pending: map[string]bool{}}
 }
 
-// enqueue queues an object; it reports false when the queue is full or
-// closing, and the caller must clear Fresh itself.
+// enqueue queues an object, unless it is queued already; it reports false
+// when the queue is full or closing, and the caller must clear Fresh itself.
 func (m *freshMarker) enqueue(id, owner string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return false
+	}
+	if m.pending[id] {
+		return true
 	}
 	if !m.started {
 		m.started = true
@@ -77,6 +81,7 @@ func (m *freshMarker) enqueue(id, owner string) bool {
 	}
 	select {
 	case m.queue <- freshMark{id: id, owner: owner}:
+		m.pending[id] = true
 		m.queued.Add(1)
 		return true
 	default:
@@ -145,6 +150,11 @@ func (m *freshMarker) flush(batch []freshMark) {
 			m.s.logger.Warn("could not record that objects were served; they stay Fresh", "objects", len(ids), "error", err)
 		}
 	}
+	m.mu.Lock()
+	for _, mk := range batch {
+		delete(m.pending, mk.id)
+	}
+	m.mu.Unlock()
 	m.flushed.Add(uint64(len(batch)))
 }
 
