@@ -98,7 +98,7 @@ func TestLocateStorageStatus(t *testing.T) {
 		{"default is on-line", 0, nil, []string{"online"}},
 		{"on-line", online, nil, []string{"online"}},
 		{"archival", archival, nil, []string{"archived"}},
-		{"both", online | archival, nil, []string{"archived", "online"}},
+		{"both", online | archival, nil, []string{"online", "archived"}},
 		{"archived and destroyed", archival, destroyed, []string{"gone"}},
 		{"destroyed on-line", online, destroyed, nil},
 	}

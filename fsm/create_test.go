@@ -55,8 +55,10 @@ func TestCreateSingleObject(t *testing.T) {
 		for _, a := range attrs {
 			wantAttr(t, o, a.AttributeName, a.AttributeValue)
 		}
-		if !slices.Equal(o.Names, []string{"alpha"}) || !slices.Equal(o.Groups, []string{"g1"}) {
-			t.Errorf("index fields: names %v groups %v", o.Names, o.Groups)
+		byName := f.locateIDs(alice, name("alpha"))
+		byGroup := f.locateIDs(alice, attr(kmip.AttributeNameObjectGroup, "g1"))
+		if !slices.Equal(byName, []string{"k1"}) || !slices.Equal(byGroup, []string{"k1"}) {
+			t.Errorf("Locate by name finds %v, by group %v", byName, byGroup)
 		}
 	})
 	t.Run("dates truncated to seconds", func(t *testing.T) {
@@ -123,8 +125,9 @@ func TestCreateTwoObjectsAtomically(t *testing.T) {
 			t.Errorf("%s: Revision %d Owner %q", id, o.Revision, o.Owner)
 		}
 		wantAttr(t, o, kmip.AttributeNameState, kmip.StatePreActive)
-		if len(o.Links) != 1 {
-			t.Errorf("%s: Links index %v", id, o.Links)
+		l := o.AttrAll(kmip.AttributeNameLink)
+		if len(l) != 1 || !slices.Equal(f.locateIDs(alice, attr(kmip.AttributeNameLink, l[0])), []string{id}) {
+			t.Errorf("%s: links %v not found by Locate", id, l)
 		}
 	}
 	if f.Count() != 2 {

@@ -185,8 +185,10 @@ func checkGoldenObjects(t *testing.T, f *FSM) {
 		t.Errorf("key pair: revisions %d %d material %q", pub.Revision, priv.Revision, pub.Material)
 	}
 	wantAttr(t, pub, kmip.AttributeNameState, kmip.StatePreActive)
-	if !slices.Equal(pub.Links, []string{linkKey(kmip.LinkTypePrivateKeyLink, "rsa-priv")}) {
-		t.Errorf("rsa-pub links %v", pub.Links)
+	byLink := Query{Owner: alice, Now: at(10), Filters: []kmip.Attribute{
+		attr(kmip.AttributeNameLink, kmip.Link{LinkType: kmip.LinkTypePrivateKeyLink, LinkedObjectIdentifier: "rsa-priv"})}}
+	if ids, _, _ := f.Locate(byLink); !slices.Equal(ids, []string{"rsa-pub"}) {
+		t.Errorf("Locate by link to rsa-priv = %v", ids)
 	}
 	if priv.Material != nil {
 		t.Errorf("rsa-priv material %q after destroy", priv.Material)

@@ -128,6 +128,16 @@ func (f *testFSM) mustApply(data []byte) *Result {
 	return res
 }
 
+// locateIDs returns the ids of owner's objects that match filters now.
+func (f *testFSM) locateIDs(owner string, filters ...kmip.Attribute) []string {
+	f.t.Helper()
+	ids, _, err := f.Locate(Query{Owner: owner, Now: locateNow, Filters: filters})
+	if err != nil {
+		f.t.Fatalf("Locate: %v", err)
+	}
+	return ids
+}
+
 func (f *testFSM) get(id string) *Object {
 	f.t.Helper()
 	o, err := f.Get(id)

@@ -1,10 +1,10 @@
 package fsm
 
 import (
-	"cmp"
 	"slices"
 	"time"
 
+	memdb "github.com/hashicorp/go-memdb"
 	"github.com/ovh/kmip-go"
 )
 
@@ -19,70 +19,104 @@ type Query struct {
 	// (KMIP 1.4 §4.9).
 	Storage kmip.StorageStatusMask
 	// GroupMember asks for members of an object group (KMIP 1.1+): Fresh
-	// finds only fresh objects, oldest first, so that a group hands out its
-	// objects in the order they were made; Default finds the group's default
-	// object, which this server defines as its oldest matching member.
+	// finds only fresh objects, so that a group hands out its objects in the
+	// order they were made; Default finds the group's default object, which
+	// this server defines as its oldest matching member.
 	GroupMember kmip.ObjectGroupMember
 }
 
-// Locate returns the ids of matching objects, newest first (oldest first for
-// a GroupMember query), and the number of matches before Offset and MaxItems
-// were applied. Destroyed objects are only found when the query names a
-// State, archived objects only when Storage asks for them.
+// Locate returns the ids of matching objects in the order they were created,
+// oldest first, and the number of matches before Offset and MaxItems were
+// applied. Destroyed objects are only found when the query names a State,
+// archived objects only when Storage asks for them.
+//
+// Creation order (Revision, then ID) never changes for an object and a new
+// object always comes last, so a client paging through the results with
+// Offset and MaxItems while objects are being created sees every object
+// that existed when it started exactly once.
+//
+// Locate reads the objects through the secondary indexes (index.go): it
+// picks the smallest of the candidate sets the filters name, walks it in
+// creation order and checks every filter on each candidate, so the filters
+// keep their exact KMIP semantics (effective State, Name Type, usage mask
+// bits, date ranges).
 func (f *FSM) Locate(q Query) ([]string, int, error) {
+	ids, total, _, err := f.locate(q)
+	return ids, total, err
+}
+
+// locate is Locate that also returns how many objects it read.
+func (f *FSM) locate(q Query) (ids []string, total, read int, err error) {
 	tx := f.readTxn()
-	it, err := tx.Get(tableObjects, indexOwner, q.Owner)
+	p := newPlan(q)
+	src, err := p.source(tx)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
-	groups := groupFilters(q.Filters)
-	// Destroyed objects keep their metadata but are only found when the
-	// client asks for a State explicitly.
-	byState := slices.ContainsFunc(groups, func(g filterGroup) bool { return g.name == kmip.AttributeNameState })
-	online := q.Storage == 0 || q.Storage&kmip.StorageStatusOnlineStorage != 0
-	archival := q.Storage&kmip.StorageStatusArchivalStorage != 0
-	var found []*Object
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		o := raw.(*Object)
-		if !byState && isDestroyed(o.StoredState()) {
+	for o := src.next(); o != nil; o = src.next() {
+		read++
+		if !p.admits(o) {
 			continue
 		}
-		if o.Archived() && !archival || !o.Archived() && !online {
-			continue
-		}
-		if q.GroupMember == kmip.ObjectGroupMemberFresh {
-			if v, _ := o.Attr(kmip.AttributeNameFresh); v != true {
-				continue
+		if q.GroupMember == kmip.ObjectGroupMemberDefault {
+			// The default member is the one match; Offset may skip it.
+			if q.Offset > 0 {
+				return nil, 1, read, nil
 			}
+			return []string{o.ID}, 1, read, nil
 		}
-		if matchesAll(o, groups, q.Now) {
-			found = append(found, o)
+		if total >= q.Offset && (q.MaxItems <= 0 || len(ids) < q.MaxItems) {
+			ids = append(ids, o.ID)
+		}
+		total++
+	}
+	return ids, total, read, nil
+}
+
+// plan is a query prepared for the indexes.
+type plan struct {
+	q      Query
+	groups []filterGroup
+	// skip marks the groups the chosen candidate set already guarantees.
+	skip []bool
+	// byState: destroyed objects are found only when a State is asked for.
+	byState          bool
+	online, archival bool
+	// visibilityKnown: the chosen set holds only objects the three rules
+	// above admit.
+	visibilityKnown bool
+}
+
+func newPlan(q Query) *plan {
+	p := &plan{q: q, groups: groupFilters(q.Filters)}
+	p.skip = make([]bool, len(p.groups))
+	p.byState = slices.ContainsFunc(p.groups, func(g filterGroup) bool { return g.name == kmip.AttributeNameState })
+	p.online = q.Storage == 0 || q.Storage&kmip.StorageStatusOnlineStorage != 0
+	p.archival = q.Storage&kmip.StorageStatusArchivalStorage != 0
+	return p
+}
+
+// admits reports whether an object of the tenant matches the query.
+func (p *plan) admits(o *Object) bool {
+	if !p.visibilityKnown {
+		if !p.byState && isDestroyed(o.StoredState()) {
+			return false
+		}
+		if archived := o.Archived(); archived && !p.archival || !archived && !p.online {
+			return false
 		}
 	}
-	slices.SortFunc(found, func(a, b *Object) int {
-		if c := cmp.Compare(b.Revision, a.Revision); c != 0 {
-			return c
+	if p.q.GroupMember == kmip.ObjectGroupMemberFresh {
+		if v, _ := o.Attr(kmip.AttributeNameFresh); v != true {
+			return false
 		}
-		return cmp.Compare(b.ID, a.ID)
-	})
-	if q.GroupMember != 0 {
-		slices.Reverse(found)
 	}
-	if q.GroupMember == kmip.ObjectGroupMemberDefault && len(found) > 1 {
-		found = found[:1]
+	for i, g := range p.groups {
+		if !p.skip[i] && !matches(o, g, p.q.Now) {
+			return false
+		}
 	}
-	total := len(found)
-	if q.Offset > 0 {
-		found = found[min(q.Offset, len(found)):]
-	}
-	if q.MaxItems > 0 && len(found) > q.MaxItems {
-		found = found[:q.MaxItems]
-	}
-	ids := make([]string, len(found))
-	for i, o := range found {
-		ids[i] = o.ID
-	}
-	return ids, total, nil
+	return true
 }
 
 type filterGroup struct {
@@ -105,15 +139,6 @@ func groupFilters(filters []kmip.Attribute) []filterGroup {
 	return groups
 }
 
-func matchesAll(o *Object, groups []filterGroup, now time.Time) bool {
-	for _, g := range groups {
-		if !matches(o, g, now) {
-			return false
-		}
-	}
-	return true
-}
-
 func matches(o *Object, g filterGroup, now time.Time) bool {
 	if g.name == kmip.AttributeNameState {
 		for _, v := range g.values {
@@ -131,9 +156,10 @@ func matches(o *Object, g filterGroup, now time.Time) bool {
 			return !d.IsZero() && !d.Before(lo) && !d.After(hi)
 		}
 	}
-	have := o.AttrAll(g.name)
 	for _, want := range g.values {
-		if !slices.ContainsFunc(have, func(h any) bool { return valueMatches(g.name, h, want) }) {
+		if !slices.ContainsFunc(o.Attrs, func(a kmip.Attribute) bool {
+			return a.AttributeName == g.name && valueMatches(g.name, a.AttributeValue, want)
+		}) {
 			return false
 		}
 	}
@@ -155,4 +181,15 @@ func valueMatches(name kmip.AttributeName, have, want any) bool {
 
 func isDestroyed(s kmip.State) bool {
 	return s == kmip.StateDestroyed || s == kmip.StateDestroyedCompromised
+}
+
+// readIter adapts a memdb iterator over the objects table.
+type readIter struct{ it memdb.ResultIterator }
+
+func (r readIter) next() *Object {
+	raw := r.it.Next()
+	if raw == nil {
+		return nil
+	}
+	return raw.(*Object)
 }

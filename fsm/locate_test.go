@@ -21,8 +21,9 @@ func name(v string) kmip.Attribute {
 	return attr(kmip.AttributeNameName, kmip.Name{NameValue: v, NameType: kmip.NameTypeUninterpretedTextString})
 }
 
-// locateFixture builds a store; by creation index, newest first, alice owns
-// k4 (destroyed), k3, pub, priv (one command), k2, k1 (activated); bob owns b1.
+// locateFixture builds a store; in creation order, oldest first, alice owns
+// k1 (activated), k2, priv and pub (one command: in id order), k3 and k4
+// (destroyed); bob owns b1.
 // Locate skips destroyed objects unless the query filters on State.
 func locateFixture(t *testing.T) *testFSM {
 	t.Helper()
@@ -81,29 +82,29 @@ func TestLocateFilters(t *testing.T) {
 		filters []kmip.Attribute
 		want    []string
 	}{
-		{"no filter newest first", alice, time.Time{}, nil, []string{"k3", "pub", "priv", "k2", "k1"}},
+		{"no filter oldest first", alice, time.Time{}, nil, []string{"k1", "k2", "priv", "pub", "k3"}},
 		{"name", alice, time.Time{}, []kmip.Attribute{name("alpha")}, []string{"k1"}},
 		{"second name instance", alice, time.Time{}, []kmip.Attribute{name("beta-alias")}, []string{"k2"}},
 		{"both names required", alice, time.Time{}, []kmip.Attribute{name("beta"), name("beta-alias")}, []string{"k2"}},
 		{"names of two objects", alice, time.Time{}, []kmip.Attribute{name("alpha"), name("beta")}, nil},
 		{"name type must match", alice, time.Time{}, []kmip.Attribute{a(kmip.AttributeNameName, kmip.Name{NameValue: "gamma", NameType: kmip.NameTypeUninterpretedTextString})}, nil},
 		{"name type zero matches any", alice, time.Time{}, []kmip.Attribute{a(kmip.AttributeNameName, kmip.Name{NameValue: "gamma"})}, []string{"k3"}},
-		{"object type", alice, time.Time{}, []kmip.Attribute{objType(kmip.ObjectTypeSymmetricKey)}, []string{"k2", "k1"}},
+		{"object type", alice, time.Time{}, []kmip.Attribute{objType(kmip.ObjectTypeSymmetricKey)}, []string{"k1", "k2"}},
 		{"object type private key", alice, time.Time{}, []kmip.Attribute{objType(kmip.ObjectTypePrivateKey)}, []string{"priv"}},
-		{"state active is effective", alice, time.Time{}, []kmip.Attribute{state(kmip.StateActive)}, []string{"k3", "k1"}},
+		{"state active is effective", alice, time.Time{}, []kmip.Attribute{state(kmip.StateActive)}, []string{"k1", "k3"}},
 		{"state active before activation date", alice, k3Active.Add(-time.Minute), []kmip.Attribute{state(kmip.StateActive)}, []string{"k1"}},
-		{"state pre-active", alice, time.Time{}, []kmip.Attribute{state(kmip.StatePreActive)}, []string{"pub", "priv", "k2"}},
+		{"state pre-active", alice, time.Time{}, []kmip.Attribute{state(kmip.StatePreActive)}, []string{"k2", "priv", "pub"}},
 		{"state destroyed", alice, time.Time{}, []kmip.Attribute{state(kmip.StateDestroyed)}, []string{"k4"}},
 		{"destroyed hidden", alice, time.Time{}, []kmip.Attribute{name("delta")}, nil},
 		{"destroyed found by state", alice, time.Time{}, []kmip.Attribute{name("delta"), state(kmip.StateDestroyed)}, []string{"k4"}},
 		{"destroyed not found by other state", alice, time.Time{}, []kmip.Attribute{name("delta"), state(kmip.StatePreActive)}, nil},
-		{"algorithm", alice, time.Time{}, []kmip.Attribute{a(kmip.AttributeNameCryptographicAlgorithm, kmip.CryptographicAlgorithmRSA)}, []string{"pub", "priv"}},
+		{"algorithm", alice, time.Time{}, []kmip.Attribute{a(kmip.AttributeNameCryptographicAlgorithm, kmip.CryptographicAlgorithmRSA)}, []string{"priv", "pub"}},
 		{"algorithm and length", alice, time.Time{}, []kmip.Attribute{
 			a(kmip.AttributeNameCryptographicAlgorithm, kmip.CryptographicAlgorithmAES),
 			a(kmip.AttributeNameCryptographicLength, int32(256))}, []string{"k2"}},
 		{"length", alice, time.Time{}, []kmip.Attribute{a(kmip.AttributeNameCryptographicLength, int32(128))}, []string{"k1"}},
-		{"object group", alice, time.Time{}, []kmip.Attribute{a(kmip.AttributeNameObjectGroup, "g1")}, []string{"k2", "k1"}},
-		{"second object group", alice, time.Time{}, []kmip.Attribute{a(kmip.AttributeNameObjectGroup, "g2")}, []string{"priv", "k2"}},
+		{"object group", alice, time.Time{}, []kmip.Attribute{a(kmip.AttributeNameObjectGroup, "g1")}, []string{"k1", "k2"}},
+		{"second object group", alice, time.Time{}, []kmip.Attribute{a(kmip.AttributeNameObjectGroup, "g2")}, []string{"k2", "priv"}},
 		{"two object groups", alice, time.Time{}, []kmip.Attribute{a(kmip.AttributeNameObjectGroup, "g1"), a(kmip.AttributeNameObjectGroup, "g2")}, []string{"k2"}},
 		{"custom text", alice, time.Time{}, []kmip.Attribute{a("x-team", custom("red"))}, []string{"k1"}},
 		{"custom text no match", alice, time.Time{}, []kmip.Attribute{a("x-team", custom("green"))}, nil},
@@ -112,11 +113,11 @@ func TestLocateFilters(t *testing.T) {
 		{"custom bytes", alice, time.Time{}, []kmip.Attribute{a("x-blob", custom([]byte{1, 2, 3}))}, []string{"k2"}},
 		{"custom boolean", alice, time.Time{}, []kmip.Attribute{a("x-flag", custom(true))}, []string{"k2"}},
 		{"absent attribute", alice, time.Time{}, []kmip.Attribute{a("x-missing", custom("red"))}, nil},
-		{"usage mask one bit", alice, time.Time{}, []kmip.Attribute{mask(kmip.CryptographicUsageEncrypt)}, []string{"k2", "k1"}},
+		{"usage mask one bit", alice, time.Time{}, []kmip.Attribute{mask(kmip.CryptographicUsageEncrypt)}, []string{"k1", "k2"}},
 		{"usage mask two bits", alice, time.Time{}, []kmip.Attribute{mask(kmip.CryptographicUsageEncrypt | kmip.CryptographicUsageDecrypt)}, []string{"k1"}},
 		{"usage mask sign", alice, time.Time{}, []kmip.Attribute{mask(kmip.CryptographicUsageSign)}, []string{"priv"}},
-		{"usage mask all don't care", alice, time.Time{}, []kmip.Attribute{mask(0)}, []string{"pub", "priv", "k2", "k1"}},
-		{"initial date range inclusive", alice, time.Time{}, []kmip.Attribute{initial(sec(hour(1))), initial(sec(hour(2)))}, []string{"pub", "priv", "k2"}},
+		{"usage mask all don't care", alice, time.Time{}, []kmip.Attribute{mask(0)}, []string{"k1", "k2", "priv", "pub"}},
+		{"initial date range inclusive", alice, time.Time{}, []kmip.Attribute{initial(sec(hour(1))), initial(sec(hour(2)))}, []string{"k2", "priv", "pub"}},
 		{"initial date range inside", alice, time.Time{}, []kmip.Attribute{initial(hour(0).Add(30 * time.Minute)), initial(hour(1).Add(30 * time.Minute))}, []string{"k2"}},
 		{"initial date range reversed", alice, time.Time{}, []kmip.Attribute{initial(hour(2)), initial(hour(1))}, nil},
 		{"initial date exact", alice, time.Time{}, []kmip.Attribute{initial(sec(hour(3)))}, []string{"k3"}},
@@ -148,7 +149,7 @@ func TestLocateFilters(t *testing.T) {
 
 func TestLocatePaging(t *testing.T) {
 	f := locateFixture(t)
-	all := []string{"k3", "pub", "priv", "k2", "k1"}
+	all := []string{"k1", "k2", "priv", "pub", "k3"}
 	symmetric := []kmip.Attribute{attr(kmip.AttributeNameObjectType, kmip.ObjectTypeSymmetricKey)}
 	tests := []struct {
 		name     string
@@ -165,7 +166,7 @@ func TestLocatePaging(t *testing.T) {
 		{"offset past end", nil, 3, 100, nil, 5},
 		{"max items past end", nil, 100, 1, all[1:], 5},
 		{"negative values ignored", nil, -1, -1, all, 5},
-		{"with filter", symmetric, 1, 1, []string{"k1"}, 2},
+		{"with filter", symmetric, 1, 1, []string{"k2"}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,14 +19,14 @@ type Object struct {
 	Owner    string
 	Material []byte // sealed; nil once destroyed
 	Attrs    []kmip.Attribute
+	// Revision is the log index of the command that created the object; it
+	// never changes afterwards. With the ID it is the object's creation
+	// order, the order in which Locate returns objects.
 	Revision uint64
 
-	// Index fields, derived from Attrs by reindex.
-	Type   uint32
-	State  uint32
-	Names  []string
-	Groups []string
-	Links  []string
+	// Derived from Attrs by reindex.
+	Type  uint32
+	State uint32
 }
 
 // Clone returns a deep enough copy to mutate attributes and material.
@@ -93,9 +93,8 @@ func (o *Object) SetAttr(name kmip.AttributeName, value any) {
 	o.reindex()
 }
 
-// reindex recomputes the index fields from the attributes.
+// reindex recomputes the derived fields from the attributes.
 func (o *Object) reindex() {
-	o.Names, o.Groups, o.Links = nil, nil, nil
 	for _, a := range o.Attrs {
 		switch a.AttributeName {
 		case kmip.AttributeNameObjectType:
@@ -106,24 +105,8 @@ func (o *Object) reindex() {
 			if v, ok := a.AttributeValue.(kmip.State); ok {
 				o.State = uint32(v)
 			}
-		case kmip.AttributeNameName:
-			if v, ok := a.AttributeValue.(kmip.Name); ok {
-				o.Names = append(o.Names, v.NameValue)
-			}
-		case kmip.AttributeNameObjectGroup:
-			if v, ok := a.AttributeValue.(string); ok {
-				o.Groups = append(o.Groups, v)
-			}
-		case kmip.AttributeNameLink:
-			if v, ok := a.AttributeValue.(kmip.Link); ok {
-				o.Links = append(o.Links, linkKey(v.LinkType, v.LinkedObjectIdentifier))
-			}
 		}
 	}
-}
-
-func linkKey(t kmip.LinkType, target string) string {
-	return fmt.Sprintf("%08x/%s", uint32(t), target)
 }
 
 // EncodeAttribute serialises one attribute as a TTLV Attribute structure.

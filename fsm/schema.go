@@ -6,15 +6,10 @@ const (
 	tableObjects = "objects"
 )
 
-// Index names of the objects table.
+// Index names; the secondary indexes of the objects table are described in
+// index.go.
 const (
-	indexID    = "id"
-	indexOwner = "owner"
-	indexType  = "type"
-	indexState = "state"
-	indexName  = "name"
-	indexGroup = "group"
-	indexLink  = "link"
+	indexID = "id"
 )
 
 func schema() *memdb.DBSchema {
@@ -22,13 +17,10 @@ func schema() *memdb.DBSchema {
 		tableObjects: {
 			Name: tableObjects,
 			Indexes: map[string]*memdb.IndexSchema{
-				indexID:    {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
-				indexOwner: {Name: indexOwner, Indexer: &memdb.StringFieldIndex{Field: "Owner"}},
-				indexType:  {Name: indexType, Indexer: &memdb.UintFieldIndex{Field: "Type"}},
-				indexState: {Name: indexState, Indexer: &memdb.UintFieldIndex{Field: "State"}},
-				indexName:  {Name: indexName, AllowMissing: true, Indexer: &memdb.StringSliceFieldIndex{Field: "Names"}},
-				indexGroup: {Name: indexGroup, AllowMissing: true, Indexer: &memdb.StringSliceFieldIndex{Field: "Groups"}},
-				indexLink:  {Name: indexLink, AllowMissing: true, Indexer: &memdb.StringSliceFieldIndex{Field: "Links"}},
+				indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
+				// Their keys end with the object's id: unique.
+				indexClass: {Name: indexClass, Unique: true, Indexer: classIndexer{}},
+				indexAttr:  {Name: indexAttr, Unique: true, AllowMissing: true, Indexer: attrIndexer{}},
 			},
 		},
 		tableTokens: {

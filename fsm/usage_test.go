@@ -156,7 +156,7 @@ func TestLocateGroupMember(t *testing.T) {
 		want   []string
 		total  int
 	}{
-		{"plain search is newest first", 0, 0, []string{"c", "b", "a"}, 3},
+		{"plain search is oldest first too", 0, 0, []string{"a", "b", "c"}, 3},
 		{"fresh, oldest first", kmip.ObjectGroupMemberFresh, 0, []string{"b", "c"}, 2},
 		{"one fresh", kmip.ObjectGroupMemberFresh, 1, []string{"b"}, 2},
 		{"default", kmip.ObjectGroupMemberDefault, 0, []string{"a"}, 1},

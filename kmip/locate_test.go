@@ -17,13 +17,13 @@ func name(s string) kmip.Attribute {
 	return attr(kmip.AttributeNameName, kmip.Name{NameValue: s, NameType: kmip.NameTypeUninterpretedTextString})
 }
 
-// locateFixture holds, newest last: an AES-128 key "k1" in group g1, an
+// locateFixture holds, oldest first: an AES-128 key "k1" in group g1, an
 // AES-256 key "k2" in group g2 with x-app=mongo, an active AES-256 key "k3",
 // a secret "s1" and a destroyed AES-256 key "gone".
 type locateFixture struct {
 	f                    *kmiptest.Fixture
 	k1, k2, k3, s1, gone string
-	byAge                []string // newest first, live objects only
+	byAge                []string // oldest first, live objects only
 }
 
 func newLocateFixture(t *testing.T) *locateFixture {
@@ -37,7 +37,7 @@ func newLocateFixture(t *testing.T) *locateFixture {
 	lf.gone = createAs(t, f, alice, kmip.V1_4, aesTemplate(256, name("gone")))
 	ok[*payloads.DestroyResponsePayload](t, do(t, f, kmip.V1_4, &payloads.DestroyRequestPayload{UniqueIdentifier: lf.gone}))
 	createAs(t, f, bob, kmip.V1_4, aesTemplate(256, name("k1")))
-	lf.byAge = []string{lf.s1, lf.k3, lf.k2, lf.k1}
+	lf.byAge = []string{lf.k1, lf.k2, lf.k3, lf.s1}
 	return lf
 }
 
@@ -59,10 +59,10 @@ func TestLocateFilters(t *testing.T) {
 		{"unknown name", []kmip.Attribute{name("nope")}, nil},
 		{"object type", []kmip.Attribute{attr(kmip.AttributeNameObjectType, kmip.ObjectTypeSecretData)}, []string{lf.s1}},
 		{"state active", []kmip.Attribute{attr(kmip.AttributeNameState, kmip.StateActive)}, []string{lf.k3}},
-		{"state pre-active", []kmip.Attribute{attr(kmip.AttributeNameState, kmip.StatePreActive)}, []string{lf.s1, lf.k2, lf.k1}},
+		{"state pre-active", []kmip.Attribute{attr(kmip.AttributeNameState, kmip.StatePreActive)}, []string{lf.k1, lf.k2, lf.s1}},
 		{"state destroyed finds destroyed", []kmip.Attribute{attr(kmip.AttributeNameState, kmip.StateDestroyed)}, []string{lf.gone}},
-		{"algorithm", []kmip.Attribute{attr(kmip.AttributeNameCryptographicAlgorithm, kmip.CryptographicAlgorithmAES)}, []string{lf.k3, lf.k2, lf.k1}},
-		{"length", []kmip.Attribute{attr(kmip.AttributeNameCryptographicLength, int32(256))}, []string{lf.k3, lf.k2}},
+		{"algorithm", []kmip.Attribute{attr(kmip.AttributeNameCryptographicAlgorithm, kmip.CryptographicAlgorithmAES)}, []string{lf.k1, lf.k2, lf.k3}},
+		{"length", []kmip.Attribute{attr(kmip.AttributeNameCryptographicLength, int32(256))}, []string{lf.k2, lf.k3}},
 		{"algorithm and length", []kmip.Attribute{
 			attr(kmip.AttributeNameCryptographicAlgorithm, kmip.CryptographicAlgorithmAES),
 			attr(kmip.AttributeNameCryptographicLength, int32(128)),
@@ -70,7 +70,7 @@ func TestLocateFilters(t *testing.T) {
 		{"group", []kmip.Attribute{attr(kmip.AttributeNameObjectGroup, "g2")}, []string{lf.k2}},
 		{"custom attribute", []kmip.Attribute{attr("x-app", "mongo")}, []string{lf.k2}},
 		{"custom attribute other value", []kmip.Attribute{attr("x-app", "vsphere")}, nil},
-		{"usage mask subset", []kmip.Attribute{attr(kmip.AttributeNameCryptographicUsageMask, kmip.CryptographicUsageEncrypt)}, []string{lf.k3, lf.k2, lf.k1}},
+		{"usage mask subset", []kmip.Attribute{attr(kmip.AttributeNameCryptographicUsageMask, kmip.CryptographicUsageEncrypt)}, []string{lf.k1, lf.k2, lf.k3}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -191,7 +191,7 @@ func TestLocateStorageStatus(t *testing.T) {
 }
 
 // TestLocateThenGet is the ID Placeholder chain PyKMIP and ONTAP rely on:
-// Locate sets the placeholder to the first (newest) match.
+// Locate sets the placeholder to the first (oldest) match.
 func TestLocateThenGet(t *testing.T) {
 	lf := newLocateFixture(t)
 	items := exec(t, lf.f, alice, kmip.V1_2,
@@ -199,7 +199,7 @@ func TestLocateThenGet(t *testing.T) {
 		&payloads.GetAttributesRequestPayload{AttributeName: []kmip.AttributeName{kmip.AttributeNameName}},
 	)
 	ok[*payloads.LocateResponsePayload](t, items[0])
-	if got := ok[*payloads.GetAttributesResponsePayload](t, items[1]).UniqueIdentifier; got != lf.k3 {
-		t.Errorf("placeholder is %q, want newest match %q", got, lf.k3)
+	if got := ok[*payloads.GetAttributesResponsePayload](t, items[1]).UniqueIdentifier; got != lf.k2 {
+		t.Errorf("placeholder is %q, want oldest match %q", got, lf.k2)
 	}
 }

@@ -143,8 +143,9 @@ func TestLocateFreshMembers(t *testing.T) {
 	if got := locateMember(t, f, kmip.V1_2, kmip.ObjectGroupMemberDefault, "g"); !slices.Equal(got, []string{k1}) {
 		t.Errorf("default member %v, want the oldest %s", got, k1)
 	}
-	// KMIP 1.0 has no Object Group Member: a plain search, newest first.
-	if got := locateMember(t, f, kmip.V1_0, kmip.ObjectGroupMemberFresh, "g"); !slices.Equal(got, []string{k2}) {
+	// KMIP 1.0 has no Object Group Member: a plain search, which finds the
+	// keys that are no longer fresh.
+	if got := locateMember(t, f, kmip.V1_0, kmip.ObjectGroupMemberFresh, "g"); !slices.Equal(got, []string{k1}) {
 		t.Errorf("1.0 Locate found %v", got)
 	}
 }
