@@ -12,18 +12,10 @@ import (
 // BenchmarkApply measures one write, committed and applied on the node that
 // accepted it, through the leader and through a follower (forwarded).
 func BenchmarkApply(b *testing.B) {
-	c := clustertest.New(b)
-	c.Start()
-	c.Leader()
-	c.Start()
-	c.Start()
-	c.WaitVoters(3)
-	for _, via := range []string{"leader", "follower"} {
-		b.Run(via, func(b *testing.B) {
-			n := c.Leader()
-			if via == "follower" {
-				n = c.Follower()
-			}
+	c := benchCluster(b)
+	for _, name := range []string{"leader", "follower"} {
+		b.Run(name, func(b *testing.B) {
+			n := via(c, name)
 			ctx := context.Background()
 			for i := 0; b.Loop(); i++ {
 				if _, err := n.Node.Apply(ctx, fmt.Appendf(nil, "k%d=v", i)); err != nil {
@@ -38,26 +30,18 @@ func BenchmarkApply(b *testing.B) {
 // time and 32 at once, on the leader and on a follower: concurrent callers
 // share read index rounds, so their cost per read falls.
 func BenchmarkReadBarrier(b *testing.B) {
-	c := clustertest.New(b)
-	c.Start()
-	c.Leader()
-	c.Start()
-	c.Start()
-	c.WaitVoters(3)
+	c := benchCluster(b)
 	apply(b, c.Leader(), "k=v")
-	for _, via := range []string{"leader", "follower"} {
-		n := c.Leader()
-		if via == "follower" {
-			n = c.Follower()
-		}
-		b.Run(via+"/serial", func(b *testing.B) {
+	for _, name := range []string{"leader", "follower"} {
+		n := via(c, name)
+		b.Run(name+"/serial", func(b *testing.B) {
 			for b.Loop() {
 				if err := n.Node.ReadBarrier(context.Background()); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
-		b.Run(via+"/parallel-32", func(b *testing.B) {
+		b.Run(name+"/parallel-32", func(b *testing.B) {
 			b.SetParallelism(16) // 16 x GOMAXPROCS(2)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -75,18 +59,10 @@ func BenchmarkReadBarrier(b *testing.B) {
 // the leader and through a follower (forwarded), which then waits for its
 // own state machine.
 func BenchmarkApplyParallel(b *testing.B) {
-	c := clustertest.New(b)
-	c.Start()
-	c.Leader()
-	c.Start()
-	c.Start()
-	c.WaitVoters(3)
-	for _, via := range []string{"leader", "follower"} {
-		b.Run(via, func(b *testing.B) {
-			n := c.Leader()
-			if via == "follower" {
-				n = c.Follower()
-			}
+	c := benchCluster(b)
+	for _, name := range []string{"leader", "follower"} {
+		b.Run(name, func(b *testing.B) {
+			n := via(c, name)
 			var seq atomic.Int64
 			b.SetParallelism(16) // 16 x GOMAXPROCS(2)
 			b.RunParallel(func(pb *testing.PB) {
@@ -99,4 +75,23 @@ func BenchmarkApplyParallel(b *testing.B) {
 			})
 		})
 	}
+}
+
+// benchCluster starts three KV nodes and waits until all vote.
+func benchCluster(b *testing.B) *clustertest.Cluster {
+	c := clustertest.New(b)
+	c.Start()
+	c.Leader()
+	c.Start()
+	c.Start()
+	c.WaitVoters(3)
+	return c
+}
+
+// via returns the leader, or a follower for name "follower".
+func via(c *clustertest.Cluster, name string) *clustertest.Node {
+	if name == "follower" {
+		return c.Follower()
+	}
+	return c.Leader()
 }
