@@ -181,9 +181,13 @@ func appendAttrValue(b []byte, a kmip.Attribute) ([]byte, bool) {
 	return appendString(b, string(enc)), true
 }
 
-// encodeValue returns the TTLV encoding of a generic value; the encoder
-// panics on a Go type TTLV has no encoding for.
+// encodeValue returns the TTLV encoding of a generic value; kmip-go's
+// encoder panics on a Go type TTLV has no encoding for.
 func encodeValue(v ttlv.Value) (enc []byte, err error) {
+	w := &ttlvWriter{}
+	if w.generic(v.Tag, v.Value) {
+		return w.b, nil
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: value of type %T has no TTLV encoding", ErrMalformed, v.Value)

@@ -112,11 +112,22 @@ func (o *Object) reindex() {
 // EncodeAttribute serialises one attribute as a TTLV Attribute structure.
 func EncodeAttribute(a kmip.Attribute) []byte {
 	a.AttributeIndex = nil
+	if b, ok := encodeDirect(a); ok {
+		return b
+	}
 	return ttlv.MarshalTTLV(&a)
 }
 
 // DecodeAttribute parses a TTLV Attribute structure.
-func DecodeAttribute(b []byte) (a kmip.Attribute, err error) {
+func DecodeAttribute(b []byte) (kmip.Attribute, error) {
+	if a, ok := decodeDirect(b); ok {
+		return a, nil
+	}
+	return decodeReflect(b)
+}
+
+// decodeReflect parses an attribute with kmip-go's decoder.
+func decodeReflect(b []byte) (a kmip.Attribute, err error) {
 	defer func() {
 		// The TTLV decoder is not hardened against every malformed input.
 		if r := recover(); r != nil {
@@ -130,7 +141,8 @@ func DecodeAttribute(b []byte) (a kmip.Attribute, err error) {
 		return a, fmt.Errorf("%w: attribute %q has no value", ErrMalformed, a.AttributeName)
 	}
 	// Some values decode but cannot be encoded again (a zero-length Big
-	// Integer); storing one would break every later snapshot.
+	// Integer); storing one would break every later snapshot. The direct
+	// codec never decodes one.
 	_ = EncodeAttribute(a)
 	return a, nil
 }
@@ -147,6 +159,7 @@ func (o *Object) ToProto() *kmsdpb.StoredObject {
 // ObjectFromProto is the inverse of ToProto.
 func ObjectFromProto(p *kmsdpb.StoredObject) (*Object, error) {
 	o := &Object{ID: p.GetId(), Owner: p.GetOwner(), Material: p.GetSealedMaterial(), Revision: p.GetRevision()}
+	o.Attrs = make([]kmip.Attribute, 0, len(p.GetAttributes()))
 	for _, b := range p.GetAttributes() {
 		a, err := DecodeAttribute(b)
 		if err != nil {
