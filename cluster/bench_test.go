@@ -12,7 +12,7 @@ import (
 // BenchmarkApply measures one write, committed and applied on the node that
 // accepted it, through the leader and through a follower (forwarded).
 func BenchmarkApply(b *testing.B) {
-	c := benchCluster(b)
+	c := threeNodes(b)
 	for _, name := range []string{"leader", "follower"} {
 		b.Run(name, func(b *testing.B) {
 			n := via(c, name)
@@ -30,7 +30,7 @@ func BenchmarkApply(b *testing.B) {
 // time and 32 at once, on the leader and on a follower: concurrent callers
 // share read index rounds, so their cost per read falls.
 func BenchmarkReadBarrier(b *testing.B) {
-	c := benchCluster(b)
+	c := threeNodes(b)
 	apply(b, c.Leader(), "k=v")
 	for _, name := range []string{"leader", "follower"} {
 		n := via(c, name)
@@ -59,7 +59,7 @@ func BenchmarkReadBarrier(b *testing.B) {
 // the leader and through a follower (forwarded), which then waits for its
 // own state machine.
 func BenchmarkApplyParallel(b *testing.B) {
-	c := benchCluster(b)
+	c := threeNodes(b)
 	for _, name := range []string{"leader", "follower"} {
 		b.Run(name, func(b *testing.B) {
 			n := via(c, name)
@@ -75,17 +75,6 @@ func BenchmarkApplyParallel(b *testing.B) {
 			})
 		})
 	}
-}
-
-// benchCluster starts three KV nodes and waits until all vote.
-func benchCluster(b *testing.B) *clustertest.Cluster {
-	c := clustertest.New(b)
-	c.Start()
-	c.Leader()
-	c.Start()
-	c.Start()
-	c.WaitVoters(3)
-	return c
 }
 
 // via returns the leader, or a follower for name "follower".

@@ -14,7 +14,7 @@ import (
 	"github.com/kmsd/kmsd/cluster/clustertest"
 )
 
-func threeNodes(t *testing.T) *clustertest.Cluster {
+func threeNodes(t testing.TB) *clustertest.Cluster {
 	c := clustertest.New(t)
 	c.Start()
 	c.Leader()
