@@ -182,25 +182,34 @@ func splitAttribute(b []byte) ([]byte, item, bool) {
 // directValue decodes the value of the named attribute, if the direct codec
 // knows its type.
 func directValue(rawName []byte, valueItem item) (kmip.Attribute, bool) {
-	var a kmip.Attribute
 	if name, std := attrNames[string(rawName)]; std {
-		a.AttributeName = name
-		c, ok := directAttrs[name]
-		if !ok || c.typ != valueItem.typ {
-			return a, false
-		}
-		if c.make == nil {
-			a.AttributeValue, ok = directStruct(name, valueItem.val)
-			return a, ok
-		}
-		v, ok := primitive(valueItem, c.typ)
-		if !ok {
-			return a, false
-		}
-		a.AttributeValue = c.make(v)
-		return a, true
+		return directStandard(name, valueItem)
 	}
-	a.AttributeName = kmip.AttributeName(rawName)
+	return directCustom(kmip.AttributeName(rawName), valueItem)
+}
+
+// directStandard decodes the value of a standard attribute.
+func directStandard(name kmip.AttributeName, valueItem item) (kmip.Attribute, bool) {
+	a := kmip.Attribute{AttributeName: name}
+	c, ok := directAttrs[name]
+	if !ok || c.typ != valueItem.typ {
+		return a, false
+	}
+	if c.make == nil {
+		a.AttributeValue, ok = directStruct(name, valueItem.val)
+		return a, ok
+	}
+	v, ok := primitive(valueItem, c.typ)
+	if !ok {
+		return a, false
+	}
+	a.AttributeValue = c.make(v)
+	return a, true
+}
+
+// directCustom decodes the value of a custom (x-, y-) attribute.
+func directCustom(name kmip.AttributeName, valueItem item) (kmip.Attribute, bool) {
+	a := kmip.Attribute{AttributeName: name}
 	if !a.AttributeName.IsCustom() {
 		return a, false
 	}

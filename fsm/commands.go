@@ -67,7 +67,7 @@ func applyCreate(tx *memdb.Txn, c *applyCtx, body *kmsdpb.CreateObjects) ([]stri
 				return nil, fmt.Errorf("%w: object %q has %s more than once", ErrMalformed, o.ID, name)
 			}
 		}
-		if _, err := getObject(tx, o.ID); err == nil {
+		if hasObject(tx, o.ID) {
 			return nil, ErrExists
 		}
 		if err := checkKeyVersion(tx, o.Material); err != nil {
@@ -107,7 +107,7 @@ func withoutAttrs(attrs []kmip.Attribute, names []kmip.AttributeName) []kmip.Att
 	return out
 }
 
-// mutate loads an object the actor owns, applies change to a copy and stores it.
+// mutate loads an object the actor owns, applies change to it and stores it.
 func mutate(tx *memdb.Txn, c *applyCtx, id string, change func(*Object) error) ([]string, error) {
 	cur, err := getObject(tx, id)
 	if err != nil {
@@ -117,11 +117,10 @@ func mutate(tx *memdb.Txn, c *applyCtx, id string, change func(*Object) error) (
 		// Another tenant's object does not exist for this actor.
 		return nil, ErrNotFound
 	}
-	o := cur.Clone()
-	if err := change(o); err != nil {
+	if err := change(cur); err != nil {
 		return nil, err
 	}
-	if err := putObject(tx, o); err != nil {
+	if err := putObject(tx, cur); err != nil {
 		return nil, err
 	}
 	return []string{id}, nil
@@ -151,8 +150,8 @@ func applyDestroy(tx *memdb.Txn, c *applyCtx, body *kmsdpb.Destroy) ([]string, e
 	if err == nil && cur.Owner == c.cmd.GetActor() && !hasLifecycle(cur) {
 		// Objects without a life-cycle (templates) hold no key material
 		// whose metadata must outlive it: Destroy removes them.
-		if err := tx.Delete(tableObjects, cur); err != nil {
-			return nil, fmt.Errorf("fsm: delete %q: %w", cur.ID, err)
+		if err := deleteObject(tx, cur.ID); err != nil {
+			return nil, err
 		}
 		return []string{cur.ID}, nil
 	}

@@ -184,14 +184,32 @@ func getObject(tx *memdb.Txn, id string) (*Object, error) {
 	if raw == nil {
 		return nil, ErrNotFound
 	}
-	return raw.(*Object), nil
+	return raw.(*row).object()
+}
+
+// hasObject reports whether an object with the id is stored.
+func hasObject(tx *memdb.Txn, id string) bool {
+	raw, err := tx.First(tableObjects, indexID, id)
+	return err == nil && raw != nil
 }
 
 // putObject inserts or replaces an object after recomputing its indexes.
 func putObject(tx *memdb.Txn, o *Object) error {
 	o.reindex()
-	if err := tx.Insert(tableObjects, o); err != nil {
+	if err := tx.Insert(tableObjects, newRow(o)); err != nil {
 		return fmt.Errorf("fsm: insert %q: %w", o.ID, err)
+	}
+	return nil
+}
+
+// deleteObject removes an object.
+func deleteObject(tx *memdb.Txn, id string) error {
+	raw, err := tx.First(tableObjects, indexID, id)
+	if err == nil && raw != nil {
+		err = tx.Delete(tableObjects, raw)
+	}
+	if err != nil {
+		return fmt.Errorf("fsm: delete %q: %w", id, err)
 	}
 	return nil
 }

@@ -147,6 +147,17 @@ func (f *testFSM) get(id string) *Object {
 	return o
 }
 
+// stored returns the row the store holds for id: a command that changes
+// nothing leaves the very same row in place.
+func (f *testFSM) stored(id string) *row {
+	f.t.Helper()
+	raw, err := f.readTxn().First(tableObjects, indexID, id)
+	if err != nil || raw == nil {
+		f.t.Fatalf("no stored object %q (%v)", id, err)
+	}
+	return raw.(*row)
+}
+
 func (f *testFSM) digest() [32]byte {
 	f.t.Helper()
 	d, err := f.Digest()

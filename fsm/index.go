@@ -268,12 +268,12 @@ func keyArg(args []any) ([]byte, error) {
 type classIndexer struct{}
 
 func (classIndexer) FromObject(raw any) (bool, []byte, error) {
-	o, ok := raw.(*Object)
+	r, ok := raw.(*row)
 	if !ok {
 		return false, nil, fmt.Errorf("fsm: class index of %T", raw)
 	}
 	// Every object has an owner; the store refuses one without.
-	return o.Owner != "", classKey(o, classOf(o)), nil
+	return r.Owner != "", classKey(&Object{ID: r.ID, Owner: r.Owner, Revision: r.Revision}, r.class), nil
 }
 
 func (classIndexer) FromArgs(args ...any) ([]byte, error) { return keyArg(args) }
@@ -282,11 +282,15 @@ func (classIndexer) FromArgs(args ...any) ([]byte, error) { return keyArg(args) 
 type attrIndexer struct{}
 
 func (attrIndexer) FromObject(raw any) (bool, [][]byte, error) {
-	o, ok := raw.(*Object)
+	r, ok := raw.(*row)
 	if !ok {
 		return false, nil, fmt.Errorf("fsm: attr index of %T", raw)
 	}
-	keys, err := attrKeys(o, classOf(o))
+	o, err := r.partial(isIndexed)
+	if err != nil {
+		return false, nil, err
+	}
+	keys, err := attrKeys(o, r.class)
 	return len(keys) > 0, keys, err
 }
 

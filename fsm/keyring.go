@@ -150,9 +150,8 @@ func applyRewrap(tx *memdb.Txn, _ *applyCtx, body *kmsdpb.Rewrap) ([]string, err
 		if sum := sha256.Sum256(o.Material); !bytes.Equal(sum[:], it.GetPreviousSha256()) {
 			continue
 		}
-		c := o.Clone()
-		c.Material = it.GetSealedMaterial()
-		if err := putObject(tx, c); err != nil {
+		o.Material = it.GetSealedMaterial()
+		if err := putObject(tx, o); err != nil {
 			return nil, err
 		}
 		done = append(done, o.ID)
@@ -202,11 +201,11 @@ func keyUsage(tx *memdb.Txn) (map[uint32]int, error) {
 	}
 	out := map[uint32]int{}
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		o := raw.(*Object)
-		if len(o.Material) == 0 {
+		m := raw.(*row).material()
+		if len(m) == 0 {
 			continue
 		}
-		v, err := seal.BlobVersion(o.Material)
+		v, err := seal.BlobVersion(m)
 		if err != nil {
 			v = 0 // unreadable: counted apart, never blocks a retire
 		}
@@ -311,11 +310,11 @@ func (f *FSM) SealedObjects(after string, limit int) ([]seal.SealedObject, error
 	}
 	var out []seal.SealedObject
 	for raw := it.Next(); raw != nil && len(out) < limit; raw = it.Next() {
-		o := raw.(*Object)
-		if (after != "" && o.ID <= after) || len(o.Material) == 0 {
+		r := raw.(*row)
+		if (after != "" && r.ID <= after) || r.matLen == 0 {
 			continue
 		}
-		out = append(out, seal.SealedObject{ID: o.ID, Owner: o.Owner, Material: slices.Clone(o.Material)})
+		out = append(out, seal.SealedObject{ID: r.ID, Owner: r.Owner, Material: slices.Clone(r.material())})
 	}
 	return out, nil
 }

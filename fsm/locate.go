@@ -55,7 +55,11 @@ func (f *FSM) locate(q Query) (ids []string, total, read int, err error) {
 	}
 	for o := src.next(); o != nil; o = src.next() {
 		read++
-		if !p.admits(o) {
+		ok, err := p.admits(o)
+		if err != nil {
+			return nil, 0, read, err
+		}
+		if !ok {
 			continue
 		}
 		if q.GroupMember == kmip.ObjectGroupMemberDefault {
@@ -85,6 +89,8 @@ type plan struct {
 	// visibilityKnown: the chosen set holds only objects the three rules
 	// above admit.
 	visibilityKnown bool
+	// needs selects the attributes the filters read; nil for all.
+	needs func(kmip.AttributeName) bool
 }
 
 func newPlan(q Query) *plan {
@@ -93,30 +99,46 @@ func newPlan(q Query) *plan {
 	p.byState = slices.ContainsFunc(p.groups, func(g filterGroup) bool { return g.name == kmip.AttributeNameState })
 	p.online = q.Storage == 0 || q.Storage&kmip.StorageStatusOnlineStorage != 0
 	p.archival = q.Storage&kmip.StorageStatusArchivalStorage != 0
+	if !p.byState {
+		// The effective State depends on several dates; any other filter
+		// reads the attribute it names.
+		p.needs = func(name kmip.AttributeName) bool {
+			return name == kmip.AttributeNameFresh || slices.ContainsFunc(p.groups, func(g filterGroup) bool { return g.name == name })
+		}
+	}
 	return p
 }
 
-// admits reports whether an object of the tenant matches the query.
-func (p *plan) admits(o *Object) bool {
+// admits reports whether a stored object of the tenant matches the query.
+// It decodes the object only when a filter needs its attributes.
+func (p *plan) admits(r *row) (bool, error) {
 	if !p.visibilityKnown {
-		if !p.byState && isDestroyed(o.StoredState()) {
-			return false
+		if !p.byState && isDestroyed(kmip.State(r.class.state)) {
+			return false, nil
 		}
-		if archived := o.Archived(); archived && !p.archival || !archived && !p.online {
-			return false
+		if archived := r.class.flags&flagArchived != 0; archived && !p.archival || !archived && !p.online {
+			return false, nil
 		}
 	}
-	if p.q.GroupMember == kmip.ObjectGroupMemberFresh {
+	fresh := p.q.GroupMember == kmip.ObjectGroupMemberFresh
+	if !fresh && !slices.Contains(p.skip, false) {
+		return true, nil
+	}
+	o, err := r.partial(p.needs)
+	if err != nil {
+		return false, err
+	}
+	if fresh {
 		if v, _ := o.Attr(kmip.AttributeNameFresh); v != true {
-			return false
+			return false, nil
 		}
 	}
 	for i, g := range p.groups {
 		if !p.skip[i] && !matches(o, g, p.q.Now) {
-			return false
+			return false, nil
 		}
 	}
-	return true
+	return true, nil
 }
 
 type filterGroup struct {
@@ -186,10 +208,10 @@ func isDestroyed(s kmip.State) bool {
 // readIter adapts a memdb iterator over the objects table.
 type readIter struct{ it memdb.ResultIterator }
 
-func (r readIter) next() *Object {
+func (r readIter) next() *row {
 	raw := r.it.Next()
 	if raw == nil {
 		return nil
 	}
-	return raw.(*Object)
+	return raw.(*row)
 }

@@ -28,7 +28,10 @@ func referenceLocate(f *FSM, q Query) ([]string, int) {
 	archival := q.Storage&kmip.StorageStatusArchivalStorage != 0
 	var found []*Object
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		o := raw.(*Object)
+		o, err := raw.(*row).object()
+		if err != nil {
+			panic(err)
+		}
 		if o.Owner != q.Owner {
 			continue
 		}

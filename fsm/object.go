@@ -12,8 +12,9 @@ import (
 	"github.com/kmsd/kmsd/proto/kmsdpb"
 )
 
-// Object is one managed object in the store. Values held by the store are
-// never modified in place: Apply works on a Clone and writes it back.
+// Object is one managed object, with its attributes as Go values. The store
+// holds it in a compact form (row.go) and decodes a new Object for every
+// read, so an Object a caller holds is its own.
 type Object struct {
 	ID       string
 	Owner    string

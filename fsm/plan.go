@@ -9,8 +9,9 @@ import (
 	"github.com/ovh/kmip-go/ttlv"
 )
 
-// objectIter yields objects in creation order (Revision, then ID), then nil.
-type objectIter interface{ next() *Object }
+// objectIter yields stored objects in creation order (Revision, then ID),
+// then nil.
+type objectIter interface{ next() *row }
 
 // A candidate is one set of objects that holds every match of the query: the
 // objects under one attr index key, or the tenant's objects of the classes
@@ -76,7 +77,7 @@ func (p *plan) use(tx *memdb.Txn, c candidate) (objectIter, error) {
 type race struct {
 	cands []candidate
 	its   []objectIter
-	bufs  [][]*Object
+	bufs  [][]*row
 	ended int // index of the first set read to its end, or -1
 }
 
@@ -351,10 +352,10 @@ func classes(tx *memdb.Txn, owner string, cf classFilter) (objectIter, error) {
 			return nil, err
 		}
 		raw := it.Next()
-		if raw == nil || raw.(*Object).Owner != owner {
+		if raw == nil || raw.(*row).Owner != owner {
 			break
 		}
-		c := classOf(raw.(*Object))
+		c := raw.(*row).class
 		if cf.admits(c) {
 			sub, err := tx.Get(tableObjects, indexClass, c.append(slices.Clip(prefix)))
 			if err != nil {
@@ -374,7 +375,7 @@ func classes(tx *memdb.Txn, owner string, cf classFilter) (objectIter, error) {
 
 // mergeIter merges iterators that are each in creation order.
 type mergeIter struct {
-	heads []*Object
+	heads []*row
 	its   []objectIter
 }
 
@@ -385,7 +386,7 @@ func (m *mergeIter) add(it objectIter) {
 	}
 }
 
-func (m *mergeIter) next() *Object {
+func (m *mergeIter) next() *row {
 	if len(m.heads) == 0 {
 		return nil
 	}
@@ -424,11 +425,11 @@ func (m *mergeIter) Pop() any {
 
 // sliceIter yields objects already read, then the rest of an iterator.
 type sliceIter struct {
-	objs []*Object
+	objs []*row
 	rest objectIter
 }
 
-func (s *sliceIter) next() *Object {
+func (s *sliceIter) next() *row {
 	if len(s.objs) > 0 {
 		o := s.objs[0]
 		s.objs = s.objs[1:]

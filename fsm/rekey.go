@@ -79,13 +79,13 @@ func applyRekey(tx *memdb.Txn, c *applyCtx, body *kmsdpb.Rekey) ([]string, error
 	if cur.Owner != c.cmd.GetActor() {
 		return nil, ErrNotFound
 	}
-	if _, err := getObject(tx, p.GetId()); err == nil {
+	if hasObject(tx, p.GetId()) {
 		return nil, ErrExists
 	}
 	if err := checkKeyVersion(tx, p.GetSealedMaterial()); err != nil {
 		return nil, err
 	}
-	old := cur.Clone()
+	old := cur
 	if err := checkRekeyable(old, c.now); err != nil {
 		return nil, err
 	}

@@ -54,7 +54,7 @@ func (s *Snapshot) Persist(w io.Writer) error {
 	if _, err := bw.Write(hdr); err != nil {
 		return err
 	}
-	if err := persistTable(bw, s.tx, tableObjects, func(raw any) proto.Message { return raw.(*Object).ToProto() }); err != nil {
+	if err := persistTable(bw, s.tx, tableObjects, rowProto); err != nil {
 		return err
 	}
 	for _, r := range s.requests {
@@ -77,13 +77,17 @@ func (s *Snapshot) Persist(w io.Writer) error {
 
 // persistTable writes every row of a table as a length-prefixed record, then
 // a zero length.
-func persistTable(bw *bufio.Writer, tx *memdb.Txn, table string, toProto func(any) proto.Message) error {
+func persistTable(bw *bufio.Writer, tx *memdb.Txn, table string, toProto func(any) (proto.Message, error)) error {
 	it, err := tx.Get(table, indexID)
 	if err != nil {
 		return err
 	}
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if err := writeRecord(bw, toProto(raw)); err != nil {
+		m, err := toProto(raw)
+		if err != nil {
+			return err
+		}
+		if err := writeRecord(bw, m); err != nil {
 			return err
 		}
 	}
@@ -144,7 +148,7 @@ func (f *FSM) Restore(r io.Reader) error {
 		if err != nil {
 			return err
 		}
-		if dup, _ := getObject(tx, o.ID); dup != nil {
+		if hasObject(tx, o.ID) {
 			return fmt.Errorf("object %q appears twice", o.ID)
 		}
 		return putObject(tx, o)
@@ -223,7 +227,7 @@ func readRecords(br *bufio.Reader, fn func([]byte) error) error {
 func (f *FSM) Digest() ([32]byte, error) {
 	h := sha256.New()
 	bw := bufio.NewWriter(h)
-	if err := persistTable(bw, f.readTxn(), tableObjects, func(raw any) proto.Message { return raw.(*Object).ToProto() }); err != nil {
+	if err := persistTable(bw, f.readTxn(), tableObjects, rowProto); err != nil {
 		return [32]byte{}, err
 	}
 	if err := bw.Flush(); err != nil {

@@ -23,7 +23,7 @@ func allIDs(t *testing.T, f *FSM) []string {
 	}
 	var ids []string
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		ids = append(ids, raw.(*Object).ID)
+		ids = append(ids, raw.(*row).ID)
 	}
 	return ids
 }

@@ -21,10 +21,22 @@ func init() {
 }
 
 // objectDigest identifies one exact version of an object.
-func objectDigest(o *Object) []byte {
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(o.ToProto())
+func objectDigest(o *Object) []byte { return storedDigest(o.ID, o.ToProto()) }
+
+// storedProto converts a stored row for an undo step. Only a bug can store
+// a row that does not convert, and an undo must not be built without it.
+func storedProto(r *row) *kmsdpb.StoredObject {
+	p, err := r.toProto()
 	if err != nil {
-		panic(fmt.Sprintf("fsm: cannot marshal object %q: %v", o.ID, err))
+		panic(err.Error())
+	}
+	return p
+}
+
+func storedDigest(id string, p *kmsdpb.StoredObject) []byte {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(p)
+	if err != nil {
+		panic(fmt.Sprintf("fsm: cannot marshal object %q: %v", id, err))
 	}
 	sum := sha256.Sum256(b)
 	return sum[:]
@@ -39,11 +51,11 @@ func inverse(changes memdb.Changes) *kmsdpb.Undo {
 			continue
 		}
 		step := &kmsdpb.UndoStep{}
-		if before, ok := ch.Before.(*Object); ok && before != nil {
-			step.Id, step.Restore = before.ID, before.ToProto()
+		if before, ok := ch.Before.(*row); ok && before != nil {
+			step.Id, step.Restore = before.ID, storedProto(before)
 		}
-		if after, ok := ch.After.(*Object); ok && after != nil {
-			step.Id, step.Expect = after.ID, objectDigest(after)
+		if after, ok := ch.After.(*row); ok && after != nil {
+			step.Id, step.Expect = after.ID, storedDigest(after.ID, storedProto(after))
 		}
 		u.Steps = append(u.Steps, step)
 	}
@@ -73,8 +85,8 @@ func applyUndo(tx *memdb.Txn, c *applyCtx, body *kmsdpb.Undo) ([]string, error) 
 		case len(step.GetExpect()) == 0 || !bytes.Equal(objectDigest(cur), step.GetExpect()) || cur.Owner != c.cmd.GetActor():
 			return nil, ErrConflict
 		default:
-			if err := tx.Delete(tableObjects, cur); err != nil {
-				return nil, fmt.Errorf("fsm: undo %q: %w", cur.ID, err)
+			if err := deleteObject(tx, cur.ID); err != nil {
+				return nil, err
 			}
 		}
 		if r := step.GetRestore(); r != nil {
