@@ -32,12 +32,25 @@ var (
 	ErrTooLarge  = errors.New("cluster: command too large")
 )
 
+// StateSnapshot is a point-in-time view of a StateMachine. An alias, so
+// that a state machine implements StateMachine without importing cluster.
+type StateSnapshot = interface {
+	// Persist writes the view; it runs while commands are being applied.
+	Persist(io.Writer) error
+	// Index is the index of the last command the view holds.
+	Index() uint64
+	// KeyVersions lists the data key versions of the view's keyring,
+	// oldest first, like ClusterState.
+	KeyVersions() []uint32
+}
+
 // StateMachine is what a Node needs from the replicated state machine.
 type StateMachine interface {
 	// ApplyLog applies one committed entry; it must be deterministic.
 	ApplyLog(index uint64, data []byte) any
-	// SnapshotState captures a point-in-time view cheaply.
-	SnapshotState() interface{ Persist(io.Writer) error }
+	// SnapshotState captures a point-in-time view cheaply, without
+	// holding up ApplyLog for long.
+	SnapshotState() StateSnapshot
 	// Restore replaces the state with a persisted snapshot.
 	Restore(r io.Reader) error
 	// EncodeResult and DecodeResult carry an ApplyLog result from the
@@ -566,7 +579,7 @@ func (f *raftFSM) Restore(rc io.ReadCloser) error {
 }
 
 type raftSnapshot struct {
-	p interface{ Persist(io.Writer) error }
+	p StateSnapshot
 }
 
 func (s *raftSnapshot) Persist(sink raft.SnapshotSink) error {

@@ -53,10 +53,6 @@ type SnapshotInfo struct {
 	Refusal string
 }
 
-// maxSnapshotAttempts bounds the tries at taking a state machine snapshot
-// with no command applied meanwhile.
-const maxSnapshotAttempts = 100
-
 // Snapshot streams a snapshot file: a point-in-time snapshot of the state
 // machine, taken after a read barrier so that it holds every acknowledged
 // write, behind a header and authenticated by the barrier's snapshot MAC.
@@ -68,30 +64,12 @@ func (n *Node) Snapshot(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	snap, index, versions := n.snapshotState()
+	snap := n.sm.SnapshotState()
 	hdr := SnapshotHeader{
 		Format: snapFileFormat, ClusterID: n.cfg.Barrier.ClusterID(),
-		Index: index, Term: n.termOf(index), KeyVersions: versions, Created: time.Now().UTC(),
+		Index: snap.Index(), Term: n.termOf(snap.Index()), KeyVersions: snap.KeyVersions(), Created: time.Now().UTC(),
 	}
 	return writeSnapshotFile(w, mac, hdr, snap.Persist)
-}
-
-// snapshotState captures the state machine together with the index it
-// has applied and its keyring versions. The state machine takes its
-// snapshot atomically but does not say at which index, so the index is read
-// before and after: when no command was applied in between, it is exact.
-// Under a stream of writes that never pauses, the index read before is
-// taken: the snapshot then holds at least that much, and a later restore
-// errs towards calling it older.
-func (n *Node) snapshotState() (interface{ Persist(io.Writer) error }, uint64, []uint32) {
-	for attempt := 1; ; attempt++ {
-		before := n.sm.AppliedIndex()
-		snap := n.sm.SnapshotState()
-		_, versions := n.sm.ClusterState()
-		if n.sm.AppliedIndex() == before || attempt == maxSnapshotAttempts {
-			return snap, before, versions
-		}
-	}
 }
 
 // termOf is the term of the log entry at index. Raft's last_log_term would

@@ -218,4 +218,10 @@ func deleteObject(tx *memdb.Txn, id string) error {
 func (f *FSM) ApplyLog(index uint64, data []byte) any { return f.Apply(index, data) }
 
 // SnapshotState captures the store for the Raft layer.
-func (f *FSM) SnapshotState() interface{ Persist(io.Writer) error } { return f.Snapshot() }
+func (f *FSM) SnapshotState() interface {
+	Persist(io.Writer) error
+	Index() uint64
+	KeyVersions() []uint32
+} {
+	return f.Snapshot()
+}

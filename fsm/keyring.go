@@ -230,14 +230,19 @@ func validClusterID(id string) bool {
 // ClusterState returns the cluster id and the keyring's versions, oldest
 // first.
 func (f *FSM) ClusterState() (string, []uint32) {
+	return f.ClusterID(), keyVersions(f.readTxn())
+}
+
+// keyVersions lists the keyring's versions, oldest first.
+func keyVersions(tx *memdb.Txn) []uint32 {
 	var versions []uint32
-	it, err := f.readTxn().Get(tableDataKeys, indexID)
+	it, err := tx.Get(tableDataKeys, indexID)
 	if err == nil {
 		for raw := it.Next(); raw != nil; raw = it.Next() {
 			versions = append(versions, raw.(*dataKey).Version)
 		}
 	}
-	return f.ClusterID(), versions
+	return versions
 }
 
 // DataKey returns the sealed data key of a version (seal.KeySource).

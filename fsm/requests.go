@@ -77,9 +77,10 @@ func (l *requestLog) commit(index uint64) {
 		if r := l.order[n]; l.byID[r.ID] == r {
 			delete(l.byID, r.ID)
 		}
-		l.order[n] = nil
 		n++
 	}
+	// The forgotten entries are left in place for the snapshots that share
+	// the array (snapshot); append drops them when it moves the rest.
 	l.order = l.order[n:]
 }
 
@@ -89,10 +90,16 @@ func (l *requestLog) abort() {
 	clear(l.pendingByID)
 }
 
-// snapshot returns the remembered requests in request id order, the order
-// of the snapshot format.
-func (l *requestLog) snapshot() []*appliedRequest {
-	out := slices.Clone(l.order)
+// snapshot returns the remembered requests, in log order. It copies
+// nothing, so that taking a snapshot does not hold up Apply: the result
+// shares the log's array, whose elements are never written again (commit
+// only appends past them and moves its start forward).
+func (l *requestLog) snapshot() []*appliedRequest { return slices.Clip(l.order) }
+
+// byRequestID returns requests in request id order, the order of the
+// snapshot format.
+func byRequestID(rs []*appliedRequest) []*appliedRequest {
+	out := slices.Clone(rs)
 	slices.SortFunc(out, func(a, b *appliedRequest) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }

@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -45,5 +46,43 @@ func TestRequestIDsForgottenAfterWindow(t *testing.T) {
 	f.mustApply(createEntry(t, alice, t0, storedObject("k3", symKey("c"))))
 	if res := f.apply(first); res.Err == nil {
 		t.Error("a retry more than requestWindow entries later was treated as a duplicate; want it applied again (and refused as ErrExists)")
+	}
+}
+
+// A snapshot taken before requests fall out of the window still holds them
+// when it is persisted later: the snapshot shares the log's array, which
+// commits after it must not change.
+func TestSnapshotKeepsItsRequests(t *testing.T) {
+	f := newTestFSM(t)
+	for i := range 5 {
+		f.mustApply(createEntry(t, alice, t0, storedObject(fmt.Sprintf("k%d", i), symKey("a"))))
+	}
+	snap := f.Snapshot()
+	if snap.Index() != f.AppliedIndex() {
+		t.Fatalf("snapshot index %d, applied %d", snap.Index(), f.AppliedIndex())
+	}
+	var want bytes.Buffer
+	if err := snap.Persist(&want); err != nil {
+		t.Fatal(err)
+	}
+	// Forget the five, then remember many more, so that the log's array
+	// is both written past and moved.
+	f.next = requestWindow + 10
+	for i := range 300 {
+		f.mustApply(createEntry(t, alice, t0, storedObject(fmt.Sprintf("n%d", i), symKey("b"))))
+	}
+	var got bytes.Buffer
+	if err := snap.Persist(&got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Fatal("a snapshot persisted after later commits differs from the same snapshot persisted at once")
+	}
+	restored := New(Config{})
+	if err := restored.Restore(bytes.NewReader(got.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(restored.requests.order); n != 5 {
+		t.Errorf("restored %d requests, want 5", n)
 	}
 }

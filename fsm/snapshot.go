@@ -37,7 +37,15 @@ type Snapshot struct {
 	applied  uint64
 }
 
-// Snapshot captures the current state; it is cheap (a memdb read transaction).
+// Index is the index of the last command the snapshot holds.
+func (s *Snapshot) Index() uint64 { return s.applied }
+
+// KeyVersions lists the data key versions of the snapshot's keyring,
+// oldest first.
+func (s *Snapshot) KeyVersions() []uint32 { return keyVersions(s.tx) }
+
+// Snapshot captures the current state; it is cheap (a memdb read
+// transaction and the remembered requests, neither copied).
 func (f *FSM) Snapshot() *Snapshot {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
@@ -57,7 +65,7 @@ func (s *Snapshot) Persist(w io.Writer) error {
 	if err := persistTable(bw, s.tx, tableObjects, rowProto); err != nil {
 		return err
 	}
-	for _, r := range s.requests {
+	for _, r := range byRequestID(s.requests) {
 		if err := writeRecord(bw, r.toProto()); err != nil {
 			return err
 		}

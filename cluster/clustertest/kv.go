@@ -138,12 +138,21 @@ func (kv *KV) Count() int {
 	return len(kv.m)
 }
 
-type kvSnapshot []byte
+type kvSnapshot struct {
+	b     []byte
+	index uint64
+}
 
-func (s kvSnapshot) Persist(w io.Writer) error { _, err := w.Write(s); return err }
+func (s kvSnapshot) Persist(w io.Writer) error { _, err := w.Write(s.b); return err }
+func (s kvSnapshot) Index() uint64             { return s.index }
+func (s kvSnapshot) KeyVersions() []uint32     { return nil }
 
 // SnapshotState implements cluster.StateMachine.
-func (kv *KV) SnapshotState() interface{ Persist(io.Writer) error } {
+func (kv *KV) SnapshotState() interface {
+	Persist(io.Writer) error
+	Index() uint64
+	KeyVersions() []uint32
+} {
 	kv.mu.RLock()
 	defer kv.mu.RUnlock()
 	keys := make([]string, 0, len(kv.m))
@@ -158,7 +167,7 @@ func (kv *KV) SnapshotState() interface{ Persist(io.Writer) error } {
 		buf.Write(b)
 		buf.WriteByte('\n')
 	}
-	return kvSnapshot(buf.Bytes())
+	return kvSnapshot{b: buf.Bytes(), index: kv.applied}
 }
 
 func decode(r io.Reader) (map[string]string, uint64, error) {
