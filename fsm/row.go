@@ -7,7 +7,7 @@ import (
 
 	"github.com/ovh/kmip-go"
 	"github.com/ovh/kmip-go/ttlv"
-	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/kmsd/kmsd/proto/kmsdpb"
 )
@@ -266,5 +266,58 @@ func (r *row) toProto() (*kmsdpb.StoredObject, error) {
 	return &kmsdpb.StoredObject{Id: r.ID, Owner: r.Owner, SealedMaterial: r.material(), Revision: r.Revision, Attributes: attrs}, nil
 }
 
-// rowProto is toProto for persistTable.
-func rowProto(raw any) (proto.Message, error) { return raw.(*row).toProto() }
+// StoredObject field numbers (proto/command.proto), for appendProto.
+const (
+	fieldID             = 1
+	fieldOwner          = 2
+	fieldSealedMaterial = 3
+	fieldAttributes     = 4
+	fieldRevision       = 5
+)
+
+// appendProto appends the StoredObject encoding of the row, the bytes a
+// deterministic proto.Marshal of toProto writes, without building the
+// message or a slice per attribute.
+func (r *row) appendProto(b []byte) ([]byte, error) {
+	if r.ID != "" {
+		b = protowire.AppendTag(b, fieldID, protowire.BytesType)
+		b = protowire.AppendString(b, r.ID)
+	}
+	if r.Owner != "" {
+		b = protowire.AppendTag(b, fieldOwner, protowire.BytesType)
+		b = protowire.AppendString(b, r.Owner)
+	}
+	if m := r.material(); len(m) > 0 {
+		b = protowire.AppendTag(b, fieldSealedMaterial, protowire.BytesType)
+		b = protowire.AppendBytes(b, m)
+	}
+	var err error
+	if ierr := r.entries(func(e rowEntry) bool {
+		b = protowire.AppendTag(b, fieldAttributes, protowire.BytesType)
+		if e.derived != 0 {
+			var a kmip.Attribute
+			if a, err = r.decode(e); err != nil {
+				return false
+			}
+			b = protowire.AppendBytes(b, EncodeAttribute(a))
+			return true
+		}
+		name := 8 + len(e.name) + (8-len(e.name)%8)%8
+		b = protowire.AppendVarint(b, uint64(8+name+len(e.raw)))
+		w := &ttlvWriter{b: b}
+		w.header(kmip.TagAttribute, ttlv.TypeStructure, name+len(e.raw))
+		w.text(kmip.TagAttributeName, string(e.name))
+		b = append(w.b, e.raw...)
+		return true
+	}); ierr != nil {
+		return nil, ierr
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.Revision != 0 {
+		b = protowire.AppendTag(b, fieldRevision, protowire.VarintType)
+		b = protowire.AppendVarint(b, r.Revision)
+	}
+	return b, nil
+}

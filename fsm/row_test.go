@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"bytes"
 	"errors"
 	"slices"
 	"testing"
@@ -74,6 +75,13 @@ func TestRowRoundTrip(t *testing.T) {
 		if err != nil || !proto.Equal(p, o.ToProto()) {
 			t.Errorf("%s: toProto %v (%v), want %v", o.ID, p, err, o.ToProto())
 		}
+		wantPB, err := proto.MarshalOptions{Deterministic: true}.Marshal(o.ToProto())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, err := r.appendProto([]byte("prefix")); err != nil || string(b[:6]) != "prefix" || !bytes.Equal(b[6:], wantPB) {
+			t.Errorf("%s: appendProto %x (%v), want %x", o.ID, b, err, wantPB)
+		}
 		if (o.Material == nil) != (got.Material == nil) {
 			t.Errorf("%s: material %q, want %q", o.ID, got.Material, o.Material)
 		}
@@ -118,6 +126,9 @@ func TestRowCorrupt(t *testing.T) {
 		}
 		if _, err := bad.toProto(); err == nil || errors.Is(err, ErrMalformed) {
 			t.Errorf("tail %x: toProto %v", tail, err)
+		}
+		if _, err := bad.appendProto(nil); err == nil {
+			t.Errorf("tail %x: appendProto encoded it", tail)
 		}
 	}
 }

@@ -62,7 +62,7 @@ func (s *Snapshot) Persist(w io.Writer) error {
 	if _, err := bw.Write(hdr); err != nil {
 		return err
 	}
-	if err := persistTable(bw, s.tx, tableObjects, rowProto); err != nil {
+	if err := persistObjects(bw, s.tx); err != nil {
 		return err
 	}
 	for _, r := range byRequestID(s.requests) {
@@ -83,19 +83,24 @@ func (s *Snapshot) Persist(w io.Writer) error {
 	return bw.Flush()
 }
 
-// persistTable writes every row of a table as a length-prefixed record, then
-// a zero length.
-func persistTable(bw *bufio.Writer, tx *memdb.Txn, table string, toProto func(any) (proto.Message, error)) error {
-	it, err := tx.Get(table, indexID)
+// persistObjects writes every object in id order as a length-prefixed
+// StoredObject record, then a zero length. Each record is encoded straight
+// from the row into one reused buffer.
+func persistObjects(bw *bufio.Writer, tx *memdb.Txn) error {
+	it, err := tx.Get(tableObjects, indexID)
 	if err != nil {
 		return err
 	}
+	var rec []byte
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		m, err := toProto(raw)
-		if err != nil {
+		if rec, err = raw.(*row).appendProto(rec[:0]); err != nil {
 			return err
 		}
-		if err := writeRecord(bw, m); err != nil {
+		var lenBuf [binary.MaxVarintLen64]byte
+		if _, err := bw.Write(binary.AppendUvarint(lenBuf[:0], uint64(len(rec)))); err != nil {
+			return err
+		}
+		if _, err := bw.Write(rec); err != nil {
 			return err
 		}
 	}
@@ -235,7 +240,7 @@ func readRecords(br *bufio.Reader, fn func([]byte) error) error {
 func (f *FSM) Digest() ([32]byte, error) {
 	h := sha256.New()
 	bw := bufio.NewWriter(h)
-	if err := persistTable(bw, f.readTxn(), tableObjects, rowProto); err != nil {
+	if err := persistObjects(bw, f.readTxn()); err != nil {
 		return [32]byte{}, err
 	}
 	if err := bw.Flush(); err != nil {
