@@ -152,20 +152,7 @@ func (f *FSM) Restore(r io.Reader) error {
 	db := newDB()
 	requests := newRequestLog()
 	tx := db.Txn(true)
-	err := readRecords(br, func(b []byte) error {
-		p := &kmsdpb.StoredObject{}
-		if err := proto.Unmarshal(b, p); err != nil {
-			return err
-		}
-		o, err := ObjectFromProto(p)
-		if err != nil {
-			return err
-		}
-		if hasObject(tx, o.ID) {
-			return fmt.Errorf("object %q appears twice", o.ID)
-		}
-		return putObject(tx, o)
-	})
+	err := restoreObjects(br, tx)
 	if err == nil && version >= 2 {
 		err = readRecords(br, func(b []byte) error {
 			p := &kmsdpb.AppliedRequest{}
@@ -210,6 +197,81 @@ func (f *FSM) Restore(r io.Reader) error {
 	f.applied = applied
 	f.mu.Unlock()
 	return nil
+}
+
+// restoreBatch is how many decoded objects restoreObjects hands over at a
+// time.
+const restoreBatch = 256
+
+// errRestoreStopped ends the decoding of a restore that failed.
+var errRestoreStopped = errors.New("restore stopped")
+
+// restoreObjects reads the objects section of a snapshot into tx. One
+// goroutine decodes the records into rows while this one inserts them, so
+// a restart uses two cores: decoding and index insertion cost about the
+// same.
+func restoreObjects(br *bufio.Reader, tx *memdb.Txn) error {
+	type batch struct {
+		rows []*row
+		err  error
+	}
+	ch := make(chan batch, 4)
+	stop := make(chan struct{})
+	go func() {
+		defer close(ch)
+		send := func(b batch) error {
+			select {
+			case ch <- b:
+				return nil
+			case <-stop:
+				return errRestoreStopped
+			}
+		}
+		rows := make([]*row, 0, restoreBatch)
+		err := readRecords(br, func(b []byte) error {
+			p := &kmsdpb.StoredObject{}
+			if err := proto.Unmarshal(b, p); err != nil {
+				return err
+			}
+			o, err := ObjectFromProto(p)
+			if err != nil {
+				return err
+			}
+			if rows = append(rows, newRow(o)); len(rows) == restoreBatch {
+				err = send(batch{rows: rows})
+				rows = make([]*row, 0, restoreBatch)
+			}
+			return err
+		})
+		if err == nil && len(rows) > 0 {
+			err = send(batch{rows: rows})
+		}
+		if err != nil && err != errRestoreStopped {
+			_ = send(batch{err: err})
+		}
+	}()
+	var err error
+	for b := range ch {
+		if err != nil {
+			continue // drain, so that the decoder has stopped reading br
+		}
+		if err = b.err; err != nil {
+			close(stop)
+			continue
+		}
+		for _, r := range b.rows {
+			if hasObject(tx, r.ID) {
+				err = fmt.Errorf("object %q appears twice", r.ID)
+			} else if ierr := tx.Insert(tableObjects, r); ierr != nil {
+				err = fmt.Errorf("object %q: %v", r.ID, ierr)
+			}
+			if err != nil {
+				close(stop)
+				break
+			}
+		}
+	}
+	return err
 }
 
 // readRecords calls fn for each length-prefixed record up to a zero length.
