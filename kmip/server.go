@@ -23,11 +23,14 @@ type ServerConfig struct {
 	TLS              *tls.Config   // must require and verify client certificates
 	MaxMessageSize   int           // default 1 MiB
 	HandshakeTimeout time.Duration // default 10s
-	IdleTimeout      time.Duration // wait for the next request; default 5m
-	ReadTimeout      time.Duration // read one whole request once it started; default 30s
-	WriteTimeout     time.Duration // write one response; default 30s
-	RequestTimeout   time.Duration // execute one request message; default 30s
-	Logger           *slog.Logger
+	IdleTimeout      time.Duration // wait for the first byte of the next request; default 5m
+	// ReadTimeout bounds the whole request: it must arrive completely
+	// within this time of its first byte on the TCP connection, however
+	// the client spreads its bytes; default 30s.
+	ReadTimeout    time.Duration
+	WriteTimeout   time.Duration // write one response; default 30s
+	RequestTimeout time.Duration // execute one request message; default 30s
+	Logger         *slog.Logger
 }
 
 func (c *ServerConfig) setDefaults() {
@@ -149,7 +152,8 @@ func (s *Server) serveConn(raw net.Conn) {
 		s.track(raw, false)
 	}()
 
-	conn := tls.Server(raw, s.cfg.TLS)
+	clock := &requestClock{Conn: raw, timeout: s.cfg.ReadTimeout}
+	conn := tls.Server(clock, s.cfg.TLS)
 	hctx, cancel := context.WithTimeout(context.Background(), s.cfg.HandshakeTimeout)
 	err := conn.HandshakeContext(hctx)
 	cancel()
@@ -167,8 +171,8 @@ func (s *Server) serveConn(raw net.Conn) {
 
 	lim := wire.Limits{MaxMessageSize: s.cfg.MaxMessageSize}
 	for {
-		_ = conn.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
-		msg, err := wire.ReadMessage(&deadlineReader{c: conn, timeout: s.cfg.ReadTimeout}, lim)
+		clock.arm(s.cfg.IdleTimeout)
+		msg, err := wire.ReadMessage(plaintextReader{r: conn, clock: clock}, lim)
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				logger.Info("closing connection after read failure", "err", err)
@@ -259,20 +263,51 @@ func (s *Server) write(conn *tls.Conn, logger *slog.Logger, b []byte) bool {
 	return true
 }
 
-// deadlineReader moves the read deadline from the idle timeout to the read
-// timeout as soon as the first byte of a message has arrived, so a client
-// trickling bytes is cut off.
-type deadlineReader struct {
-	c       net.Conn
+// requestClock is the TCP connection under TLS. Once armed, it waits the
+// idle timeout for the next request; the first byte that arrives then, on
+// the TCP connection or from what TLS has buffered, starts the request's
+// deadline, which no later byte moves. TLS hands on no plaintext until a
+// whole record is in, so the clock counts TCP bytes: a client that trickles
+// one record a byte at a time is cut off as surely as one that trickles
+// records. Any record starts the clock, also one that carries no request
+// (a key update): the request must follow within the deadline.
+//
+// Only the connection's goroutine reads, arms and starts it.
+type requestClock struct {
+	net.Conn
 	timeout time.Duration
-	started bool
+	armed   bool
 }
 
-func (r *deadlineReader) Read(p []byte) (int, error) {
-	n, err := r.c.Read(p)
-	if n > 0 && !r.started {
-		r.started = true
-		_ = r.c.SetReadDeadline(time.Now().Add(r.timeout))
+func (c *requestClock) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.saw(n)
+	return n, err
+}
+
+// arm waits at most idle for the next request.
+func (c *requestClock) arm(idle time.Duration) {
+	c.armed = true
+	_ = c.Conn.SetReadDeadline(time.Now().Add(idle))
+}
+
+// saw starts the request's deadline at its first byte.
+func (c *requestClock) saw(n int) {
+	if n > 0 && c.armed {
+		c.armed = false
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
 	}
+}
+
+// plaintextReader reads decrypted bytes; those TLS had already received
+// with an earlier request start the clock too.
+type plaintextReader struct {
+	r     io.Reader
+	clock *requestClock
+}
+
+func (r plaintextReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	r.clock.saw(n)
 	return n, err
 }

@@ -1,0 +1,92 @@
+package kmip_test
+
+import (
+	"crypto/tls"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kmsd/kmsd/kmip/kmiptest"
+)
+
+// trickleConn is a client's TCP connection that, once slowed, writes one
+// byte at a time with a pause after each: TLS hands it a whole record, and
+// the server sees the record arrive byte by byte.
+type trickleConn struct {
+	net.Conn
+	pause atomic.Int64 // nanoseconds; 0 writes at once
+}
+
+func (c *trickleConn) Write(p []byte) (int, error) {
+	d := time.Duration(c.pause.Load())
+	if d == 0 {
+		return c.Conn.Write(p)
+	}
+	for i := range p {
+		if _, err := c.Conn.Write(p[i : i+1]); err != nil {
+			return i, err
+		}
+		time.Sleep(d)
+	}
+	return len(p), nil
+}
+
+// dialTrickle opens a TLS connection as alice whose writes can be slowed.
+func dialTrickle(t *testing.T, srv *kmiptest.Server) (*tls.Conn, *trickleConn) {
+	t.Helper()
+	raw, err := net.DialTimeout("tcp", srv.Addr, ioTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := &trickleConn{Conn: raw}
+	conn := tls.Client(tc, srv.PKI.ClientTLS(alice))
+	_ = conn.SetDeadline(time.Now().Add(ioTimeout))
+	if err := conn.Handshake(); err != nil {
+		raw.Close()
+		t.Fatal(err)
+	}
+	_ = conn.SetDeadline(time.Time{})
+	t.Cleanup(func() { raw.Close() })
+	return conn, tc
+}
+
+// TestServerWholeRequestDeadline: a client that sends its request one TCP
+// byte at a time, each byte well within any gap between reads the server
+// could allow and the whole far slower than ReadTimeout, is cut off before
+// its request is complete and gets no answer. TLS passes on no plaintext
+// until a record is whole, so a deadline started by the first decrypted
+// byte would not start until the request had arrived.
+func TestServerWholeRequestDeadline(t *testing.T) {
+	cfg := fastConfig()
+	cfg.ReadTimeout = time.Second
+	cfg.IdleTimeout = 30 * time.Second
+	f, srv := startServer(t, cfg)
+	conn, tc := dialTrickle(t, srv)
+	msg := queryMessage(nil, nil)
+	// About 120 TCP bytes for the record: six seconds at this pace.
+	tc.pause.Store(int64(50 * time.Millisecond))
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := conn.Write(msg)
+		wrote <- err
+	}()
+	closed, data := kmiptest.WaitClosed(conn, 20*time.Second)
+	if len(data) > 0 {
+		t.Fatalf("the server answered a request that took longer than ReadTimeout to arrive: %d bytes", len(data))
+	}
+	if !closed {
+		t.Fatal("connection still open")
+	}
+	select {
+	case err := <-wrote:
+		if err == nil {
+			t.Error("the whole request was sent before the server closed the connection")
+		}
+	case <-time.After(ioTimeout):
+		t.Error("the client could still write after the server closed")
+		tc.Conn.Close()
+	}
+	checkServes(t, srv)
+	checkNoPanics(t, f)
+}
