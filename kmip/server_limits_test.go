@@ -3,9 +3,14 @@ package kmip_test
 import (
 	"crypto/tls"
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ovh/kmip-go"
+	"github.com/ovh/kmip-go/payloads"
+	"github.com/ovh/kmip-go/ttlv"
 
 	"github.com/kmsd/kmsd/kmip/kmiptest"
 )
@@ -88,5 +93,76 @@ func TestServerWholeRequestDeadline(t *testing.T) {
 		tc.Conn.Close()
 	}
 	checkServes(t, srv)
+	checkNoPanics(t, f)
+}
+
+// failsWith checks an item's reason and that its message says why.
+func failsWith(t *testing.T, bi kmip.ResponseBatchItem, reason kmip.ResultReason, text string) {
+	t.Helper()
+	fails(t, bi, reason)
+	if !strings.Contains(bi.ResultMessage, text) {
+		t.Errorf("%s: result message %q, want it to mention %q", ttlv.EnumStr(bi.Operation), bi.ResultMessage, text)
+	}
+}
+
+// TestServerBatchDeadline: a batch whose first item outlasts RequestTimeout
+// answers its remaining items with a deadline error instead of running
+// them, in each Batch Error Continuation Option, and with Undo still undoes
+// what the first item did.
+func TestServerBatchDeadline(t *testing.T) {
+	cfg := fastConfig()
+	cfg.RequestTimeout = 300 * time.Millisecond
+	f, srv := startServer(t, cfg)
+	var slow atomic.Bool
+	f.Replicator.SetHook(func([]byte) {
+		if slow.Swap(false) {
+			time.Sleep(2 * cfg.RequestTimeout)
+		}
+	})
+	conn := srv.MustDial(t, alice)
+	const queries = 50
+	batch := func(opt kmip.BatchErrorContinuationOption) []kmip.ResponseBatchItem {
+		t.Helper()
+		pls := []kmip.OperationPayload{&payloads.CreateRequestPayload{ObjectType: kmip.ObjectTypeSymmetricKey, TemplateAttribute: aesTemplate(128)}}
+		for range queries {
+			pls = append(pls, &payloads.QueryRequestPayload{QueryFunction: []kmip.QueryFunction{kmip.QueryFunctionOperations}})
+		}
+		req := kmip.NewRequestMessage(kmip.V1_4, pls...)
+		req.Header.BatchErrorContinuationOption = opt
+		slow.Store(true)
+		items := roundTrip(t, conn, ttlv.MarshalTTLV(&req)).BatchItem
+		if len(items) != len(pls) {
+			t.Fatalf("%d items answered, want %d", len(items), len(pls))
+		}
+		return items
+	}
+
+	t.Run("continue", func(t *testing.T) {
+		items := batch(kmip.BatchErrorContinuationOptionContinue)
+		ok[*payloads.CreateResponsePayload](t, items[0])
+		for _, bi := range items[1:] {
+			failsWith(t, bi, kmip.ResultReasonGeneralFailure, "deadline")
+		}
+	})
+	t.Run("stop", func(t *testing.T) {
+		items := batch(kmip.BatchErrorContinuationOptionStop)
+		ok[*payloads.CreateResponsePayload](t, items[0])
+		failsWith(t, items[1], kmip.ResultReasonGeneralFailure, "deadline")
+		for _, bi := range items[2:] {
+			fails(t, bi, kmip.ResultReasonOperationCanceledByRequester)
+		}
+	})
+	t.Run("undo", func(t *testing.T) {
+		before := f.FSM.Count()
+		items := batch(kmip.BatchErrorContinuationOptionUndo)
+		if items[0].ResultStatus != kmip.ResultStatusOperationUndone {
+			t.Errorf("the Create before the deadline answered %v, want Operation Undone", items[0].ResultStatus)
+		}
+		failsWith(t, items[1], kmip.ResultReasonGeneralFailure, "deadline")
+		if n := f.FSM.Count(); n != before {
+			t.Errorf("%d objects after the undo, want %d", n, before)
+		}
+	})
+	ok[*payloads.QueryResponsePayload](t, roundTrip(t, conn, queryMessage(nil, nil)).BatchItem[0])
 	checkNoPanics(t, f)
 }

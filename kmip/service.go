@@ -164,18 +164,26 @@ func (s *Service) execute(ctx context.Context, identity string, req *kmip.Reques
 	for i := range req.BatchItem {
 		bi := &req.BatchItem[i]
 		item := kmip.ResponseBatchItem{Operation: bi.Operation, UniqueBatchItemID: bi.UniqueBatchItemID}
-		if stopped {
+		switch {
+		case stopped:
 			resp.BatchItem[i] = failedItem(item, errorf(kmip.ResultReasonOperationCanceledByRequester, "not executed: an earlier batch item failed"))
 			continue
+		case ctx.Err() != nil:
+			// The deadline is checked between items, so that a long batch
+			// ends near it instead of running on.
+			resp.BatchItem[i] = failedItem(item, errDeadlinePassed)
+		default:
+			resp.BatchItem[i] = s.executeItem(ctx, rc, bi, item)
 		}
-		resp.BatchItem[i] = s.executeItem(ctx, rc, bi, item)
 		if resp.BatchItem[i].ResultStatus != kmip.ResultStatusSuccess {
 			// A failed item clears the ID Placeholder so later items cannot
 			// act on an object the client did not intend.
 			rc.placeholder = ""
 			stopped = stopOnError
 			if undo {
-				s.undoBatch(ctx, rc, resp.BatchItem[:i])
+				uctx, cancel := undoContext(ctx)
+				s.undoBatch(uctx, rc, resp.BatchItem[:i])
+				cancel()
 			}
 		}
 	}
