@@ -40,7 +40,13 @@ type Config struct {
 	// waits for an operator), "temporarily unavailable" otherwise (the node
 	// is starting).
 	Available func() error
+	// LocateMaxItems bounds the identifiers one Locate returns, when the
+	// client gives no Maximum Items or a larger one; default 1000.
+	LocateMaxItems int
 }
+
+// DefaultLocateMaxItems is Config.LocateMaxItems unless set.
+const DefaultLocateMaxItems = 1000
 
 // Service executes KMIP request messages.
 type Service struct {
@@ -60,6 +66,9 @@ func NewService(cfg Config) *Service {
 	}
 	if cfg.ServerInfo == "" {
 		cfg.ServerInfo = "kmsd"
+	}
+	if cfg.LocateMaxItems <= 0 {
+		cfg.LocateMaxItems = DefaultLocateMaxItems
 	}
 	s := &Service{cfg: cfg, logger: cfg.Logger.With("component", "kmip")}
 	s.routes = s.buildRoutes()
