@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/ovh/kmip-go/payloads"
 	"github.com/ovh/kmip-go/ttlv"
 
+	kmsdkmip "github.com/kmsd/kmsd/kmip"
 	"github.com/kmsd/kmsd/kmip/kmiptest"
 )
 
@@ -164,5 +166,57 @@ func TestServerBatchDeadline(t *testing.T) {
 		}
 	})
 	ok[*payloads.QueryResponsePayload](t, roundTrip(t, conn, queryMessage(nil, nil)).BatchItem[0])
+	checkNoPanics(t, f)
+}
+
+func ecKeyPair() *payloads.CreateKeyPairRequestPayload {
+	return createKeyPair([]kmip.Attribute{attr(kmip.AttributeNameCryptographicAlgorithm, kmip.CryptographicAlgorithmECDSA), curveParam(kmip.RecommendedCurveP_256)}, nil, nil)
+}
+
+// TestServerKeyPairBound: while MaxKeyPairGenerations key-pair operations
+// run, another one waits, and answers a deadline error when its request's
+// deadline passes; other operations go on meanwhile, and once the slot is
+// free key pairs are made again.
+func TestServerKeyPairBound(t *testing.T) {
+	cfg := fastConfig()
+	cfg.RequestTimeout = 300 * time.Millisecond
+	f := kmiptest.NewWith(t, func(c *kmsdkmip.Config) { c.MaxKeyPairGenerations = 1 })
+	srv := kmiptest.StartServer(t, f, cfg)
+
+	// The first key pair holds its slot until released.
+	entered, release := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	first.Store(true)
+	f.Replicator.SetHook(func([]byte) {
+		if first.Swap(false) {
+			close(entered)
+			<-release
+		}
+	})
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
+
+	holder := srv.MustDial(t, alice)
+	held := make(chan error, 1)
+	go func() {
+		_, err := kmiptest.RoundTrip(holder, encode(kmip.V1_4, ecKeyPair()), ioTimeout)
+		held <- err
+	}()
+	select {
+	case <-entered:
+	case <-time.After(ioTimeout):
+		t.Fatal("the first Create Key Pair never reached the replicator")
+	}
+
+	conn := srv.MustDial(t, bob)
+	failsWith(t, roundTrip(t, conn, encode(kmip.V1_4, ecKeyPair())).BatchItem[0], kmip.ResultReasonGeneralFailure, "deadline")
+	ok[*payloads.QueryResponsePayload](t, roundTrip(t, conn, encode(kmip.V1_4, &payloads.QueryRequestPayload{QueryFunction: []kmip.QueryFunction{kmip.QueryFunctionOperations}})).BatchItem[0])
+
+	unblock()
+	if err := <-held; err != nil {
+		t.Fatalf("the first Create Key Pair: %v", err)
+	}
+	ok[*payloads.CreateKeyPairResponsePayload](t, roundTrip(t, conn, encode(kmip.V1_4, ecKeyPair())).BatchItem[0])
 	checkNoPanics(t, f)
 }

@@ -43,6 +43,10 @@ type Config struct {
 	// LocateMaxItems bounds the identifiers one Locate returns, when the
 	// client gives no Maximum Items or a larger one; default 1000.
 	LocateMaxItems int
+	// MaxKeyPairGenerations bounds the key-pair operations (Create Key
+	// Pair, Re-key Key Pair) running at once; default
+	// DefaultMaxKeyPairGenerations().
+	MaxKeyPairGenerations int
 }
 
 // DefaultLocateMaxItems is Config.LocateMaxItems unless set.
@@ -54,6 +58,7 @@ type Service struct {
 	logger *slog.Logger
 	routes map[kmip.Operation]route
 	fresh  *freshMarker
+	keyGen semaphore
 }
 
 // NewService returns a Service with every operation route registered.
@@ -70,7 +75,10 @@ func NewService(cfg Config) *Service {
 	if cfg.LocateMaxItems <= 0 {
 		cfg.LocateMaxItems = DefaultLocateMaxItems
 	}
-	s := &Service{cfg: cfg, logger: cfg.Logger.With("component", "kmip")}
+	if cfg.MaxKeyPairGenerations <= 0 {
+		cfg.MaxKeyPairGenerations = DefaultMaxKeyPairGenerations()
+	}
+	s := &Service{cfg: cfg, logger: cfg.Logger.With("component", "kmip"), keyGen: make(semaphore, cfg.MaxKeyPairGenerations)}
 	s.routes = s.buildRoutes()
 	s.fresh = newFreshMarker(s)
 	return s
@@ -215,6 +223,12 @@ func (s *Service) executeItem(ctx context.Context, rc *reqCtx, bi *kmip.RequestB
 	}
 	if _, unknown := bi.RequestPayload.(*kmip.UnknownPayload); unknown || bi.RequestPayload == nil {
 		return failedItem(item, errNotSupported)
+	}
+	if keyPairOperations[bi.Operation] {
+		if err := s.keyGen.acquire(ctx); err != nil {
+			return failedItem(item, err)
+		}
+		defer s.keyGen.release()
 	}
 	payload, err := r.h(ctx, rc, bi.RequestPayload)
 	if err != nil {
