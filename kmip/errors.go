@@ -48,6 +48,7 @@ var (
 	// that says whether the item ran.
 	errDeadline       = errorf(kmip.ResultReasonGeneralFailure, "request deadline exceeded")
 	errDeadlinePassed = errorf(kmip.ResultReasonGeneralFailure, "not executed: the request deadline passed")
+	errRateLimited    = errorf(kmip.ResultReasonGeneralFailure, "not executed: this client's request rate is over the server's limit; retry later")
 )
 
 // clientError maps any error to what the client may see. The second result

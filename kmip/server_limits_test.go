@@ -220,3 +220,47 @@ func TestServerKeyPairBound(t *testing.T) {
 	ok[*payloads.CreateKeyPairResponsePayload](t, roundTrip(t, conn, encode(kmip.V1_4, ecKeyPair())).BatchItem[0])
 	checkNoPanics(t, f)
 }
+
+// TestServerRateLimit: each identity has its own token bucket of batch
+// items. The fixture's clock stands still unless moved, so the bucket
+// refills only when the test says.
+func TestServerRateLimit(t *testing.T) {
+	const burst = 3
+	f := kmiptest.NewWith(t, func(c *kmsdkmip.Config) { c.RateLimit, c.RateBurst = 1, burst })
+	srv := kmiptest.StartServer(t, f, fastConfig())
+	query := func(n int) []byte {
+		pls := make([]kmip.OperationPayload, n)
+		for i := range pls {
+			pls[i] = &payloads.QueryRequestPayload{QueryFunction: []kmip.QueryFunction{kmip.QueryFunctionOperations}}
+		}
+		return encode(kmip.V1_2, pls...)
+	}
+	a, b := srv.MustDial(t, alice), srv.MustDial(t, bob)
+	for range burst {
+		ok[*payloads.QueryResponsePayload](t, roundTrip(t, a, query(1)).BatchItem[0])
+	}
+	// Over the limit: every item answers, none runs.
+	limited := roundTrip(t, a, query(2))
+	if len(limited.BatchItem) != 2 {
+		t.Fatalf("%d items answered, want 2", len(limited.BatchItem))
+	}
+	for _, bi := range limited.BatchItem {
+		failsWith(t, bi, kmip.ResultReasonGeneralFailure, "rate")
+		if bi.Operation != kmip.OperationQuery {
+			t.Errorf("refused item names operation %v", bi.Operation)
+		}
+	}
+	// Another connection of the same identity shares the bucket.
+	failsWith(t, roundTrip(t, srv.MustDial(t, alice), query(1)).BatchItem[0], kmip.ResultReasonGeneralFailure, "rate")
+	// Another identity has a bucket of its own; a batch larger than the
+	// bucket runs when the bucket is full, and empties it.
+	for _, bi := range roundTrip(t, b, query(burst+2)).BatchItem {
+		ok[*payloads.QueryResponsePayload](t, bi)
+	}
+	failsWith(t, roundTrip(t, b, query(1)).BatchItem[0], kmip.ResultReasonGeneralFailure, "rate")
+
+	f.Clock.Advance(time.Second)
+	ok[*payloads.QueryResponsePayload](t, roundTrip(t, a, query(1)).BatchItem[0])
+	failsWith(t, roundTrip(t, a, query(1)).BatchItem[0], kmip.ResultReasonGeneralFailure, "rate")
+	checkNoPanics(t, f)
+}

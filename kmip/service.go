@@ -47,6 +47,12 @@ type Config struct {
 	// Pair, Re-key Key Pair) running at once; default
 	// DefaultMaxKeyPairGenerations().
 	MaxKeyPairGenerations int
+	// RateLimit is the batch items per second each client identity may
+	// run, over all its connections, with bursts of RateBurst (0: twice
+	// RateLimit); 0 means no limit. A request message over the limit is
+	// answered General Failure in every batch item and runs nothing.
+	RateLimit float64
+	RateBurst int
 }
 
 // DefaultLocateMaxItems is Config.LocateMaxItems unless set.
@@ -59,6 +65,7 @@ type Service struct {
 	routes map[kmip.Operation]route
 	fresh  *freshMarker
 	keyGen semaphore
+	rates  *rateLimits
 }
 
 // NewService returns a Service with every operation route registered.
@@ -78,7 +85,8 @@ func NewService(cfg Config) *Service {
 	if cfg.MaxKeyPairGenerations <= 0 {
 		cfg.MaxKeyPairGenerations = DefaultMaxKeyPairGenerations()
 	}
-	s := &Service{cfg: cfg, logger: cfg.Logger.With("component", "kmip"), keyGen: make(semaphore, cfg.MaxKeyPairGenerations)}
+	s := &Service{cfg: cfg, logger: cfg.Logger.With("component", "kmip"), keyGen: make(semaphore, cfg.MaxKeyPairGenerations),
+		rates: newRateLimits(cfg.RateLimit, cfg.RateBurst)}
 	s.routes = s.buildRoutes()
 	s.fresh = newFreshMarker(s)
 	return s
@@ -161,6 +169,9 @@ func (s *Service) execute(ctx context.Context, identity string, req *kmip.Reques
 		return messageError(version, hdr, errorf(kmip.ResultReasonInvalidMessage, "batch count does not match the batch items"))
 	case len(req.BatchItem) > MaxBatchItems:
 		return messageError(version, hdr, errorf(kmip.ResultReasonInvalidMessage, "too many batch items"))
+	}
+	if !s.rates.allow(identity, s.cfg.Now(), len(req.BatchItem)) {
+		return everyItemFails(version, hdr, now, req.BatchItem, errRateLimited)
 	}
 	// KMIP 1.4 §6.16: when absent, Stop is assumed.
 	stopOnError := hdr.BatchErrorContinuationOption != kmip.BatchErrorContinuationOptionContinue
@@ -281,6 +292,16 @@ func messageError(version kmip.ProtocolVersion, hdr kmip.RequestHeader, now time
 		Header:    responseHeader(version, hdr, now),
 		BatchItem: []kmip.ResponseBatchItem{failedItem(kmip.ResponseBatchItem{}, err)},
 	}
+}
+
+// everyItemFails answers each batch item of a request that is refused as a
+// whole with err.
+func everyItemFails(version kmip.ProtocolVersion, hdr kmip.RequestHeader, now time.Time, items []kmip.RequestBatchItem, err error) *kmip.ResponseMessage {
+	resp := &kmip.ResponseMessage{Header: responseHeader(version, hdr, now), BatchItem: make([]kmip.ResponseBatchItem, len(items))}
+	for i, bi := range items {
+		resp.BatchItem[i] = failedItem(kmip.ResponseBatchItem{Operation: bi.Operation, UniqueBatchItemID: bi.UniqueBatchItemID}, err)
+	}
+	return resp
 }
 
 // errorResponse encodes a message-level error for a request that could not be
