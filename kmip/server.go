@@ -30,8 +30,22 @@ type ServerConfig struct {
 	ReadTimeout    time.Duration
 	WriteTimeout   time.Duration // write one response; default 30s
 	RequestTimeout time.Duration // execute one request message; default 30s
-	Logger         *slog.Logger
+	// MaxConns bounds the connections open at once, handshakes included;
+	// one over it is closed as soon as it is accepted, before TLS.
+	// Default 4096.
+	MaxConns int
+	// MaxConnsPerClient bounds one client identity's connections; one
+	// over it is closed right after the handshake (a TLS close_notify),
+	// before any request is read. Default 1024.
+	MaxConnsPerClient int
+	Logger            *slog.Logger
 }
+
+// Default connection limits.
+const (
+	DefaultMaxConns          = 4096
+	DefaultMaxConnsPerClient = 1024
+)
 
 func (c *ServerConfig) setDefaults() {
 	if c.MaxMessageSize == 0 {
@@ -52,6 +66,12 @@ func (c *ServerConfig) setDefaults() {
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = 30 * time.Second
 	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.MaxConnsPerClient <= 0 {
+		c.MaxConnsPerClient = DefaultMaxConnsPerClient
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -69,17 +89,20 @@ type Server struct {
 	base       context.Context
 	cancelBase context.CancelFunc
 
-	mu       sync.Mutex
-	conns    map[net.Conn]struct{}
-	closing  bool
-	inflight sync.WaitGroup
+	mu        sync.Mutex
+	conns     map[net.Conn]struct{}
+	perClient map[string]int // open connections by identity
+	closing   bool
+	inflight  sync.WaitGroup
+
+	refused refusals
 }
 
 // NewServer returns a server for svc.
 func NewServer(cfg ServerConfig, svc *Service) *Server {
 	cfg.setDefaults()
 	base, cancel := context.WithCancel(context.Background())
-	return &Server{cfg: cfg, svc: svc, logger: cfg.Logger.With("component", "kmip"), conns: map[net.Conn]struct{}{}, base: base, cancelBase: cancel}
+	return &Server{cfg: cfg, svc: svc, logger: cfg.Logger.With("component", "kmip"), conns: map[net.Conn]struct{}{}, perClient: map[string]int{}, base: base, cancelBase: cancel}
 }
 
 // Serve accepts connections on ln (plain TCP; TLS is added here) until ln is
@@ -98,26 +121,12 @@ func (s *Server) Serve(ln net.Listener) error {
 			}
 			return err
 		}
-		if !s.track(c, true) {
+		if !s.admit(c) {
 			c.Close()
 			continue
 		}
 		go s.serveConn(c)
 	}
-}
-
-func (s *Server) track(c net.Conn, add bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if add {
-		if s.closing {
-			return false
-		}
-		s.conns[c] = struct{}{}
-	} else {
-		delete(s.conns, c)
-	}
-	return true
 }
 
 // Shutdown stops accepting requests, waits for requests in progress (until
@@ -149,7 +158,7 @@ func (s *Server) serveConn(raw net.Conn) {
 			logger.Error("connection handler panicked", "panic", r, "stack", string(debug.Stack()))
 		}
 		raw.Close()
-		s.track(raw, false)
+		s.forget(raw)
 	}()
 
 	clock := &requestClock{Conn: raw, timeout: s.cfg.ReadTimeout}
@@ -167,6 +176,12 @@ func (s *Server) serveConn(raw net.Conn) {
 		return
 	}
 	logger = logger.With("client", id)
+	if !s.admitClient(id) {
+		s.refused.client(logger, s.cfg.MaxConnsPerClient)
+		_ = conn.Close()
+		return
+	}
+	defer s.forgetClient(id)
 	logger.Debug("client connected")
 
 	lim := wire.Limits{MaxMessageSize: s.cfg.MaxMessageSize}

@@ -264,3 +264,86 @@ func TestServerRateLimit(t *testing.T) {
 	failsWith(t, roundTrip(t, a, query(1)).BatchItem[0], kmip.ResultReasonGeneralFailure, "rate")
 	checkNoPanics(t, f)
 }
+
+// waitFor polls cond until it holds, for at most ioTimeout: the server
+// notices a client's close in its own time.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(ioTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func queryWorks(t *testing.T, conn *tls.Conn) {
+	t.Helper()
+	ok[*payloads.QueryResponsePayload](t, roundTrip(t, conn, queryMessage(nil, nil)).BatchItem[0])
+}
+
+// TestServerConnectionsPerClient: an identity's connection over
+// MaxConnsPerClient is closed after its handshake, before any request;
+// other identities still connect, and so does this one once it has closed
+// one.
+func TestServerConnectionsPerClient(t *testing.T) {
+	cfg := fastConfig()
+	cfg.MaxConnsPerClient = 2
+	f, srv := startServer(t, cfg)
+	a1, a2 := srv.MustDial(t, alice), srv.MustDial(t, alice)
+	queryWorks(t, a1)
+	queryWorks(t, a2)
+
+	if extra, err := srv.Dial(t, srv.PKI.ClientTLS(alice)); err == nil {
+		// With TLS 1.3 the client's handshake ends before the server's.
+		b, err := kmiptest.RoundTrip(extra, queryMessage(nil, nil), ioTimeout)
+		if err == nil {
+			t.Fatalf("a connection over the limit was answered: %s", kmiptest.Dump(b))
+		}
+		if isTimeout(err) {
+			t.Fatalf("a connection over the limit was neither answered nor closed: %v", err)
+		}
+	}
+	if n := srv.Server.Stats().RefusedClientConns; n != 1 {
+		t.Errorf("%d refusals counted, want 1", n)
+	}
+	if len(f.Logs.Contains("too many connections of this client")) == 0 {
+		t.Error("the refusal was not logged")
+	}
+	queryWorks(t, srv.MustDial(t, bob))
+
+	a1.Close()
+	waitFor(t, "the server to see the close", func() bool { return srv.Server.Stats().Open == 2 })
+	queryWorks(t, srv.MustDial(t, alice))
+	checkNoPanics(t, f)
+}
+
+// TestServerConnectionsTotal: a connection over MaxConns is closed at once,
+// before TLS, whoever dials; once one closes the server serves again.
+func TestServerConnectionsTotal(t *testing.T) {
+	cfg := fastConfig()
+	cfg.MaxConns = 2
+	f, srv := startServer(t, cfg)
+	a, b := srv.MustDial(t, alice), srv.MustDial(t, bob)
+	queryWorks(t, a)
+	queryWorks(t, b)
+
+	raw, err := net.DialTimeout("tcp", srv.Addr, ioTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if closed, data := kmiptest.WaitClosed(raw, ioTimeout); !closed || len(data) > 0 {
+		t.Fatalf("a connection over MaxConns: closed %v, %d bytes sent to it", closed, len(data))
+	}
+	if n := srv.Server.Stats().RefusedConns; n != 1 {
+		t.Errorf("%d refusals counted, want 1", n)
+	}
+	queryWorks(t, a)
+
+	a.Close()
+	waitFor(t, "the server to see the close", func() bool { return srv.Server.Stats().Open == 1 })
+	checkServes(t, srv)
+	checkNoPanics(t, f)
+}
