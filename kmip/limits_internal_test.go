@@ -1,6 +1,7 @@
 package kmip
 
 import (
+	"context"
 	"strconv"
 	"testing"
 	"time"
@@ -23,5 +24,12 @@ func TestRateLimitsForgetIdleIdentities(t *testing.T) {
 	}
 	if !newRateLimits(0, 5).allow("anyone", t0, 1000) {
 		t.Error("no rate limit refused a request")
+	}
+}
+
+// An item skipped at shutdown does not claim its deadline passed.
+func TestNotExecuted(t *testing.T) {
+	if notExecuted(context.DeadlineExceeded) != errDeadlinePassed || notExecuted(context.Canceled) != errUnavailable {
+		t.Error("skipped items answer the wrong reason")
 	}
 }

@@ -199,7 +199,7 @@ func (s *Service) execute(ctx context.Context, identity string, req *kmip.Reques
 		case ctx.Err() != nil:
 			// The deadline is checked between items, so that a long batch
 			// ends near it instead of running on.
-			resp.BatchItem[i] = failedItem(item, errDeadlinePassed)
+			resp.BatchItem[i] = failedItem(item, notExecuted(ctx.Err()))
 		default:
 			resp.BatchItem[i] = s.executeItem(ctx, rc, bi, item)
 		}
@@ -292,6 +292,15 @@ func messageError(version kmip.ProtocolVersion, hdr kmip.RequestHeader, now time
 		Header:    responseHeader(version, hdr, now),
 		BatchItem: []kmip.ResponseBatchItem{failedItem(kmip.ResponseBatchItem{}, err)},
 	}
+}
+
+// notExecuted is the answer to an item skipped because its request's
+// context ended: its deadline passed, or the server is shutting down.
+func notExecuted(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return errUnavailable
+	}
+	return errDeadlinePassed
 }
 
 // everyItemFails answers each batch item of a request that is refused as a
