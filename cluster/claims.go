@@ -2,11 +2,13 @@ package cluster
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
+	"time"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
 	"github.com/hashicorp/raft"
@@ -34,16 +36,17 @@ const claimChunk = 64 << 10
 // during the handshake.
 type claimConn struct {
 	*tls.Conn
-	anchors []*x509.Certificate
-	id      string
-	rec     recorder
-	dec     *codec.Decoder
-	ready   []byte // checked bytes raft has not read yet
-	raw     int64  // snapshot data still to pass through
+	anchors   []*x509.Certificate
+	handshake time.Duration // bound on the TLS handshake
+	id        string
+	rec       recorder
+	dec       *codec.Decoder
+	ready     []byte // checked bytes raft has not read yet
+	raw       int64  // snapshot data still to pass through
 }
 
-func newClaimConn(c *tls.Conn, anchors []*x509.Certificate) *claimConn {
-	cc := &claimConn{Conn: c, anchors: anchors, rec: recorder{r: bufio.NewReader(c)}}
+func newClaimConn(c *tls.Conn, anchors []*x509.Certificate, handshake time.Duration) *claimConn {
+	cc := &claimConn{Conn: c, anchors: anchors, handshake: handshake, rec: recorder{r: bufio.NewReader(c)}}
 	cc.dec = codec.NewDecoder(&cc.rec, &codec.MsgpackHandle{})
 	return cc
 }
@@ -63,7 +66,12 @@ func (c *claimConn) Read(p []byte) (int, error) {
 // snapshot data.
 func (c *claimConn) next() error {
 	if c.id == "" {
-		if err := c.Conn.Handshake(); err != nil {
+		// Raft reads without a deadline: a peer that never completes the
+		// handshake would hold the connection forever.
+		ctx, cancel := context.WithTimeout(context.Background(), c.handshake)
+		err := c.Conn.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
 			return err
 		}
 		id, ok := peerNodeID(c.Conn.ConnectionState(), c.anchors)
@@ -154,7 +162,8 @@ func (r *recorder) UnreadByte() error {
 // claimListener wraps the Raft listener's connections in claimConn.
 type claimListener struct {
 	net.Listener
-	anchors []*x509.Certificate
+	anchors   []*x509.Certificate
+	handshake time.Duration
 }
 
 func (l claimListener) Accept() (net.Conn, error) {
@@ -162,5 +171,5 @@ func (l claimListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newClaimConn(c.(*tls.Conn), l.anchors), nil
+	return newClaimConn(c.(*tls.Conn), l.anchors, l.handshake), nil
 }

@@ -121,9 +121,13 @@ type Config struct {
 	// chain ends at one of them.
 	NodeCAs []*x509.Certificate
 
-	MaxCommandSize int           // default 4 MiB
-	ApplyTimeout   time.Duration // bound on enqueue + commit; default 10s
-	SnapshotRetain int           // default 2
+	MaxCommandSize int // default 4 MiB
+	// HandshakeTimeout bounds the TLS handshake of a connection to the
+	// Raft port: one that has not completed it by then is closed. Default
+	// 10s.
+	HandshakeTimeout time.Duration
+	ApplyTimeout     time.Duration // bound on enqueue + commit; default 10s
+	SnapshotRetain   int           // default 2
 	// SnapshotThreshold and SnapshotInterval override raft's defaults (8192
 	// entries, 120s) when set.
 	SnapshotThreshold uint64
@@ -152,6 +156,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ApplyTimeout == 0 {
 		c.ApplyTimeout = 10 * time.Second
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = 10 * time.Second
 	}
 	if c.SnapshotRetain == 0 {
 		c.SnapshotRetain = 2
@@ -245,7 +252,7 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 		cleanup()
 		return nil, fmt.Errorf("cluster: open snapshot store: %w", err)
 	}
-	stream, err := newTLSStreamLayer(cfg.RaftAddr, cfg.ServerTLS, cfg.ClientTLS, cfg.NodeCAs, n.isMember, n.memberAt)
+	stream, err := newTLSStreamLayer(cfg.RaftAddr, cfg.ServerTLS, cfg.ClientTLS, cfg.NodeCAs, cfg.HandshakeTimeout, n.isMember, n.memberAt)
 	if err != nil {
 		cleanup()
 		return nil, err

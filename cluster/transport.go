@@ -36,7 +36,7 @@ type tlsStreamLayer struct {
 	anchors   []*x509.Certificate
 }
 
-func newTLSStreamLayer(bind string, server, client *tls.Config, anchors []*x509.Certificate, isMember func(string) bool, memberAt func(string) (string, bool)) (*tlsStreamLayer, error) {
+func newTLSStreamLayer(bind string, server, client *tls.Config, anchors []*x509.Certificate, handshake time.Duration, isMember func(string) bool, memberAt func(string) (string, bool)) (*tlsStreamLayer, error) {
 	if server == nil || client == nil {
 		return nil, errors.New("cluster: node TLS configuration is required")
 	}
@@ -59,7 +59,7 @@ func newTLSStreamLayer(bind string, server, client *tls.Config, anchors []*x509.
 		return nil
 	}
 	return &tlsStreamLayer{
-		Listener:  claimListener{Listener: tls.NewListener(ln, accept), anchors: anchors},
+		Listener:  claimListener{Listener: tls.NewListener(ln, accept), anchors: anchors, handshake: handshake},
 		advertise: ln.Addr(),
 		client:    client,
 		memberAt:  memberAt,

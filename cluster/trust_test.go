@@ -263,3 +263,37 @@ func TestRaftClaimsMatchCertificates(t *testing.T) {
 	}
 	apply(t, c.Leader(), "still=1")
 }
+
+// TestRaftHandshakeTimeout: a TCP connection to the Raft port that never
+// completes its TLS handshake, silent or stopping mid-hello, is closed
+// after HandshakeTimeout, and the node keeps working.
+func TestRaftHandshakeTimeout(t *testing.T) {
+	c := clustertest.New(t)
+	leader := c.Start(func(cfg *cluster.Config) { cfg.HandshakeTimeout = 300 * time.Millisecond })
+	c.WaitVoters(1)
+	for _, tt := range []struct {
+		name  string
+		hello []byte
+	}{
+		{"silent", nil},
+		{"partial client hello", []byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := net.DialTimeout("tcp", leader.Node.RaftAddr(), 2*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := conn.Write(tt.hello); err != nil {
+				t.Fatal(err)
+			}
+			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, err = io.Copy(io.Discard, conn)
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatal("a connection that never finished TLS is still open")
+			}
+		})
+	}
+	apply(t, c.Leader(), "after=1")
+}

@@ -4,6 +4,13 @@
 // responses (a response never carries a field or attribute that the request's
 // protocol version does not define).
 //
+// What a client may cost is bounded in two places: the listener bounds
+// connections (in total and per identity, conns.go) and the time a request
+// may take to arrive (from its first TCP byte) and to be written; the
+// Service bounds execution: the request deadline checked between batch
+// items, a token bucket per identity, concurrent key-pair generations and
+// the identifiers one Locate returns (limits.go).
+//
 // It never writes state itself: every mutation becomes a command handed to a
 // Replicator (the cluster), and reads go to a Store (the local state machine).
 package kmip

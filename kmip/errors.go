@@ -1,6 +1,7 @@
 package kmip
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -43,6 +44,11 @@ var (
 	errWrongState      = errorf(kmip.ResultReasonPermissionDenied, "operation not allowed in the object's current state")
 	errTooLarge        = errorf(kmip.ResultReasonInvalidMessage, "request too large")
 	errFormatUnsupport = errorf(kmip.ResultReasonKeyFormatTypeNotSupported, "key format type not supported for this object")
+	// KMIP 1.x has no reason for a timeout: General Failure, with a text
+	// that says whether the item ran.
+	errDeadline       = errorf(kmip.ResultReasonGeneralFailure, "request deadline exceeded")
+	errDeadlinePassed = errorf(kmip.ResultReasonGeneralFailure, "not executed: the request deadline passed")
+	errRateLimited    = errorf(kmip.ResultReasonGeneralFailure, "not executed: this client's request rate is over the server's limit; retry later")
 )
 
 // clientError maps any error to what the client may see. The second result
@@ -78,6 +84,11 @@ func clientError(err error) (*Error, bool) {
 		return errUnavailable.(*Error), false
 	case errors.Is(err, cluster.ErrTooLarge):
 		return errTooLarge.(*Error), false
+	case errors.Is(err, context.DeadlineExceeded):
+		return errDeadline.(*Error), false
+	case errors.Is(err, context.Canceled):
+		// The server is shutting down.
+		return errUnavailable.(*Error), false
 	case errors.Is(err, cluster.ErrNotLeader), errors.Is(err, cluster.ErrTimeout), errors.Is(err, cluster.ErrShutdown):
 		return errUnavailable.(*Error), true
 	default:

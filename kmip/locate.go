@@ -50,11 +50,19 @@ func (s *Service) locate(ctx context.Context, rc *reqCtx, req *payloads.LocateRe
 	default:
 		return nil, errorf(kmip.ResultReasonInvalidField, "Object Group Member not valid")
 	}
+	// KMIP 1.4 §4.9: Maximum Items "specifies the maximum number of
+	// object identifiers the server MAY return"; the server bounds it too,
+	// and Located Items (1.3 and later) still counts every match, so a
+	// client can page through the rest with Offset Items.
+	maxItems := int(req.MaximumItems)
+	if maxItems == 0 || maxItems > s.cfg.LocateMaxItems {
+		maxItems = s.cfg.LocateMaxItems
+	}
 	q := fsm.Query{
 		Owner:       rc.identity,
 		Now:         rc.now,
 		Filters:     req.Attribute,
-		MaxItems:    int(req.MaximumItems),
+		MaxItems:    maxItems,
 		Offset:      int(req.OffsetItems),
 		Storage:     req.StorageStatusMask,
 		GroupMember: req.ObjectGroupMember,

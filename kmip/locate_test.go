@@ -10,6 +10,7 @@ import (
 	"github.com/ovh/kmip-go/payloads"
 	"github.com/ovh/kmip-go/ttlv"
 
+	kmsdkmip "github.com/kmsd/kmsd/kmip"
 	"github.com/kmsd/kmsd/kmip/kmiptest"
 )
 
@@ -118,6 +119,41 @@ func TestLocatePaging(t *testing.T) {
 	t.Run("negative", func(t *testing.T) {
 		fails(t, do(t, lf.f, kmip.V1_4, &payloads.LocateRequestPayload{MaximumItems: -1}), kmip.ResultReasonInvalidField)
 	})
+}
+
+// TestLocateMaxItemsCap: with no Maximum Items, or one above the server's
+// bound, Locate returns at most Config.LocateMaxItems identifiers; Located
+// Items still counts every match, and Offset Items reaches the rest.
+func TestLocateMaxItemsCap(t *testing.T) {
+	const limit, stored = 3, 5
+	f := kmiptest.NewWith(t, func(c *kmsdkmip.Config) { c.LocateMaxItems = limit })
+	var all []string
+	for range stored {
+		all = append(all, create(t, f, kmip.V1_4))
+	}
+	tests := []struct {
+		name      string
+		v         kmip.ProtocolVersion
+		max, skip int32
+		want      []string
+	}{
+		{"no maximum", kmip.V1_4, 0, 0, all[:limit]},
+		{"no maximum in 1.0", kmip.V1_0, 0, 0, all[:limit]},
+		{"maximum above the bound", kmip.V1_4, 1 << 30, 0, all[:limit]},
+		{"maximum below the bound", kmip.V1_4, 2, 0, all[:2]},
+		{"the rest by offset", kmip.V1_4, 0, limit, all[limit:]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ok[*payloads.LocateResponsePayload](t, do(t, f, tt.v, &payloads.LocateRequestPayload{MaximumItems: tt.max, OffsetItems: tt.skip}))
+			if !slices.Equal(got.UniqueIdentifier, tt.want) {
+				t.Errorf("found %v, want %v", got.UniqueIdentifier, tt.want)
+			}
+			if compareVersions(tt.v, kmip.V1_3) >= 0 && (got.LocatedItems == nil || *got.LocatedItems != stored) {
+				t.Errorf("Located Items = %v, want %d", got.LocatedItems, stored)
+			}
+		})
+	}
 }
 
 // TestLocateOffsetBefore13: Offset Items is new in KMIP 1.3; a server must

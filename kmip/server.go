@@ -23,12 +23,29 @@ type ServerConfig struct {
 	TLS              *tls.Config   // must require and verify client certificates
 	MaxMessageSize   int           // default 1 MiB
 	HandshakeTimeout time.Duration // default 10s
-	IdleTimeout      time.Duration // wait for the next request; default 5m
-	ReadTimeout      time.Duration // read one whole request once it started; default 30s
-	WriteTimeout     time.Duration // write one response; default 30s
-	RequestTimeout   time.Duration // execute one request message; default 30s
-	Logger           *slog.Logger
+	IdleTimeout      time.Duration // wait for the first byte of the next request; default 5m
+	// ReadTimeout bounds the whole request: it must arrive completely
+	// within this time of its first byte on the TCP connection, however
+	// the client spreads its bytes; default 30s.
+	ReadTimeout    time.Duration
+	WriteTimeout   time.Duration // write one response; default 30s
+	RequestTimeout time.Duration // execute one request message; default 30s
+	// MaxConns bounds the connections open at once, handshakes included;
+	// one over it is closed as soon as it is accepted, before TLS.
+	// Default 4096.
+	MaxConns int
+	// MaxConnsPerClient bounds one client identity's connections; one
+	// over it is closed right after the handshake (a TLS close_notify),
+	// before any request is read. Default 1024.
+	MaxConnsPerClient int
+	Logger            *slog.Logger
 }
+
+// Default connection limits.
+const (
+	DefaultMaxConns          = 4096
+	DefaultMaxConnsPerClient = 1024
+)
 
 func (c *ServerConfig) setDefaults() {
 	if c.MaxMessageSize == 0 {
@@ -49,6 +66,12 @@ func (c *ServerConfig) setDefaults() {
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = 30 * time.Second
 	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.MaxConnsPerClient <= 0 {
+		c.MaxConnsPerClient = DefaultMaxConnsPerClient
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -66,17 +89,20 @@ type Server struct {
 	base       context.Context
 	cancelBase context.CancelFunc
 
-	mu       sync.Mutex
-	conns    map[net.Conn]struct{}
-	closing  bool
-	inflight sync.WaitGroup
+	mu        sync.Mutex
+	conns     map[net.Conn]struct{}
+	perClient map[string]int // open connections by identity
+	closing   bool
+	inflight  sync.WaitGroup
+
+	refused refusals
 }
 
 // NewServer returns a server for svc.
 func NewServer(cfg ServerConfig, svc *Service) *Server {
 	cfg.setDefaults()
 	base, cancel := context.WithCancel(context.Background())
-	return &Server{cfg: cfg, svc: svc, logger: cfg.Logger.With("component", "kmip"), conns: map[net.Conn]struct{}{}, base: base, cancelBase: cancel}
+	return &Server{cfg: cfg, svc: svc, logger: cfg.Logger.With("component", "kmip"), conns: map[net.Conn]struct{}{}, perClient: map[string]int{}, base: base, cancelBase: cancel}
 }
 
 // Serve accepts connections on ln (plain TCP; TLS is added here) until ln is
@@ -95,26 +121,12 @@ func (s *Server) Serve(ln net.Listener) error {
 			}
 			return err
 		}
-		if !s.track(c, true) {
+		if !s.admit(c) {
 			c.Close()
 			continue
 		}
 		go s.serveConn(c)
 	}
-}
-
-func (s *Server) track(c net.Conn, add bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if add {
-		if s.closing {
-			return false
-		}
-		s.conns[c] = struct{}{}
-	} else {
-		delete(s.conns, c)
-	}
-	return true
 }
 
 // Shutdown stops accepting requests, waits for requests in progress (until
@@ -146,10 +158,11 @@ func (s *Server) serveConn(raw net.Conn) {
 			logger.Error("connection handler panicked", "panic", r, "stack", string(debug.Stack()))
 		}
 		raw.Close()
-		s.track(raw, false)
+		s.forget(raw)
 	}()
 
-	conn := tls.Server(raw, s.cfg.TLS)
+	clock := &requestClock{Conn: raw, timeout: s.cfg.ReadTimeout}
+	conn := tls.Server(clock, s.cfg.TLS)
 	hctx, cancel := context.WithTimeout(context.Background(), s.cfg.HandshakeTimeout)
 	err := conn.HandshakeContext(hctx)
 	cancel()
@@ -163,12 +176,18 @@ func (s *Server) serveConn(raw net.Conn) {
 		return
 	}
 	logger = logger.With("client", id)
+	if !s.admitClient(id) {
+		s.refused.client(logger, s.cfg.MaxConnsPerClient)
+		_ = conn.Close()
+		return
+	}
+	defer s.forgetClient(id)
 	logger.Debug("client connected")
 
 	lim := wire.Limits{MaxMessageSize: s.cfg.MaxMessageSize}
 	for {
-		_ = conn.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
-		msg, err := wire.ReadMessage(&deadlineReader{c: conn, timeout: s.cfg.ReadTimeout}, lim)
+		clock.arm(s.cfg.IdleTimeout)
+		msg, err := wire.ReadMessage(plaintextReader{r: conn, clock: clock}, lim)
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				logger.Info("closing connection after read failure", "err", err)
@@ -259,20 +278,51 @@ func (s *Server) write(conn *tls.Conn, logger *slog.Logger, b []byte) bool {
 	return true
 }
 
-// deadlineReader moves the read deadline from the idle timeout to the read
-// timeout as soon as the first byte of a message has arrived, so a client
-// trickling bytes is cut off.
-type deadlineReader struct {
-	c       net.Conn
+// requestClock is the TCP connection under TLS. Once armed, it waits the
+// idle timeout for the next request; the first byte that arrives then, on
+// the TCP connection or from what TLS has buffered, starts the request's
+// deadline, which no later byte moves. TLS hands on no plaintext until a
+// whole record is in, so the clock counts TCP bytes: a client that trickles
+// one record a byte at a time is cut off as surely as one that trickles
+// records. Any record starts the clock, also one that carries no request
+// (a key update): the request must follow within the deadline.
+//
+// Only the connection's goroutine reads, arms and starts it.
+type requestClock struct {
+	net.Conn
 	timeout time.Duration
-	started bool
+	armed   bool
 }
 
-func (r *deadlineReader) Read(p []byte) (int, error) {
-	n, err := r.c.Read(p)
-	if n > 0 && !r.started {
-		r.started = true
-		_ = r.c.SetReadDeadline(time.Now().Add(r.timeout))
+func (c *requestClock) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.saw(n)
+	return n, err
+}
+
+// arm waits at most idle for the next request.
+func (c *requestClock) arm(idle time.Duration) {
+	c.armed = true
+	_ = c.Conn.SetReadDeadline(time.Now().Add(idle))
+}
+
+// saw starts the request's deadline at its first byte.
+func (c *requestClock) saw(n int) {
+	if n > 0 && c.armed {
+		c.armed = false
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
 	}
+}
+
+// plaintextReader reads decrypted bytes; those TLS had already received
+// with an earlier request start the clock too.
+type plaintextReader struct {
+	r     io.Reader
+	clock *requestClock
+}
+
+func (r plaintextReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	r.clock.saw(n)
 	return n, err
 }

@@ -40,7 +40,23 @@ type Config struct {
 	// waits for an operator), "temporarily unavailable" otherwise (the node
 	// is starting).
 	Available func() error
+	// LocateMaxItems bounds the identifiers one Locate returns, when the
+	// client gives no Maximum Items or a larger one; default 1000.
+	LocateMaxItems int
+	// MaxKeyPairGenerations bounds the key-pair operations (Create Key
+	// Pair, Re-key Key Pair) running at once; default
+	// DefaultMaxKeyPairGenerations().
+	MaxKeyPairGenerations int
+	// RateLimit is the batch items per second each client identity may
+	// run, over all its connections, with bursts of RateBurst (0: twice
+	// RateLimit); 0 means no limit. A request message over the limit is
+	// answered General Failure in every batch item and runs nothing.
+	RateLimit float64
+	RateBurst int
 }
+
+// DefaultLocateMaxItems is Config.LocateMaxItems unless set.
+const DefaultLocateMaxItems = 1000
 
 // Service executes KMIP request messages.
 type Service struct {
@@ -48,6 +64,8 @@ type Service struct {
 	logger *slog.Logger
 	routes map[kmip.Operation]route
 	fresh  *freshMarker
+	keyGen semaphore
+	rates  *rateLimits
 }
 
 // NewService returns a Service with every operation route registered.
@@ -61,7 +79,14 @@ func NewService(cfg Config) *Service {
 	if cfg.ServerInfo == "" {
 		cfg.ServerInfo = "kmsd"
 	}
-	s := &Service{cfg: cfg, logger: cfg.Logger.With("component", "kmip")}
+	if cfg.LocateMaxItems <= 0 {
+		cfg.LocateMaxItems = DefaultLocateMaxItems
+	}
+	if cfg.MaxKeyPairGenerations <= 0 {
+		cfg.MaxKeyPairGenerations = DefaultMaxKeyPairGenerations()
+	}
+	s := &Service{cfg: cfg, logger: cfg.Logger.With("component", "kmip"), keyGen: make(semaphore, cfg.MaxKeyPairGenerations),
+		rates: newRateLimits(cfg.RateLimit, cfg.RateBurst)}
 	s.routes = s.buildRoutes()
 	s.fresh = newFreshMarker(s)
 	return s
@@ -145,6 +170,9 @@ func (s *Service) execute(ctx context.Context, identity string, req *kmip.Reques
 	case len(req.BatchItem) > MaxBatchItems:
 		return messageError(version, hdr, errorf(kmip.ResultReasonInvalidMessage, "too many batch items"))
 	}
+	if !s.rates.allow(identity, s.cfg.Now(), len(req.BatchItem)) {
+		return everyItemFails(version, hdr, now, req.BatchItem, errRateLimited)
+	}
 	// KMIP 1.4 §6.16: when absent, Stop is assumed.
 	stopOnError := hdr.BatchErrorContinuationOption != kmip.BatchErrorContinuationOptionContinue
 
@@ -164,18 +192,26 @@ func (s *Service) execute(ctx context.Context, identity string, req *kmip.Reques
 	for i := range req.BatchItem {
 		bi := &req.BatchItem[i]
 		item := kmip.ResponseBatchItem{Operation: bi.Operation, UniqueBatchItemID: bi.UniqueBatchItemID}
-		if stopped {
+		switch {
+		case stopped:
 			resp.BatchItem[i] = failedItem(item, errorf(kmip.ResultReasonOperationCanceledByRequester, "not executed: an earlier batch item failed"))
 			continue
+		case ctx.Err() != nil:
+			// The deadline is checked between items, so that a long batch
+			// ends near it instead of running on.
+			resp.BatchItem[i] = failedItem(item, notExecuted(ctx.Err()))
+		default:
+			resp.BatchItem[i] = s.executeItem(ctx, rc, bi, item)
 		}
-		resp.BatchItem[i] = s.executeItem(ctx, rc, bi, item)
 		if resp.BatchItem[i].ResultStatus != kmip.ResultStatusSuccess {
 			// A failed item clears the ID Placeholder so later items cannot
 			// act on an object the client did not intend.
 			rc.placeholder = ""
 			stopped = stopOnError
 			if undo {
-				s.undoBatch(ctx, rc, resp.BatchItem[:i])
+				uctx, cancel := undoContext(ctx)
+				s.undoBatch(uctx, rc, resp.BatchItem[:i])
+				cancel()
 			}
 		}
 	}
@@ -198,6 +234,12 @@ func (s *Service) executeItem(ctx context.Context, rc *reqCtx, bi *kmip.RequestB
 	}
 	if _, unknown := bi.RequestPayload.(*kmip.UnknownPayload); unknown || bi.RequestPayload == nil {
 		return failedItem(item, errNotSupported)
+	}
+	if keyPairOperations[bi.Operation] {
+		if err := s.keyGen.acquire(ctx); err != nil {
+			return failedItem(item, err)
+		}
+		defer s.keyGen.release()
 	}
 	payload, err := r.h(ctx, rc, bi.RequestPayload)
 	if err != nil {
@@ -250,6 +292,25 @@ func messageError(version kmip.ProtocolVersion, hdr kmip.RequestHeader, now time
 		Header:    responseHeader(version, hdr, now),
 		BatchItem: []kmip.ResponseBatchItem{failedItem(kmip.ResponseBatchItem{}, err)},
 	}
+}
+
+// notExecuted is the answer to an item skipped because its request's
+// context ended: its deadline passed, or the server is shutting down.
+func notExecuted(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return errUnavailable
+	}
+	return errDeadlinePassed
+}
+
+// everyItemFails answers each batch item of a request that is refused as a
+// whole with err.
+func everyItemFails(version kmip.ProtocolVersion, hdr kmip.RequestHeader, now time.Time, items []kmip.RequestBatchItem, err error) *kmip.ResponseMessage {
+	resp := &kmip.ResponseMessage{Header: responseHeader(version, hdr, now), BatchItem: make([]kmip.ResponseBatchItem, len(items))}
+	for i, bi := range items {
+		resp.BatchItem[i] = failedItem(kmip.ResponseBatchItem{Operation: bi.Operation, UniqueBatchItemID: bi.UniqueBatchItemID}, err)
+	}
+	return resp
 }
 
 // errorResponse encodes a message-level error for a request that could not be

@@ -3,6 +3,7 @@ package kmip
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/ovh/kmip-go"
 
@@ -40,4 +41,16 @@ func (s *Service) undoBatch(ctx context.Context, rc *reqCtx, done []kmip.Respons
 		done[i].ResultStatus = kmip.ResultStatusOperationUndone
 		done[i].ResponsePayload = nil
 	}
+}
+
+// undoGrace bounds an undo that follows a batch whose deadline has passed.
+const undoGrace = 5 * time.Second
+
+// undoContext is ctx, or, once ctx has ended, a short context of its own:
+// a batch that ran out of time still owes the client its undo.
+func undoContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx.Err() == nil {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), undoGrace)
 }

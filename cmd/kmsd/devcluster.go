@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -110,6 +111,7 @@ func writeDevNode(c commonFlags, i int, pki devpki.Paths, host string) (*devNode
 		"read-consistency":        c.readConsistency,
 		"autopilot-stabilization": c.stabilization.String(),
 	}
+	maps.Copy(settings, c.limits.settings())
 	if i == 0 {
 		settings["bootstrap"] = true
 	} else {

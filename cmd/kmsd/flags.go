@@ -29,6 +29,7 @@ type commonFlags struct {
 	cleanupDeadServers                        bool
 	minQuorum                                 uint
 	stabilization                             time.Duration
+	limits                                    limits
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet, defaultDataDir string) {
@@ -53,6 +54,7 @@ func (c *commonFlags) register(fs *flag.FlagSet, defaultDataDir string) {
 	fs.BoolVar(&c.cleanupDeadServers, "autopilot-cleanup-dead-servers", false, "remove servers that gossip declares failed")
 	fs.UintVar(&c.minQuorum, "autopilot-min-quorum", 3, "never remove dead servers below this many voters")
 	fs.DurationVar(&c.stabilization, "autopilot-stabilization", 5*time.Second, "how long a new server must be healthy before it may vote")
+	c.limits.register(fs)
 }
 
 // serveFlags are kmsd serve's flags: the common ones, the certificates of
@@ -94,6 +96,7 @@ func (c *commonFlags) config() config {
 			MinQuorum:               c.minQuorum,
 			ServerStabilizationTime: c.stabilization,
 		},
+		Limits: c.limits,
 	}
 }
 
@@ -106,7 +109,7 @@ func parseWithConfig(fs *flag.FlagSet, args []string, file *string) error {
 	if f := fs.Lookup("read-consistency"); f != nil && f.Value.String() != readLinearizable && f.Value.String() != readStale {
 		return fmt.Errorf("--read-consistency %q: want %s or %s", f.Value.String(), readLinearizable, readStale)
 	}
-	return nil
+	return checkLimits(fs)
 }
 
 func parseArgsAndFile(fs *flag.FlagSet, args []string, file *string) error {

@@ -97,11 +97,16 @@ func start(ctx context.Context, cfg config, logger *slog.Logger) (*host, error) 
 	h.kmipAddr = h.kmipLn.Addr().String()
 	h.grpc = newGRPCServer(cfg, h, logger)
 	go func() { h.served <- h.grpc.Serve(h.grpcLn) }()
+	lim := cfg.Limits
 	svc := kmip.NewService(kmip.Config{
 		Replicator: h, Store: h, Sealer: h.barrier, Logger: logger,
 		ConsistentReads: cfg.ConsistentReads, Available: h.available,
+		LocateMaxItems: lim.LocateMaxItems, MaxKeyPairGenerations: lim.MaxKeyPairGenerations,
+		RateLimit: lim.RateLimit, RateBurst: lim.RateBurst,
 	})
-	h.kmip = kmip.NewServer(kmip.ServerConfig{TLS: cfg.KMIPTLS, MaxMessageSize: cfg.MaxMessageSize, Logger: logger}, svc)
+	scfg := lim.serverConfig()
+	scfg.TLS, scfg.MaxMessageSize, scfg.Logger = cfg.KMIPTLS, cfg.MaxMessageSize, logger
+	h.kmip = kmip.NewServer(scfg, svc)
 	go func() { h.served <- h.kmip.Serve(h.kmipLn) }()
 
 	if h.barrier.Sealed() && !joining {
@@ -178,8 +183,9 @@ func (h *host) bringUp(ctx context.Context) error {
 		Barrier: h.barrier, NewJoinKeys: newJoinKeys(h.barrier, cfg.DataDir, cfg.Seal), Keyring: store,
 		ServerTLS: cfg.NodeServerTLS, ClientTLS: cfg.NodeClientTLS, NodeCAs: cfg.NodeCAs,
 		SnapshotThreshold: cfg.SnapshotThreshold, SnapshotInterval: cfg.SnapshotInterval,
-		Autopilot: cfg.Autopilot,
-		Logger:    h.logger,
+		HandshakeTimeout: cfg.Limits.HandshakeTimeout,
+		Autopilot:        cfg.Autopilot,
+		Logger:           h.logger,
 	}, store)
 	if err != nil {
 		h.store.Store(nil)

@@ -51,6 +51,9 @@ type config struct {
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
 	Autopilot         cluster.AutopilotConfig
+
+	// Limits; zero values get the packages' defaults.
+	Limits limits
 }
 
 // newGRPCServer serves the admin API (certificates of the admin CA with
@@ -62,6 +65,11 @@ func newGRPCServer(cfg config, h *host, logger *slog.Logger) *grpc.Server {
 		grpc.Creds(credentials.NewTLS(cfg.GRPCTLS)),
 		grpc.MaxRecvMsgSize(8 << 20),
 	}, admin.ServerOptions(policy, logger)...)
+	if d := cfg.Limits.HandshakeTimeout; d > 0 {
+		// Bounds the TLS handshake and the HTTP/2 preface of a new
+		// connection (gRPC's own default is 120s).
+		opts = append(opts, grpc.ConnectionTimeout(d))
+	}
 	g := grpc.NewServer(opts...)
 	admin.NewServer(admin.Config{Cluster: h, Seal: h, Keyring: h, Logger: logger}).Register(g)
 	clusterpb.RegisterClusterServer(g, nodeService{h: h})
