@@ -59,7 +59,7 @@ type testCluster struct {
 	dir string
 }
 
-func newTestCluster(t *testing.T, opts InitOptions) (*testCluster, []string) {
+func newTestCluster(t testing.TB, opts InitOptions) (*testCluster, []string) {
 	t.Helper()
 	c := &testCluster{src: newFakeSource(), dir: t.TempDir()}
 	c.b = NewBarrier(c.src)
@@ -71,7 +71,7 @@ func newTestCluster(t *testing.T, opts InitOptions) (*testCluster, []string) {
 	return c, shares
 }
 
-func (c *testCluster) addKey(t *testing.T, v uint32) {
+func (c *testCluster) addKey(t testing.TB, v uint32) {
 	t.Helper()
 	sealed, err := c.b.NewDataKey(v)
 	if err != nil {
