@@ -74,6 +74,7 @@ func applyCreate(tx *memdb.Txn, c *applyCtx, body *kmsdpb.CreateObjects) ([]stri
 			return nil, err
 		}
 		o.Owner = c.cmd.GetActor()
+		o.Creator = c.cmd.GetIdentity()
 		o.Revision = c.index
 		o.Attrs = withoutAttrs(o.Attrs, serverManaged)
 		o.Attrs = append([]kmip.Attribute{{AttributeName: kmip.AttributeNameUniqueIdentifier, AttributeValue: o.ID}}, o.Attrs...)

@@ -190,7 +190,7 @@ func (f *FSM) Outcome(res any) error {
 
 // controlRecords lists the cluster section of a snapshot in a fixed order:
 // the cluster id, tokens by hash, data keys by version, the root transition
-// (only after a root rotation).
+// (only after a root rotation), policy entries by name.
 func controlRecords(tx *memdb.Txn) ([]proto.Message, error) {
 	var out []proto.Message
 	if raw, err := tx.First(tableMeta, indexID, metaClusterID); err != nil {
@@ -216,7 +216,11 @@ func controlRecords(tx *memdb.Txn) ([]proto.Message, error) {
 	} else if r != nil {
 		out = append(out, r)
 	}
-	return out, nil
+	p, err := policyRecords(tx)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, p...), nil
 }
 
 // restoreControl inserts one record of a snapshot's cluster section.
@@ -247,6 +251,8 @@ func restoreControl(tx *memdb.Txn, p *kmsdpb.ControlRecord) error {
 		return tx.Insert(tableDataKeys, k)
 	case *kmsdpb.ControlRecord_RootTransition:
 		return restoreRoot(tx, r.RootTransition)
+	case *kmsdpb.ControlRecord_PolicyEntry:
+		return restorePolicyEntry(tx, r.PolicyEntry)
 	}
 	return fmt.Errorf("unknown cluster record")
 }

@@ -40,6 +40,8 @@ type FSM struct {
 	requests *requestLog
 	// applied is the index of the last command applied or restored.
 	applied uint64
+	// policy caches the compiled access policy.
+	policy policyCache
 }
 
 // New returns an empty state machine.

@@ -16,8 +16,11 @@ import (
 // holds it in a compact form (row.go) and decodes a new Object for every
 // read, so an Object a caller holds is its own.
 type Object struct {
-	ID       string
-	Owner    string
+	ID    string
+	Owner string // the tenant
+	// Creator is the identity of the client that created the object, empty
+	// for objects created before creators were recorded.
+	Creator  string
 	Material []byte // sealed; nil once destroyed
 	Attrs    []kmip.Attribute
 	// Revision is the log index of the command that created the object; it
@@ -150,7 +153,7 @@ func decodeReflect(b []byte) (a kmip.Attribute, err error) {
 
 // ToProto converts the object for a command or a snapshot.
 func (o *Object) ToProto() *kmsdpb.StoredObject {
-	p := &kmsdpb.StoredObject{Id: o.ID, Owner: o.Owner, SealedMaterial: o.Material, Revision: o.Revision}
+	p := &kmsdpb.StoredObject{Id: o.ID, Owner: o.Owner, SealedMaterial: o.Material, Revision: o.Revision, Creator: o.Creator}
 	for _, a := range o.Attrs {
 		p.Attributes = append(p.Attributes, EncodeAttribute(a))
 	}
@@ -159,7 +162,7 @@ func (o *Object) ToProto() *kmsdpb.StoredObject {
 
 // ObjectFromProto is the inverse of ToProto.
 func ObjectFromProto(p *kmsdpb.StoredObject) (*Object, error) {
-	o := &Object{ID: p.GetId(), Owner: p.GetOwner(), Material: p.GetSealedMaterial(), Revision: p.GetRevision()}
+	o := &Object{ID: p.GetId(), Owner: p.GetOwner(), Creator: p.GetCreator(), Material: p.GetSealedMaterial(), Revision: p.GetRevision()}
 	o.Attrs = make([]kmip.Attribute, 0, len(p.GetAttributes()))
 	for _, b := range p.GetAttributes() {
 		a, err := DecodeAttribute(b)

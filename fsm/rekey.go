@@ -94,6 +94,7 @@ func applyRekey(tx *memdb.Txn, c *applyCtx, body *kmsdpb.Rekey) ([]string, error
 		return nil, err
 	}
 	repl.ID, repl.Owner, repl.Material, repl.Revision = p.GetId(), old.Owner, p.GetSealedMaterial(), c.index
+	repl.Creator = c.cmd.GetIdentity()
 
 	// KMIP 1.4 §4.4: the replacement takes over the names of the existing
 	// key, which gets a Replacement Object link to it.

@@ -33,6 +33,8 @@ var errorCodes = map[string]error{
 	"other_cluster":   ErrOtherCluster,
 	"key_in_use":      ErrKeyInUse,
 	"retired_key":     ErrRetiredKey,
+	"policy_refused":  ErrPolicyRefused,
+	"no_policy_entry": ErrNoPolicyEntry,
 	"unknown_failure": errUnknownFailure,
 }
 

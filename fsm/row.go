@@ -34,6 +34,7 @@ import (
 type row struct {
 	ID       string
 	Owner    string
+	Creator  string
 	Revision uint64
 	class    objectClass
 	// data is the sealed material, then the attributes.
@@ -74,7 +75,7 @@ func (r *row) material() []byte {
 
 // newRow encodes an object whose derived fields are current (reindex).
 func newRow(o *Object) *row {
-	r := &row{ID: o.ID, Owner: o.Owner, Revision: o.Revision, class: classOf(o), matLen: uint32(len(o.Material))}
+	r := &row{ID: o.ID, Owner: o.Owner, Creator: o.Creator, Revision: o.Revision, class: classOf(o), matLen: uint32(len(o.Material))}
 	w := &ttlvWriter{b: make([]byte, 0, len(o.Material)+24*len(o.Attrs))}
 	w.b = append(w.b, o.Material...)
 	for _, a := range o.Attrs {
@@ -203,7 +204,7 @@ func (r *row) object() (*Object, error) { return r.partial(nil) }
 // partial decodes the row with only the attributes keep admits (all when
 // keep is nil), for a reader that looks at a few.
 func (r *row) partial(keep func(kmip.AttributeName) bool) (*Object, error) {
-	o := &Object{ID: r.ID, Owner: r.Owner, Revision: r.Revision, Type: r.class.typ, State: r.class.state}
+	o := &Object{ID: r.ID, Owner: r.Owner, Creator: r.Creator, Revision: r.Revision, Type: r.class.typ, State: r.class.state}
 	if m := r.material(); m != nil && keep == nil {
 		o.Material = slices.Clone(m)
 	}
@@ -263,7 +264,7 @@ func (r *row) toProto() (*kmsdpb.StoredObject, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &kmsdpb.StoredObject{Id: r.ID, Owner: r.Owner, SealedMaterial: r.material(), Revision: r.Revision, Attributes: attrs}, nil
+	return &kmsdpb.StoredObject{Id: r.ID, Owner: r.Owner, SealedMaterial: r.material(), Revision: r.Revision, Attributes: attrs, Creator: r.Creator}, nil
 }
 
 // StoredObject field numbers (proto/command.proto), for appendProto.
@@ -273,6 +274,7 @@ const (
 	fieldSealedMaterial = 3
 	fieldAttributes     = 4
 	fieldRevision       = 5
+	fieldCreator        = 6
 )
 
 // appendProto appends the StoredObject encoding of the row, the bytes a
@@ -318,6 +320,10 @@ func (r *row) appendProto(b []byte) ([]byte, error) {
 	if r.Revision != 0 {
 		b = protowire.AppendTag(b, fieldRevision, protowire.VarintType)
 		b = protowire.AppendVarint(b, r.Revision)
+	}
+	if r.Creator != "" {
+		b = protowire.AppendTag(b, fieldCreator, protowire.BytesType)
+		b = protowire.AppendString(b, r.Creator)
 	}
 	return b, nil
 }

@@ -41,12 +41,15 @@ func rowObjects(t *testing.T) []*Object {
 	state := attr(kmip.AttributeNameState, kmip.StateActive)
 	noMaterial := base("k5", uid, typ)
 	noMaterial.Material = nil
+	created := base("k6", uid, typ)
+	created.Creator = "cn:alice-host@0123456789abcdef0123456789abcdef"
 	return []*Object{
 		base("k1", append([]kmip.Attribute{uid, typ, state}, corpus...)...),
 		base("k2", uid, typ, state), // an identifier that is not the object's
 		base("k3", typ, attr(kmip.AttributeNameObjectType, kmip.ObjectTypeSecretData), state, attr(kmip.AttributeNameState, kmip.StateDestroyed)),
 		base("k4"),
 		noMaterial,
+		created,
 	}
 }
 
@@ -90,7 +93,7 @@ func TestRowRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := slices.DeleteFunc(slices.Clone(o.Attrs), func(a kmip.Attribute) bool { return !isIndexed(a.AttributeName) })
-		if !proto.Equal(idx.ToProto(), (&Object{ID: o.ID, Owner: o.Owner, Revision: o.Revision, Attrs: want}).ToProto()) {
+		if !proto.Equal(idx.ToProto(), (&Object{ID: o.ID, Owner: o.Owner, Creator: o.Creator, Revision: o.Revision, Attrs: want}).ToProto()) {
 			t.Errorf("%s: indexed attributes %v, want %v", o.ID, idx.Attrs, want)
 		}
 	}
@@ -111,7 +114,7 @@ func TestRowCorrupt(t *testing.T) {
 			errs++
 			continue
 		}
-		if len(got.Attrs) >= len(o.Attrs) || !proto.Equal(got.ToProto(), (&Object{ID: o.ID, Owner: o.Owner, Revision: o.Revision, Material: o.Material, Attrs: o.Attrs[:len(got.Attrs)]}).ToProto()) {
+		if len(got.Attrs) >= len(o.Attrs) || !proto.Equal(got.ToProto(), (&Object{ID: o.ID, Owner: o.Owner, Creator: o.Creator, Revision: o.Revision, Material: o.Material, Attrs: o.Attrs[:len(got.Attrs)]}).ToProto()) {
 			t.Fatalf("row cut at %d decoded to %v", cut, got.Attrs)
 		}
 	}

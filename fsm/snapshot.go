@@ -19,7 +19,7 @@ import (
 // on, one length-prefixed AppliedRequest per remembered request and a zero
 // length follow; from version 3 on, the cluster section: one
 // length-prefixed ControlRecord each (cluster id, join tokens, data keys)
-// and a zero length.
+// and a zero length. Policy entries are records of the cluster section too.
 const (
 	snapshotMagic   = "KMSDSNAP"
 	snapshotVersion = 3
@@ -179,6 +179,9 @@ func (f *FSM) Restore(r io.Reader) error {
 			}
 			return restoreControl(tx, p)
 		})
+		if err == nil {
+			err = checkRestoredPolicy(tx)
+		}
 	}
 	if err == nil {
 		if _, perr := br.ReadByte(); perr != io.EOF {
