@@ -143,7 +143,7 @@ func (s *Service) templateContent(rc *reqCtx, name kmip.Name) ([]kmip.Attribute,
 // template finds the client's template with the given name.
 func (s *Service) template(rc *reqCtx, name kmip.Name) (*fsm.Object, error) {
 	ids, _, err := s.cfg.Store.Locate(fsm.Query{
-		Owner: rc.identity, Now: rc.now, MaxItems: 1,
+		Owner: rc.tenant, Now: rc.now, MaxItems: 1,
 		Filters: []kmip.Attribute{
 			{AttributeName: kmip.AttributeNameObjectType, AttributeValue: kmip.ObjectTypeTemplate},
 			{AttributeName: kmip.AttributeNameName, AttributeValue: name},
@@ -223,9 +223,12 @@ func (s *Service) store(ctx context.Context, rc *reqCtx, obj kmip.Object, client
 func (s *Service) storeObjects(ctx context.Context, rc *reqCtx, generated bool, objs ...pendingObject) error {
 	stored := make([]*kmsdpb.StoredObject, 0, len(objs))
 	for _, p := range objs {
+		if err := rc.allowType(p.obj.ObjectType()); err != nil {
+			return err
+		}
 		attrs := append([]kmip.Attribute{{AttributeName: kmip.AttributeNameObjectType, AttributeValue: p.obj.ObjectType()}}, p.attrs...)
 		attrs = append(attrs, derivedAttrs(p.obj, p.attrs, rc.now, generated)...)
-		sealed, err := s.sealObject(rc.identity, p.id, p.obj)
+		sealed, err := s.sealObject(rc.tenant, p.id, p.obj)
 		if err != nil {
 			return err
 		}

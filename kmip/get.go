@@ -65,6 +65,13 @@ func since14(rc *reqCtx, r kmip.ResultReason) kmip.ResultReason {
 	return r
 }
 
+// carriesSecret are the object types whose material is secret: a role that
+// exports only wrapped never gets them in clear.
+var carriesSecret = map[kmip.ObjectType]bool{
+	kmip.ObjectTypeSymmetricKey: true, kmip.ObjectTypePrivateKey: true, kmip.ObjectTypeSplitKey: true,
+	kmip.ObjectTypeSecretData: true, kmip.ObjectTypeOpaqueObject: true, kmip.ObjectTypePGPKey: true,
+}
+
 // getUnwrapped answers a Get without a Key Wrapping Specification. A key
 // registered wrapped comes back as registered unless Key Wrap Type asks for
 // Not Wrapped; a Sensitive object's material "SHALL NOT" come back unwrapped
@@ -73,6 +80,9 @@ func (s *Service) getUnwrapped(ctx context.Context, rc *reqCtx, o *fsm.Object, o
 	kb := keyBlockOf(obj)
 	wrapped := kb != nil && kb.KeyWrappingData != nil
 	if !wrapped || req.KeyWrapType == kmip.NotWrapped {
+		if rc.role.WrappedExportOnly && carriesSecret[o.ObjectType()] {
+			return nil, errorf(kmip.ResultReasonPermissionDenied, "this client's role exports key material only wrapped: ask for it with a Key Wrapping Specification")
+		}
 		if sensitive, ok := o.Attr(kmip.AttributeNameSensitive); ok && sensitive == true {
 			return nil, errorf(since14(rc, kmip.ResultReasonSensitive), "the object is sensitive: ask for it wrapped")
 		}

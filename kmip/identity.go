@@ -2,28 +2,48 @@ package kmip
 
 import (
 	"crypto/tls"
-	"errors"
+
+	"github.com/ovh/kmip-go"
+
+	"github.com/kmsd/kmsd/kmip/policy"
 )
 
-var errNoIdentity = errors.New("kmip: client certificate carries no usable identity")
+// identityFrom returns the client's identity: the CA that issued its
+// verified certificate and the names the certificate carries.
+func identityFrom(st tls.ConnectionState) (policy.Identity, error) {
+	if len(st.VerifiedChains) == 0 {
+		return policy.Identity{}, policy.ErrNoIdentity
+	}
+	return policy.FromChain(st.VerifiedChains[0])
+}
 
-// identityFrom returns the client's identity: the Common Name of its verified
-// certificate, or its first DNS, e-mail or URI subject alternative name. The
-// identity is the tenant that owns the objects the client creates.
-func identityFrom(st tls.ConnectionState) (string, error) {
-	if len(st.VerifiedChains) == 0 || len(st.VerifiedChains[0]) == 0 {
-		return "", errNoIdentity
+// PolicySource gives the current access policy (*fsm.FSM).
+type PolicySource interface {
+	Policy() (*policy.Policy, error)
+}
+
+// errPermissionDenied answers an operation or object type the client's
+// role does not allow.
+var errPermissionDenied = errorf(kmip.ResultReasonPermissionDenied, "not allowed for this client's role")
+
+// principal resolves the identity of a request message through the
+// current policy. Without a policy source every identity is a tenant of its
+// own with the role user.
+func (s *Service) principal(id policy.Identity) (policy.Principal, error) {
+	var p *policy.Policy
+	if s.cfg.Policy != nil {
+		var err error
+		if p, err = s.cfg.Policy.Policy(); err != nil {
+			return policy.Principal{}, err
+		}
 	}
-	cert := st.VerifiedChains[0][0]
-	switch {
-	case cert.Subject.CommonName != "":
-		return cert.Subject.CommonName, nil
-	case len(cert.DNSNames) > 0:
-		return cert.DNSNames[0], nil
-	case len(cert.EmailAddresses) > 0:
-		return cert.EmailAddresses[0], nil
-	case len(cert.URIs) > 0:
-		return cert.URIs[0].String(), nil
+	return p.Resolve(id), nil
+}
+
+// allowType checks that the client's role may use objects of type t.
+func (rc *reqCtx) allowType(t kmip.ObjectType) error {
+	if !rc.role.AllowsType(t) {
+		return errPermissionDenied
 	}
-	return "", errNoIdentity
+	return nil
 }

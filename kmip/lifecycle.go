@@ -58,6 +58,9 @@ func (s *Service) destroy(ctx context.Context, rc *reqCtx, req *payloads.Destroy
 	if err != nil {
 		return nil, err
 	}
+	if rc.role.DestroyOwnOnly && o.Creator != rc.identity {
+		return nil, errorf(kmip.ResultReasonPermissionDenied, "this client's role destroys only objects it created")
+	}
 	if _, err := s.propose(ctx, rc, kmsdpb.CommandType_COMMAND_TYPE_DESTROY, &kmsdpb.Destroy{Id: o.ID}); err != nil {
 		return nil, err
 	}

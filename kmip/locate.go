@@ -59,7 +59,7 @@ func (s *Service) locate(ctx context.Context, rc *reqCtx, req *payloads.LocateRe
 		maxItems = s.cfg.LocateMaxItems
 	}
 	q := fsm.Query{
-		Owner:       rc.identity,
+		Owner:       rc.tenant,
 		Now:         rc.now,
 		Filters:     req.Attribute,
 		MaxItems:    maxItems,

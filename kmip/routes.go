@@ -80,7 +80,7 @@ func (s *Service) propose(ctx context.Context, rc *reqCtx, t kmsdpb.CommandType,
 	if _, err := rand.Read(reqID); err != nil {
 		return nil, err
 	}
-	env := &kmsdpb.Command{RequestId: reqID, TimeUnixNano: rc.now.UnixNano(), Actor: rc.identity, Undoable: rc.journal != nil}
+	env := &kmsdpb.Command{RequestId: reqID, TimeUnixNano: rc.now.UnixNano(), Actor: rc.tenant, Identity: rc.identity, Undoable: rc.journal != nil}
 	data, err := fsm.Encode(t, env, body)
 	if err != nil {
 		return nil, err
@@ -109,13 +109,20 @@ func (s *Service) object(ctx context.Context, rc *reqCtx, id string) (*fsm.Objec
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.read(ctx, rc, func() (*fsm.Object, error) { return s.cfg.Store.Get(id) })
+	// Objects of another tenant do not exist for this client: the read
+	// takes the same path, read barrier included, as for a missing one.
+	o, err := s.read(ctx, rc, func() (*fsm.Object, error) {
+		o, err := s.cfg.Store.Get(id)
+		if err == nil && o.Owner != rc.tenant {
+			return nil, fsm.ErrNotFound
+		}
+		return o, err
+	})
 	if err != nil {
 		return nil, err
 	}
-	if o.Owner != rc.identity {
-		// Objects of another tenant do not exist for this client.
-		return nil, errNotFound
+	if err := rc.allowType(kmip.ObjectType(o.Type)); err != nil {
+		return nil, err
 	}
 	return o, nil
 }

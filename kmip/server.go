@@ -14,6 +14,7 @@ import (
 	"github.com/ovh/kmip-go"
 	"github.com/ovh/kmip-go/ttlv"
 
+	"github.com/kmsd/kmsd/kmip/policy"
 	"github.com/kmsd/kmsd/kmip/wire"
 )
 
@@ -170,11 +171,12 @@ func (s *Server) serveConn(raw net.Conn) {
 		logger.Info("TLS handshake failed", "err", err)
 		return
 	}
-	id, err := identityFrom(conn.ConnectionState())
+	ident, err := identityFrom(conn.ConnectionState())
 	if err != nil {
 		logger.Warn("client rejected", "err", err)
 		return
 	}
+	id := ident.String()
 	logger = logger.With("client", id)
 	if !s.admitClient(id) {
 		s.refused.client(logger, s.cfg.MaxConnsPerClient)
@@ -200,7 +202,7 @@ func (s *Server) serveConn(raw net.Conn) {
 		if !s.startRequest() {
 			return
 		}
-		resp, fatal := s.handle(id, msg, logger)
+		resp, fatal := s.handle(ident, msg, logger)
 		ok := s.write(conn, logger, resp)
 		// A Register carries key material in, a Get carries it out: the
 		// buffers do not outlive the exchange.
@@ -232,7 +234,7 @@ func errTooLargeOrMalformed(err error) error {
 
 // handle validates, decodes and executes one request message. fatal reports
 // that the connection must be closed after answering.
-func (s *Server) handle(id string, msg []byte, logger *slog.Logger) (resp []byte, fatal bool) {
+func (s *Server) handle(id policy.Identity, msg []byte, logger *slog.Logger) (resp []byte, fatal bool) {
 	if err := wire.Validate(msg, wire.Limits{MaxMessageSize: s.cfg.MaxMessageSize}); err != nil {
 		logger.Info("rejected malformed message", "err", err)
 		return errorResponse(versionOf(msg), errInvalidMessage), false
@@ -244,7 +246,7 @@ func (s *Server) handle(id string, msg []byte, logger *slog.Logger) (resp []byte
 	}
 	ctx, cancel := context.WithTimeout(s.base, s.cfg.RequestTimeout)
 	defer cancel()
-	return s.svc.Execute(ctx, id, req), false
+	return s.svc.ExecuteAs(ctx, id, req), false
 }
 
 // decodeRequest runs the TTLV decoder, which is not hardened against every

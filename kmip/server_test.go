@@ -101,8 +101,8 @@ func TestServerMutualTLS(t *testing.T) {
 		ok[*payloads.GetAttributesResponsePayload](t, again.BatchItem[0])
 	}
 	o, err := f.FSM.Get(id)
-	if err != nil || o.Owner != alice {
-		t.Fatalf("object owner %q, err %v; want the certificate's Common Name %q", o.Owner, err, alice)
+	if want := srv.PKI.Identity(alice); err != nil || o.Owner != want || o.Creator != want {
+		t.Fatalf("object owner %q creator %q, err %v; want the certificate's identity %q", o.Owner, o.Creator, err, want)
 	}
 	// Another certificate is another tenant.
 	other := srv.MustDial(t, bob)
@@ -204,7 +204,7 @@ func TestServerPipelining(t *testing.T) {
 	var ids []string
 	var reqs []byte
 	for range 5 {
-		id := create(t, f, kmip.V1_3)
+		id := createAs(t, f, srv.PKI.Identity(alice), kmip.V1_3, aesTemplate(256))
 		ids = append(ids, id)
 		reqs = append(reqs, encode(kmip.V1_3, &payloads.GetAttributesRequestPayload{UniqueIdentifier: id})...)
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/ovh/kmip-go"
 	"github.com/ovh/kmip-go/ttlv"
+
+	"github.com/kmsd/kmsd/kmip/policy"
 )
 
 // MaxBatchItems bounds the number of operations in one request message.
@@ -53,6 +55,9 @@ type Config struct {
 	// answered General Failure in every batch item and runs nothing.
 	RateLimit float64
 	RateBurst int
+	// Policy maps client identities to tenants and roles; nil makes every
+	// identity a tenant of its own with the role user.
+	Policy PolicySource
 }
 
 // DefaultLocateMaxItems is Config.LocateMaxItems unless set.
@@ -101,7 +106,9 @@ func (s *Service) Close(ctx context.Context) {
 
 // reqCtx is the per-message state shared by the items of one batch.
 type reqCtx struct {
-	identity    string
+	identity    string // policy.Identity.String()
+	tenant      string // owns what the client creates; the only objects it sees
+	role        *policy.Role
 	version     kmip.ProtocolVersion
 	now         time.Time
 	placeholder string       // ID Placeholder
@@ -129,9 +136,16 @@ func isSupported(v kmip.ProtocolVersion) bool {
 	return false
 }
 
-// Execute runs one request message and returns the encoded response.
-func (s *Service) Execute(ctx context.Context, identity string, req *kmip.RequestMessage) []byte {
-	resp := s.execute(ctx, identity, req)
+// Execute runs one request message for an in-process caller known by name
+// (policy.Named) and returns the encoded response.
+func (s *Service) Execute(ctx context.Context, name string, req *kmip.RequestMessage) []byte {
+	return s.ExecuteAs(ctx, policy.Named(name), req)
+}
+
+// ExecuteAs runs one request message for a client identity and returns the
+// encoded response.
+func (s *Service) ExecuteAs(ctx context.Context, id policy.Identity, req *kmip.RequestMessage) []byte {
+	resp := s.execute(ctx, id, req)
 	b, err := encodeResponse(resp)
 	if err != nil {
 		s.logger.Error("cannot encode response", "err", err)
@@ -148,7 +162,8 @@ func (s *Service) Execute(ctx context.Context, identity string, req *kmip.Reques
 	return b
 }
 
-func (s *Service) execute(ctx context.Context, identity string, req *kmip.RequestMessage) *kmip.ResponseMessage {
+func (s *Service) execute(ctx context.Context, id policy.Identity, req *kmip.RequestMessage) *kmip.ResponseMessage {
+	identity := id.String()
 	hdr := req.Header
 	version := negotiate(hdr.ProtocolVersion)
 	now := s.cfg.Now().UTC().Truncate(time.Second)
@@ -173,10 +188,15 @@ func (s *Service) execute(ctx context.Context, identity string, req *kmip.Reques
 	if !s.rates.allow(identity, s.cfg.Now(), len(req.BatchItem)) {
 		return everyItemFails(version, hdr, now, req.BatchItem, errRateLimited)
 	}
+	pr, err := s.principal(id)
+	if err != nil {
+		s.logger.Error("cannot read the access policy", "err", err)
+		return messageError(version, hdr, errInternal)
+	}
 	// KMIP 1.4 §6.16: when absent, Stop is assumed.
 	stopOnError := hdr.BatchErrorContinuationOption != kmip.BatchErrorContinuationOptionContinue
 
-	rc := &reqCtx{identity: identity, version: version, now: now}
+	rc := &reqCtx{identity: identity, tenant: pr.Tenant, role: pr.Role, version: version, now: now}
 	undo := hdr.BatchErrorContinuationOption == kmip.BatchErrorContinuationOptionUndo
 	if undo {
 		rc.journal = &undoJournal{}
@@ -234,6 +254,9 @@ func (s *Service) executeItem(ctx context.Context, rc *reqCtx, bi *kmip.RequestB
 	}
 	if _, unknown := bi.RequestPayload.(*kmip.UnknownPayload); unknown || bi.RequestPayload == nil {
 		return failedItem(item, errNotSupported)
+	}
+	if !rc.role.Allows(bi.Operation) {
+		return failedItem(item, errPermissionDenied)
 	}
 	if keyPairOperations[bi.Operation] {
 		if err := s.keyGen.acquire(ctx); err != nil {

@@ -14,7 +14,7 @@ func (s *Service) MarkServed(ctx context.Context, identity, id string) error {
 	if err != nil {
 		return err
 	}
-	rc := &reqCtx{identity: identity, version: kmip.V1_4, now: s.cfg.Now().UTC().Truncate(time.Second)}
+	rc := &reqCtx{identity: identity, tenant: identity, version: kmip.V1_4, now: s.cfg.Now().UTC().Truncate(time.Second)}
 	return s.markServed(ctx, rc, o)
 }
 

@@ -184,10 +184,29 @@ func NewWith(t testing.TB, configure func(*kmip.Config)) *Fixture {
 		Logger:     logs.Logger(),
 		Now:        clock.Now,
 		ServerInfo: "kmsd test",
+		Policy:     f,
 	}
 	configure(&cfg)
 	svc := kmip.NewService(cfg)
 	return &Fixture{FSM: f, Replicator: rep, Barrier: barrier, Clock: clock, Logs: logs, Service: svc}
+}
+
+// SetPolicy adds or replaces access policy entries, as an operator does.
+func (f *Fixture) SetPolicy(t testing.TB, entries ...*kmsdpb.PolicyEntry) {
+	t.Helper()
+	reqID := make([]byte, 16)
+	_, _ = rand.Read(reqID)
+	entry, err := f.FSM.EncodeSetPolicy(&kmsdpb.Command{RequestId: reqID, TimeUnixNano: f.Clock.Now().UnixNano(), Actor: "operator"}, entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.Replicator.Apply(context.Background(), entry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.(*fsm.Result).Err; err != nil {
+		t.Fatalf("policy refused: %v", err)
+	}
 }
 
 // NewBarrier returns an unsealed barrier over f with a file seal in a

@@ -2,9 +2,11 @@ package kmiptest
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"testing"
 
 	"github.com/kmsd/kmsd/cluster/devpki"
+	"github.com/kmsd/kmsd/kmip/policy"
 )
 
 // PKI is an in-memory certificate authority for server tests: a server
@@ -43,6 +45,15 @@ func (p *PKI) ClientTLS(cn string) *tls.Config {
 	cfg.ServerName = "localhost"
 	return cfg
 }
+
+// Identity is the identity of a client certificate of this CA with Common
+// Name cn: the tenant its objects belong to when no policy entry names it.
+func (p *PKI) Identity(cn string) string {
+	return policy.Identity{CA: policy.Fingerprint(p.ca.Cert()), CommonName: cn}.String()
+}
+
+// CA returns the CA certificate.
+func (p *PKI) CA() *x509.Certificate { return p.ca.Cert() }
 
 // ClientCert issues a client certificate with Common Name cn.
 func (p *PKI) ClientCert(cn string) tls.Certificate {

@@ -1,0 +1,155 @@
+package kmip_test
+
+import (
+	"testing"
+
+	"github.com/ovh/kmip-go"
+	"github.com/ovh/kmip-go/payloads"
+	"github.com/ovh/kmip-go/ttlv"
+
+	"github.com/kmsd/kmsd/kmip/kmiptest"
+	"github.com/kmsd/kmsd/kmip/policy"
+	"github.com/kmsd/kmsd/proto/kmsdpb"
+)
+
+func bind(name, tenant, role string, cns ...string) *kmsdpb.PolicyEntry {
+	b := &kmsdpb.PolicyBinding{Tenant: tenant, Role: role}
+	for _, cn := range cns {
+		b.Identities = append(b.Identities, &kmsdpb.IdentityMatch{Ca: "*", CommonName: cn})
+	}
+	return &kmsdpb.PolicyEntry{Name: name, Entry: &kmsdpb.PolicyEntry_Binding{Binding: b}}
+}
+
+// teamFixture puts alice (who the helpers act as) and one identity per
+// role into the tenant "team".
+func teamFixture(t *testing.T) *kmiptest.Fixture {
+	f := kmiptest.New(t)
+	f.SetPolicy(t,
+		bind("admins", "team", policy.RoleAdmin, alice, "adm"),
+		bind("users", "team", policy.RoleUser, "usr*"),
+		bind("readers", "team", policy.RoleReadOnly, "reader"),
+		bind("wrappers", "team", policy.RoleWrapOnly, "wrapper"),
+		bind("nobody", "team", policy.RoleNone, "nobody"),
+		bind("symmetric", "team", "symmetric-only", "sym"),
+		&kmsdpb.PolicyEntry{Name: "symmetric-only", Entry: &kmsdpb.PolicyEntry_Role{Role: &kmsdpb.PolicyRole{
+			Operations: []string{"Create", "Register", "Get", "Locate"}, ObjectTypes: []string{"SymmetricKey"}}}},
+	)
+	return f
+}
+
+func as(t *testing.T, f *kmiptest.Fixture, who string, pl kmip.OperationPayload) kmip.ResponseBatchItem {
+	t.Helper()
+	return exec(t, f, who, kmip.V1_4, pl)[0]
+}
+
+func createPayload() *payloads.CreateRequestPayload {
+	return &payloads.CreateRequestPayload{ObjectType: kmip.ObjectTypeSymmetricKey, TemplateAttribute: aesTemplate(256)}
+}
+
+func TestRoleUserDestroysOnlyItsOwn(t *testing.T) {
+	f := teamFixture(t)
+	mine := ok[*payloads.CreateResponsePayload](t, as(t, f, "usr1", createPayload())).UniqueIdentifier
+	theirs := ok[*payloads.CreateResponsePayload](t, as(t, f, "usr2", createPayload())).UniqueIdentifier
+	// One tenant: each user sees the other's keys.
+	ok[*payloads.GetResponsePayload](t, as(t, f, "usr1", &payloads.GetRequestPayload{UniqueIdentifier: theirs}))
+	fails(t, as(t, f, "usr1", &payloads.DestroyRequestPayload{UniqueIdentifier: theirs}), kmip.ResultReasonPermissionDenied)
+	ok[*payloads.DestroyResponsePayload](t, as(t, f, "usr1", &payloads.DestroyRequestPayload{UniqueIdentifier: mine}))
+	// An admin of the tenant destroys anything in it.
+	ok[*payloads.DestroyResponsePayload](t, as(t, f, "adm", &payloads.DestroyRequestPayload{UniqueIdentifier: theirs}))
+	// Another tenant sees nothing of it.
+	fails(t, as(t, f, bob, &payloads.GetRequestPayload{UniqueIdentifier: mine}), kmip.ResultReasonItemNotFound)
+}
+
+func TestRoleReadOnly(t *testing.T) {
+	f := teamFixture(t)
+	id := create(t, f, kmip.V1_4)
+	for _, pl := range []kmip.OperationPayload{
+		&payloads.GetRequestPayload{UniqueIdentifier: id},
+		&payloads.GetAttributesRequestPayload{UniqueIdentifier: id},
+		&payloads.GetAttributeListRequestPayload{UniqueIdentifier: id},
+		&payloads.LocateRequestPayload{},
+		&payloads.QueryRequestPayload{QueryFunction: []kmip.QueryFunction{kmip.QueryFunctionOperations}},
+		&payloads.DiscoverVersionsRequestPayload{},
+	} {
+		if bi := as(t, f, "reader", pl); bi.ResultStatus != kmip.ResultStatusSuccess {
+			t.Errorf("read-only %s: %s %q", ttlv.EnumStr(pl.Operation()), ttlv.EnumStr(bi.ResultReason), bi.ResultMessage)
+		}
+	}
+	for _, pl := range writes(id) {
+		fails(t, as(t, f, "reader", pl), kmip.ResultReasonPermissionDenied)
+	}
+}
+
+// writes are requests that change the object id or the store.
+func writes(id string) []kmip.OperationPayload {
+	return []kmip.OperationPayload{
+		createPayload(),
+		&payloads.RegisterRequestPayload{ObjectType: kmip.ObjectTypeSecretData, Object: secretData(seq(16))},
+		&payloads.ActivateRequestPayload{UniqueIdentifier: id},
+		&payloads.RevokeRequestPayload{UniqueIdentifier: id, RevocationReason: kmip.RevocationReason{RevocationReasonCode: kmip.RevocationReasonCodeCessationOfOperation}},
+		&payloads.DestroyRequestPayload{UniqueIdentifier: id},
+		&payloads.AddAttributeRequestPayload{UniqueIdentifier: id, Attribute: attr(kmip.AttributeNameContactInformation, "x")},
+		&payloads.ModifyAttributeRequestPayload{UniqueIdentifier: id, Attribute: attr(kmip.AttributeNameContactInformation, "y")},
+		&payloads.DeleteAttributeRequestPayload{UniqueIdentifier: id, AttributeName: kmip.AttributeNameContactInformation},
+		&payloads.RekeyRequestPayload{UniqueIdentifier: id},
+		&payloads.ArchiveRequestPayload{UniqueIdentifier: id},
+	}
+}
+
+func TestRoleWrapOnly(t *testing.T) {
+	f := teamFixture(t)
+	id := register(t, f, kmip.V1_4, rawKey(kmip.CryptographicAlgorithmAES, 128, rfcDEK), activeSince())
+	kek := registerKEK(t, f, rfcKEK, nistKW)
+	fails(t, as(t, f, "wrapper", &payloads.GetRequestPayload{UniqueIdentifier: id}), kmip.ResultReasonPermissionDenied)
+	fails(t, as(t, f, "wrapper", &payloads.GetRequestPayload{UniqueIdentifier: id, KeyWrapType: kmip.NotWrapped}), kmip.ResultReasonPermissionDenied)
+	got := ok[*payloads.GetResponsePayload](t, as(t, f, "wrapper", &payloads.GetRequestPayload{UniqueIdentifier: id, KeyWrappingSpecification: wrapSpec(kek, nil, 0)}))
+	kb := blockOf(t, got.Object)
+	if kb.KeyWrappingData == nil || kb.KeyValue.Wrapped == nil {
+		t.Fatalf("wrap-only got the key unwrapped: %+v", kb)
+	}
+	ok[*payloads.LocateResponsePayload](t, as(t, f, "wrapper", &payloads.LocateRequestPayload{}))
+	for _, pl := range writes(id) {
+		fails(t, as(t, f, "wrapper", pl), kmip.ResultReasonPermissionDenied)
+	}
+}
+
+func TestRoleNone(t *testing.T) {
+	f := teamFixture(t)
+	id := create(t, f, kmip.V1_4)
+	for _, pl := range append(writes(id), &payloads.GetRequestPayload{UniqueIdentifier: id}, &payloads.DiscoverVersionsRequestPayload{},
+		&payloads.QueryRequestPayload{QueryFunction: []kmip.QueryFunction{kmip.QueryFunctionOperations}}) {
+		fails(t, as(t, f, "nobody", pl), kmip.ResultReasonPermissionDenied)
+	}
+}
+
+func TestCustomRoleObjectTypes(t *testing.T) {
+	f := teamFixture(t)
+	secret := register(t, f, kmip.V1_4, secretData(seq(16)))
+	ok[*payloads.CreateResponsePayload](t, as(t, f, "sym", createPayload()))
+	key := create(t, f, kmip.V1_4)
+	ok[*payloads.GetResponsePayload](t, as(t, f, "sym", &payloads.GetRequestPayload{UniqueIdentifier: key}))
+	fails(t, as(t, f, "sym", &payloads.RegisterRequestPayload{ObjectType: kmip.ObjectTypeSecretData, Object: secretData(seq(16))}), kmip.ResultReasonPermissionDenied)
+	fails(t, as(t, f, "sym", &payloads.GetRequestPayload{UniqueIdentifier: secret}), kmip.ResultReasonPermissionDenied)
+	fails(t, as(t, f, "sym", &payloads.DestroyRequestPayload{UniqueIdentifier: key}), kmip.ResultReasonPermissionDenied)
+}
+
+// TestDefaultEntryNone: with a default entry of role none, an identity no
+// binding names can do nothing, while bound ones work as before.
+func TestDefaultEntryNone(t *testing.T) {
+	f := teamFixture(t)
+	f.SetPolicy(t, &kmsdpb.PolicyEntry{Name: policy.DefaultEntry, Entry: &kmsdpb.PolicyEntry_Binding{Binding: &kmsdpb.PolicyBinding{Role: policy.RoleNone}}})
+	fails(t, as(t, f, "stranger", createPayload()), kmip.ResultReasonPermissionDenied)
+	fails(t, as(t, f, "stranger", &payloads.DiscoverVersionsRequestPayload{}), kmip.ResultReasonPermissionDenied)
+	ok[*payloads.CreateResponsePayload](t, as(t, f, "usr1", createPayload()))
+}
+
+// TestPolicyChangeTakesEffect: a new binding applies to the very next
+// request of an identity.
+func TestPolicyChangeTakesEffect(t *testing.T) {
+	f := teamFixture(t)
+	id := create(t, f, kmip.V1_4)
+	fails(t, as(t, f, "late", &payloads.GetRequestPayload{UniqueIdentifier: id}), kmip.ResultReasonItemNotFound)
+	f.SetPolicy(t, bind("late", "team", policy.RoleReadOnly, "late"))
+	ok[*payloads.GetResponsePayload](t, as(t, f, "late", &payloads.GetRequestPayload{UniqueIdentifier: id}))
+	fails(t, as(t, f, "late", &payloads.DestroyRequestPayload{UniqueIdentifier: id}), kmip.ResultReasonPermissionDenied)
+}
