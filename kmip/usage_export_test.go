@@ -20,3 +20,6 @@ func (s *Service) MarkServed(ctx context.Context, identity, id string) error {
 
 // WaitServed returns once Fresh is cleared on every object served so far.
 func (s *Service) WaitServed(ctx context.Context) error { return s.fresh.wait(ctx) }
+
+// RoutedOperations lists the operations the service answers in KMIP 1.4.
+func (s *Service) RoutedOperations() []kmip.Operation { return s.operations(kmip.V1_4) }
