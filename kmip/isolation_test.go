@@ -18,9 +18,13 @@ import (
 // left out.
 func TestEveryOperationHidesOtherTenants(t *testing.T) {
 	named := map[kmip.Operation]func(id string) kmip.OperationPayload{
-		kmip.OperationGet:              func(id string) kmip.OperationPayload { return &payloads.GetRequestPayload{UniqueIdentifier: id} },
-		kmip.OperationGetAttributes:    func(id string) kmip.OperationPayload { return &payloads.GetAttributesRequestPayload{UniqueIdentifier: id} },
-		kmip.OperationGetAttributeList: func(id string) kmip.OperationPayload { return &payloads.GetAttributeListRequestPayload{UniqueIdentifier: id} },
+		kmip.OperationGet: func(id string) kmip.OperationPayload { return &payloads.GetRequestPayload{UniqueIdentifier: id} },
+		kmip.OperationGetAttributes: func(id string) kmip.OperationPayload {
+			return &payloads.GetAttributesRequestPayload{UniqueIdentifier: id}
+		},
+		kmip.OperationGetAttributeList: func(id string) kmip.OperationPayload {
+			return &payloads.GetAttributeListRequestPayload{UniqueIdentifier: id}
+		},
 		kmip.OperationAddAttribute: func(id string) kmip.OperationPayload {
 			return &payloads.AddAttributeRequestPayload{UniqueIdentifier: id, Attribute: attr(kmip.AttributeNameContactInformation, "x")}
 		},
@@ -30,7 +34,9 @@ func TestEveryOperationHidesOtherTenants(t *testing.T) {
 		kmip.OperationDeleteAttribute: func(id string) kmip.OperationPayload {
 			return &payloads.DeleteAttributeRequestPayload{UniqueIdentifier: id, AttributeName: kmip.AttributeNameContactInformation}
 		},
-		kmip.OperationObtainLease: func(id string) kmip.OperationPayload { return &payloads.ObtainLeaseRequestPayload{UniqueIdentifier: id} },
+		kmip.OperationObtainLease: func(id string) kmip.OperationPayload {
+			return &payloads.ObtainLeaseRequestPayload{UniqueIdentifier: id}
+		},
 		kmip.OperationGetUsageAllocation: func(id string) kmip.OperationPayload {
 			return &payloads.GetUsageAllocationRequestPayload{UniqueIdentifier: id, UsageLimitsCount: 1}
 		},
