@@ -102,7 +102,7 @@ func start(ctx context.Context, cfg config, logger *slog.Logger) (*host, error) 
 		Replicator: h, Store: h, Sealer: h.barrier, Logger: logger,
 		ConsistentReads: cfg.ConsistentReads, Available: h.available,
 		LocateMaxItems: lim.LocateMaxItems, MaxKeyPairGenerations: lim.MaxKeyPairGenerations,
-		RateLimit: lim.RateLimit, RateBurst: lim.RateBurst,
+		RateLimit: lim.RateLimit, RateBurst: lim.RateBurst, Policy: h,
 	})
 	scfg := lim.serverConfig()
 	scfg.TLS, scfg.MaxMessageSize, scfg.Logger = cfg.KMIPTLS, cfg.MaxMessageSize, logger
