@@ -192,7 +192,7 @@ func ServeKeyring(t testing.TB, c admin.Cluster, k admin.KeyringControl, serverT
 	}
 	g := grpc.NewServer(append(admin.ServerOptions(opts.Policy, opts.Logger),
 		grpc.Creds(credentials.NewTLS(serverTLS)), grpc.WaitForHandlers(true))...)
-	admin.NewServer(admin.Config{Cluster: c, Keyring: k, Logger: opts.Logger, MaxSnapshotSize: opts.MaxSnapshotSize}).Register(g)
+	admin.NewServer(admin.Config{Cluster: c, Keyring: k, Logger: opts.Logger, MaxSnapshotSize: opts.MaxSnapshotSize, AccessPolicy: opts.AccessPolicy}).Register(g)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

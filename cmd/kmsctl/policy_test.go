@@ -1,0 +1,142 @@
+package main
+
+import (
+	"crypto/tls"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/kmsd/kmsd/admin/admintest"
+	"github.com/kmsd/kmsd/cluster/devpki"
+	"github.com/kmsd/kmsd/kmip/policy"
+)
+
+// startPolicyAdmin serves an admin API with an access policy over a real
+// state machine, with dev certificates; it returns the policy, the dev
+// PKI and kmsctl's connection flags.
+func startPolicyAdmin(t *testing.T) (*admintest.AccessPolicy, devpki.Paths, []string) {
+	t.Helper()
+	devDir := t.TempDir()
+	p, err := devpki.Ensure(filepath.Join(devDir, "pki"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile, err := devpki.EnsureNode(p, "node-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminCAs, err := devpki.LoadCerts(p.AdminCACert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeCAs, err := devpki.LoadCerts(p.NodeCACert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := admintest.NewAccessPolicy()
+	cfg := devpki.ServerConfig(cert, devpki.NewPool(append(slices.Clone(adminCAs), nodeCAs...)...))
+	addr := admintest.ServeKeyring(t, admintest.NewFakeCluster(), admintest.NewFakeKeyring(0), cfg,
+		admintest.Options{AdminCAs: adminCAs, NodeCAs: nodeCAs, AccessPolicy: ap})
+	return ap, p, []string{"--admin", addr, "--dev-dir", devDir}
+}
+
+func TestPolicyCommands(t *testing.T) {
+	clearAdminEnv(t)
+	ap, p, conn := startPolicyAdmin(t)
+	if out := ok(t, conn, "policy", "list"); !strings.Contains(out, "no policy entries") {
+		t.Errorf("empty list: %q", out)
+	}
+
+	// A file with a binding (its CA given as a file next to it) and a role.
+	dir := t.TempDir()
+	caPEM, err := os.ReadFile(p.CACert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "clients-ca.pem"), caPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "policy.json")
+	if err := os.WriteFile(file, []byte(`[
+	  {"name": "vsphere-hosts", "binding": {"identities": [{"ca_file": "clients-ca.pem", "dns": "*.vsphere.example.com"}], "tenant": "vsphere", "role": "host"}},
+	  {"name": "host", "role": {"operations": ["Get", "Locate"], "object_types": ["SymmetricKey"]}}
+	]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := ok(t, conn, "policy", "set", file); out != "policy entries set: vsphere-hosts, host\n" {
+		t.Errorf("set: %q", out)
+	}
+	caCert, err := firstCertificate(p.CACert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := ap.FSM.Policy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := pol.Resolve(policy.Identity{CA: policy.Fingerprint(caCert), CommonName: "esx1", DNS: []string{"esx1.vsphere.example.com"}})
+	if got.Tenant != "vsphere" || got.Role.Name != "host" {
+		t.Fatalf("the file's binding resolves to %+v", got)
+	}
+
+	// Flags give one binding.
+	ok(t, conn, "policy", "set", "--name", "backup", "--tenant", "vsphere", "--role", "read-only", "--ca", "*", "--cn", "veeam-*")
+	out := ok(t, conn, "policy", "list")
+	for _, want := range []string{"vsphere-hosts  binding  vsphere", "dns=*.vsphere.example.com @", "host           role", "Get,Locate on SymmetricKey", "backup         binding  vsphere  read-only  cn=veeam-* @*"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("list lacks %q:\n%s", want, out)
+		}
+	}
+	entries := decodeJSON[[]map[string]any](t, ok(t, conn, "-o", "json", "policy", "get", "backup"))
+	if len(entries) != 1 || entries[0]["name"] != "backup" || entries[0]["binding"].(map[string]any)["role"] != "read-only" {
+		t.Errorf("get json: %v", entries)
+	}
+
+	// What the server refuses, with what to fix.
+	fails(t, conn, `names role "ghost"`, "policy", "set", "--name", "x", "--tenant", "t", "--role", "ghost", "--ca", "*", "--cn", "a")
+	fails(t, conn, `names role "host"`, "policy", "delete", "host")
+	fails(t, conn, `no policy entry "nope"`, "policy", "get", "nope")
+	fails(t, conn, "give a policy FILE", "policy", "set")
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"name": "x", "binding": {"identities": [{"ca": "*", "cn": "a"}], "tenant": "t", "role": "user"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fails(t, conn, `unknown field "cn"`, "policy", "set", bad)
+
+	// resolve: a certificate of the client CA, named by DNS.
+	leafFile := filepath.Join(dir, "esx2.pem")
+	issueClientCert(t, p, "esx2", []string{"esx2.vsphere.example.com"}, leafFile)
+	if out := ok(t, conn, "policy", "resolve", leafFile, "--issuer", p.CACert); !strings.Contains(out, "tenant:   vsphere") || !strings.Contains(out, "binding:  vsphere-hosts") {
+		t.Errorf("resolve: %q", out)
+	}
+
+	ok(t, conn, "policy", "delete", "vsphere-hosts")
+	ok(t, conn, "policy", "delete", "host")
+	if out := ok(t, conn, "policy", "list"); strings.Contains(out, "vsphere-hosts") {
+		t.Errorf("deleted entry listed: %q", out)
+	}
+}
+
+// issueClientCert writes to file a certificate of the dev client CA with
+// Common Name cn and the given DNS names.
+func issueClientCert(t *testing.T, p devpki.Paths, cn string, dns []string, file string) {
+	t.Helper()
+	ca, err := devpki.LoadAuthority(p.CACert, p.CAKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.Issue(cn, nil, dns...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
