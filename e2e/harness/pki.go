@@ -1,6 +1,10 @@
 package harness
 
 import (
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/kmsd/kmsd/cluster/devpki"
@@ -40,6 +44,37 @@ func (p PKI) NodeCert(t testing.TB, id string, hosts ...string) (cert, key strin
 	cert, key, err := devpki.EnsureNode(devpki.PathsIn(p.Dir), id, hosts...)
 	if err != nil {
 		t.Fatalf("harness: node certificate: %v", err)
+	}
+	return cert, key
+}
+
+// ClientCertFor writes a certificate of the KMIP CA with Common Name cn and
+// DNS names dns to <Dir>/clients/<cn>.pem and .key, and returns the files.
+func (p PKI) ClientCertFor(t testing.TB, cn string, dns ...string) (cert, key string) {
+	t.Helper()
+	paths := devpki.PathsIn(p.Dir)
+	ca, err := devpki.LoadAuthority(paths.CACert, paths.CAKey)
+	if err != nil {
+		t.Fatalf("harness: client CA: %v", err)
+	}
+	c, err := ca.Issue(cn, nil, dns...)
+	if err != nil {
+		t.Fatalf("harness: client certificate: %v", err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(p.Dir, "clients")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cert, key = filepath.Join(dir, cn+".pem"), filepath.Join(dir, cn+".key")
+	if err := os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
 	}
 	return cert, key
 }
