@@ -11,6 +11,15 @@
 // items, a token bucket per identity, concurrent key-pair generations and
 // the identifiers one Locate returns (limits.go).
 //
+// Who may do what is decided once per request message (identity.go): the
+// identity from the certificate chain is resolved through the replicated
+// policy (kmip/policy) into a tenant and a role. Every operation is checked
+// against the role before its handler runs; handlers look objects up with
+// Service.object, which hides other tenants' objects and checks the role's
+// object types, and new objects are checked in storeObjects. Commands carry
+// the tenant as their actor and the identity, which the store records as
+// the creator.
+//
 // It never writes state itself: every mutation becomes a command handed to a
 // Replicator (the cluster), and reads go to a Store (the local state machine).
 package kmip

@@ -115,6 +115,8 @@ func printDevBanner(w io.Writer, dataDir, id, kmipAddr, adminAddr string, pki de
   node cert    %s
   seal         file: the root key is wrapped in seal.json by unseal.key, both in the data dir
                (for development; see docs/runbook.md for passphrase, shamir and pkcs11)
+  policy       until one is set, each client certificate is a tenant of its own with the role user
+               (kmsctl policy list; see the README's "Tenants and roles")
 
 Try it:
   go run ./cmd/kmsctl --server %s --dev-dir %s key create --alg AES --length 256 --name demo

@@ -213,7 +213,8 @@ func printClusterBanner(w io.Writer, dataDir string, pki devpki.Paths, nodes []*
 		"  KMIP CA   %s (KMIP clients trust it)\n  client    %s, %s\n"+
 		"  admin CA  %s\n  admin     %s, %s\n"+
 		"  node CA   %s (the admin ports present node certificates)\n"+
-		"  seal      file (each node's seal.json and unseal.key; nodes 2.. joined with one-time join tokens)\n\n",
+		"  seal      file (each node's seal.json and unseal.key; nodes 2.. joined with one-time join tokens)\n"+
+		"  policy    until one is set, each client certificate is a tenant of its own with the role user (kmsctl policy list)\n\n",
 		len(nodes), dataDir, pki.CACert, pki.ClientCert, pki.ClientKey, pki.AdminCACert, pki.AdminCert, pki.AdminKey, pki.NodeCACert)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  NODE\tPID\tKMIP\tADMIN\tCERTIFICATE\tLOG")
