@@ -52,7 +52,7 @@ func (s *Server) ListPolicy(ctx context.Context, _ *adminpb.ListPolicyRequest) (
 	if err != nil {
 		return nil, s.toStatus(ctx, "ListPolicy", err)
 	}
-	return &adminpb.ListPolicyResponse{Entries: entries}, nil
+	return &adminpb.ListPolicyResponse{Entries: redacted(entries)}, nil
 }
 
 // GetPolicy implements adminpb.AdminServer.
@@ -67,7 +67,7 @@ func (s *Server) GetPolicy(ctx context.Context, req *adminpb.GetPolicyRequest) (
 	}
 	for _, e := range entries {
 		if e.GetName() == req.GetName() {
-			return &adminpb.GetPolicyResponse{Entry: e}, nil
+			return &adminpb.GetPolicyResponse{Entry: redacted([]*kmsdpb.PolicyEntry{e})[0]}, nil
 		}
 	}
 	return nil, status.Errorf(codes.NotFound, "no policy entry %q", truncateName(req.GetName()))
@@ -174,6 +174,27 @@ func (s *Server) ResolveIdentity(ctx context.Context, req *adminpb.ResolveIdenti
 	}
 	pr := p.Resolve(id)
 	return &adminpb.ResolveIdentityResponse{Identity: pr.Identity, Tenant: pr.Tenant, Role: pr.Role.Name, Binding: pr.Binding}, nil
+}
+
+// RedactedHash stands for a credential's password hash in what the admin API
+// returns: the hashes stay in the cluster.
+const RedactedHash = "(redacted)"
+
+// redacted copies entries with their password hashes replaced.
+func redacted(entries []*kmsdpb.PolicyEntry) []*kmsdpb.PolicyEntry {
+	out := make([]*kmsdpb.PolicyEntry, len(entries))
+	for i, e := range entries {
+		if len(e.GetBinding().GetCredentials()) == 0 {
+			out[i] = e
+			continue
+		}
+		c := proto.Clone(e).(*kmsdpb.PolicyEntry)
+		for _, cred := range c.GetBinding().GetCredentials() {
+			cred.PasswordArgon2Id = RedactedHash
+		}
+		out[i] = c
+	}
+	return out
 }
 
 // merged is cur with entries added or replaced by name.

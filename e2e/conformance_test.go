@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -59,12 +60,33 @@ func TestConformance(t *testing.T) {
 	passList := readPassList(t)
 
 	node := harness.StartDev(t, "")
+	setCredentialPolicy(t, node)
 	results := replay(t, node, dir, names)
 
 	report(t, results)
 	checkAgainstPassList(t, results, passList, all)
 	if *updateConformance && (!t.Failed() || *pruneConformance) {
 		writePassList(t, results, passList)
+	}
+}
+
+// setCredentialPolicy sets what TC-111 and TC-112 assume: for the
+// certificate the vectors are sent with, the Username and Password
+// credential Fred/password1 and the Device credential devID2233/secret are
+// valid (and put the client in a tenant of their own), and any other
+// credential is not.
+func setCredentialPolicy(t *testing.T, node *harness.Node) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "credentials.json")
+	entry := fmt.Sprintf(`{"name": "conformance-credentials", "binding": {
+	  "identities": [{"ca_file": %q, "common_name": "dev-client"}],
+	  "tenant": "conformance-credentials", "role": "admin",
+	  "credentials": [{"username": "Fred", "password": "password1"}, {"device_identifier": "devID2233", "password": "secret"}]}}`, node.PKI.CA)
+	if err := os.WriteFile(file, []byte(entry), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.KmsctlAdmin(t, "--admin", node.AdminAddr, "policy", "set", file); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -153,3 +153,64 @@ func TestPolicyChangeTakesEffect(t *testing.T) {
 	ok[*payloads.GetResponsePayload](t, as(t, f, "late", &payloads.GetRequestPayload{UniqueIdentifier: id}))
 	fails(t, as(t, f, "late", &payloads.DestroyRequestPayload{UniqueIdentifier: id}), kmip.ResultReasonPermissionDenied)
 }
+
+// withCredential runs one operation as who with a Username and Password
+// credential in the request header.
+func withCredential(t *testing.T, f *kmiptest.Fixture, who string, cred kmip.Credential, pl kmip.OperationPayload) kmip.ResponseBatchItem {
+	t.Helper()
+	req := kmip.NewRequestMessage(kmip.V1_2, pl)
+	req.Header.Authentication = &kmip.Authentication{Credential: cred}
+	resp, _ := f.Execute(t, who, req)
+	return resp.BatchItem[0]
+}
+
+func userPassword(user, password string) kmip.Credential {
+	return kmip.Credential{CredentialType: kmip.CredentialTypeUsernameAndPassword,
+		CredentialValue: kmip.CredentialValue{UserPassword: &kmip.CredentialValueUserPassword{Username: user, Password: password}}}
+}
+
+func device(id, password string) kmip.Credential {
+	return kmip.Credential{CredentialType: kmip.CredentialTypeDevice,
+		CredentialValue: kmip.CredentialValue{Device: &kmip.CredentialValueDevice{DeviceIdentifier: id, Password: password, DeviceSerialNumber: "sn1"}}}
+}
+
+// TestCredentialBinding: a binding that requires a KMIP Credential applies
+// to requests of its certificate that carry a credential it names with the
+// right password; any other credential is refused in every item, and
+// without one the certificate gets what it would get anyway.
+func TestCredentialBinding(t *testing.T) {
+	f := kmiptest.New(t)
+	fred, err := policy.HashPassword("password1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := policy.HashPassword("secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bind("apps", "apps", policy.RoleAdmin, "app")
+	b.GetBinding().Credentials = []*kmsdpb.PolicyCredential{{Username: "Fred", PasswordArgon2Id: fred}, {DeviceIdentifier: "devID2233", PasswordArgon2Id: dev}}
+	f.SetPolicy(t, b)
+
+	id := ok[*payloads.CreateResponsePayload](t, withCredential(t, f, "app", userPassword("Fred", "password1"), createPayload())).UniqueIdentifier
+	if o, _ := f.FSM.Get(id); o.Owner != "apps" {
+		t.Fatalf("created in tenant %q", o.Owner)
+	}
+	ok[*payloads.GetResponsePayload](t, withCredential(t, f, "app", device("devID2233", "secret"), &payloads.GetRequestPayload{UniqueIdentifier: id}))
+	for _, cred := range []kmip.Credential{userPassword("Barney", "secret2"), userPassword("Fred", "password2"), device("devID4444", "passwd")} {
+		fails(t, withCredential(t, f, "app", cred, &payloads.GetRequestPayload{UniqueIdentifier: id}), kmip.ResultReasonPermissionDenied)
+	}
+	// Without a credential the certificate is a tenant of its own.
+	fails(t, as(t, f, "app", &payloads.GetRequestPayload{UniqueIdentifier: id}), kmip.ResultReasonItemNotFound)
+	// A credential from a certificate no credential binding names is not
+	// looked at.
+	ok[*payloads.CreateResponsePayload](t, withCredential(t, f, "other", userPassword("Fred", "password1"), createPayload()))
+	for _, secret := range []string{"password1", "secret2", "passwd"} {
+		if lines := f.Logs.Contains(secret); len(lines) > 0 {
+			t.Errorf("a password reached the log: %q", lines)
+		}
+	}
+	if len(f.Logs.Contains("credential not accepted")) != 3 {
+		t.Error("refused credentials are not logged")
+	}
+}

@@ -71,6 +71,7 @@ type Service struct {
 	fresh  *freshMarker
 	keyGen semaphore
 	rates  *rateLimits
+	creds  *credentialCache
 }
 
 // NewService returns a Service with every operation route registered.
@@ -91,7 +92,7 @@ func NewService(cfg Config) *Service {
 		cfg.MaxKeyPairGenerations = DefaultMaxKeyPairGenerations()
 	}
 	s := &Service{cfg: cfg, logger: cfg.Logger.With("component", "kmip"), keyGen: make(semaphore, cfg.MaxKeyPairGenerations),
-		rates: newRateLimits(cfg.RateLimit, cfg.RateBurst)}
+		rates: newRateLimits(cfg.RateLimit, cfg.RateBurst), creds: newCredentialCache(cfg.Now)}
 	s.routes = s.buildRoutes()
 	s.fresh = newFreshMarker(s)
 	return s
@@ -188,8 +189,12 @@ func (s *Service) execute(ctx context.Context, id policy.Identity, req *kmip.Req
 	if !s.rates.allow(identity, s.cfg.Now(), len(req.BatchItem)) {
 		return everyItemFails(version, hdr, now, req.BatchItem, errRateLimited)
 	}
-	pr, err := s.principal(id)
-	if err != nil {
+	pr, err := s.principal(id, credentialOf(hdr))
+	switch {
+	case errors.Is(err, policy.ErrBadCredential):
+		s.logger.Warn("credential not accepted", "client", identity)
+		return everyItemFails(version, hdr, now, req.BatchItem, errBadCredential)
+	case err != nil:
 		s.logger.Error("cannot read the access policy", "err", err)
 		return messageError(version, hdr, errInternal)
 	}

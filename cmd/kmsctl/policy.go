@@ -178,7 +178,7 @@ func (f *bindingFlags) entry() (*kmsdpb.PolicyEntry, error) {
 	m := &kmsdpb.IdentityMatch{Ca: f.ca, CommonName: f.cn, Dns: f.dns, Email: f.email, Uri: f.uri}
 	if f.caFile != "" {
 		if f.ca != "" {
-			return nil, errors.New("give --ca or --ca-file, not both")
+			return nil, errors.New("give --ca-fingerprint or --ca-file, not both")
 		}
 		fp, err := fingerprintFile(f.caFile)
 		if err != nil {
@@ -209,6 +209,12 @@ entries ("-" reads standard input), all applied together; for example:
 
 "ca" is the issuing CA's SHA-256 fingerprint (hex) or "*" for any client CA;
 "ca_file" names a PEM file (relative to FILE) whose first certificate is the CA.
+A binding may also require a KMIP Credential in the request header, as a
+second factor next to the certificate; kmsctl sends only an Argon2id hash:
+
+  "credentials": [{"username": "Fred", "password": "..."},
+                  {"device_identifier": "devID2233", "password": "..."}]
+
 Without FILE the flags give one binding:
 
   kmsctl policy set --name vsphere-hosts --tenant vsphere --role user \
@@ -249,8 +255,8 @@ Without FILE the flags give one binding:
 	fl.StringVar(&bf.name, "name", "", "binding name")
 	fl.StringVar(&bf.tenant, "tenant", "", "tenant the identities act in")
 	fl.StringVar(&bf.role, "role", "", "admin, user, read-only, wrap-only, none, or a custom role's name")
-	fl.StringVar(&bf.ca, "ca", "", `issuing CA's SHA-256 fingerprint (hex), or "*" for any client CA`)
-	fl.StringVar(&bf.caFile, "ca-file", "", "PEM file of the issuing CA (instead of --ca)")
+	fl.StringVar(&bf.ca, "ca-fingerprint", "", `issuing CA's SHA-256 fingerprint (hex), or "*" for any client CA`)
+	fl.StringVar(&bf.caFile, "ca-file", "", "PEM file of the issuing CA (instead of --ca-fingerprint)")
 	fl.StringVar(&bf.cn, "cn", "", "Common Name, exact or with '*'")
 	fl.StringVar(&bf.dns, "dns", "", "DNS subject alternative name, exact or with '*'")
 	fl.StringVar(&bf.email, "email", "", "e-mail subject alternative name, exact or with '*'")
@@ -375,6 +381,9 @@ func readPolicyFile(stdin io.Reader, name string) ([]*kmsdpb.PolicyEntry, error)
 	}
 	entries := make([]*kmsdpb.PolicyEntry, 0, len(raw))
 	for i, m := range raw {
+		if err := hashPasswords(m); err != nil {
+			return nil, fmt.Errorf("%s: entry %d: %w", name, i+1, err)
+		}
 		if err := resolveCAFiles(m, dir); err != nil {
 			return nil, fmt.Errorf("%s: entry %d: %w", name, i+1, err)
 		}
@@ -395,6 +404,33 @@ func readPolicyFile(stdin io.Reader, name string) ([]*kmsdpb.PolicyEntry, error)
 		entries = append(entries, e)
 	}
 	return entries, nil
+}
+
+// hashPasswords replaces the "password" of each credential of a binding
+// with its Argon2id hash: a password never leaves kmsctl.
+func hashPasswords(entry map[string]any) error {
+	b, _ := entry["binding"].(map[string]any)
+	creds, _ := b["credentials"].([]any)
+	for _, c := range creds {
+		m, ok := c.(map[string]any)
+		if !ok {
+			continue
+		}
+		pw, ok := m["password"].(string)
+		if !ok {
+			continue
+		}
+		if _, both := m["password_argon2id"]; both {
+			return errors.New(`a credential gives both "password" and "password_argon2id"`)
+		}
+		h, err := policy.HashPassword(pw)
+		if err != nil {
+			return err
+		}
+		delete(m, "password")
+		m["password_argon2id"] = h
+	}
+	return nil
 }
 
 func resolveCAFiles(entry map[string]any, dir string) error {

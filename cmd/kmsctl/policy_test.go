@@ -87,7 +87,7 @@ func TestPolicyCommands(t *testing.T) {
 	}
 
 	// Flags give one binding.
-	ok(t, conn, "policy", "set", "--name", "backup", "--tenant", "vsphere", "--role", "read-only", "--ca", "*", "--cn", "veeam-*")
+	ok(t, conn, "policy", "set", "--name", "backup", "--tenant", "vsphere", "--role", "read-only", "--ca-fingerprint", "*", "--cn", "veeam-*")
 	out := ok(t, conn, "policy", "list")
 	for _, want := range []string{"vsphere-hosts  binding  vsphere", "dns=*.vsphere.example.com @", "host           role", "Get,Locate on SymmetricKey", "backup         binding  vsphere  read-only  cn=veeam-* @*"} {
 		if !strings.Contains(out, want) {
@@ -100,7 +100,7 @@ func TestPolicyCommands(t *testing.T) {
 	}
 
 	// What the server refuses, with what to fix.
-	fails(t, conn, `names role "ghost"`, "policy", "set", "--name", "x", "--tenant", "t", "--role", "ghost", "--ca", "*", "--cn", "a")
+	fails(t, conn, `names role "ghost"`, "policy", "set", "--name", "x", "--tenant", "t", "--role", "ghost", "--ca-fingerprint", "*", "--cn", "a")
 	fails(t, conn, `names role "host"`, "policy", "delete", "host")
 	fails(t, conn, `no policy entry "nope"`, "policy", "get", "nope")
 	fails(t, conn, "give a policy FILE", "policy", "set")
@@ -109,6 +109,22 @@ func TestPolicyCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	fails(t, conn, `unknown field "cn"`, "policy", "set", bad)
+
+	// A password in a file reaches the server only as an Argon2id hash.
+	withCred := filepath.Join(dir, "cred.json")
+	if err := os.WriteFile(withCred, []byte(`{"name": "apps", "binding": {"identities": [{"ca": "*", "common_name": "app"}], "tenant": "apps", "role": "user",
+	  "credentials": [{"username": "Fred", "password": "password1"}]}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ok(t, conn, "policy", "set", withCred)
+	stored := ok(t, conn, "-o", "json", "policy", "get", "apps")
+	if strings.Contains(stored, "password1") || strings.Contains(stored, "argon2id$") || !strings.Contains(stored, "(redacted)") {
+		t.Errorf("policy get shows: %s", stored)
+	}
+	if e, _ := ap.FSM.PolicyEntries(); !strings.HasPrefix(e[0].GetBinding().GetCredentials()[0].GetPasswordArgon2Id(), "$argon2id$v=19$") {
+		t.Errorf("stored credential: %v", e[0])
+	}
+	ok(t, conn, "policy", "delete", "apps")
 
 	// resolve: a certificate of the client CA, named by DNS.
 	leafFile := filepath.Join(dir, "esx2.pem")

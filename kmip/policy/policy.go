@@ -52,6 +52,9 @@ type binding struct {
 	role    *Role
 	exact   bool // no pattern in any match
 	literal int  // characters of the matches that are not '*'
+	// creds, when set, are the KMIP Credentials one of which a request
+	// must carry for the binding to apply.
+	creds []*kmsdpb.PolicyCredential
 }
 
 // Compile checks entries together (names unique, every role a binding
@@ -138,7 +141,7 @@ func (e errMissingRole) Error() string {
 func (e errMissingRole) Unwrap() error { return ErrInvalid }
 
 func compileBinding(name string, pb *kmsdpb.PolicyBinding, roles map[string]*Role) (*binding, error) {
-	b := &binding{name: name, matches: pb.GetIdentities(), tenant: pb.GetTenant(), exact: true}
+	b := &binding{name: name, matches: pb.GetIdentities(), tenant: pb.GetTenant(), exact: true, creds: pb.GetCredentials()}
 	if err := b.check(); err != nil {
 		return nil, err
 	}
@@ -158,7 +161,18 @@ func compileBinding(name string, pb *kmsdpb.PolicyBinding, roles map[string]*Rol
 // its matches are.
 func (b *binding) check() error {
 	name := b.name
+	if len(b.creds) > maxBindingIdentities {
+		return fmt.Errorf("%w: binding %q has more than %d credentials", ErrInvalid, name, maxBindingIdentities)
+	}
+	for _, c := range b.creds {
+		if err := checkCredential(c); err != nil {
+			return fmt.Errorf("binding %q: %w", name, err)
+		}
+	}
 	if name == DefaultEntry {
+		if len(b.creds) != 0 {
+			return fmt.Errorf("%w: the %q binding cannot require credentials", ErrInvalid, DefaultEntry)
+		}
 		if len(b.matches) != 0 {
 			return fmt.Errorf("%w: the %q binding applies to every identity no other binding matches, so it lists no identities", ErrInvalid, DefaultEntry)
 		}
@@ -251,16 +265,17 @@ func plain(s string) bool {
 // has no default entry.
 var defaultRole = builtin[RoleUser]
 
-// Resolve returns what the policy makes of id: the most specific binding
-// that matches it, else the default entry, else a tenant of its own with
-// the role user.
+// Resolve returns what the policy makes of id for a request without a
+// credential: the most specific binding that matches it and requires no
+// credential, else the default entry, else a tenant of its own with the
+// role user.
 func (p *Policy) Resolve(id Identity) Principal {
 	name := id.String()
 	if p != nil {
 		for i := range p.bindings {
 			b := &p.bindings[i]
-			if b.matchesIdentity(id) {
-				return Principal{Identity: name, Tenant: b.tenant, Role: b.role, Binding: b.name}
+			if len(b.creds) == 0 && b.matchesIdentity(id) {
+				return b.principal(id)
 			}
 		}
 		if d := p.def; d != nil {
@@ -272,6 +287,10 @@ func (p *Policy) Resolve(id Identity) Principal {
 		}
 	}
 	return Principal{Identity: name, Tenant: name, Role: defaultRole}
+}
+
+func (b *binding) principal(id Identity) Principal {
+	return Principal{Identity: id.String(), Tenant: b.tenant, Role: b.role, Binding: b.name}
 }
 
 func (b *binding) matchesIdentity(id Identity) bool {
