@@ -60,10 +60,16 @@ func (s *Service) getAttributes(ctx context.Context, rc *reqCtx, req *payloads.G
 				return nil, errorf(kmip.ResultReasonInvalidMessage, "attribute %q named twice", truncate(string(name)))
 			}
 			seen[name] = true
+			found := false
 			for _, a := range attrs {
 				if a.AttributeName == name {
 					resp.Attribute = append(resp.Attribute, a)
+					found = true
 				}
+			}
+			// An object's operation policy is the default one unless set.
+			if !found && name == kmip.AttributeNameOperationPolicyName && definedIn(name, rc.version) {
+				resp.Attribute = append(resp.Attribute, kmip.Attribute{AttributeName: name, AttributeValue: defaultOperationPolicy})
 			}
 		}
 	}

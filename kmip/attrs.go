@@ -262,8 +262,16 @@ func checkShape(a kmip.Attribute) error {
 	if n, ok := encodedLen(a); !ok || n > maxAttrBytes {
 		return errorf(kmip.ResultReasonInvalidField, "attribute %q is malformed or larger than %d bytes", truncate(string(a.AttributeName)), maxAttrBytes)
 	}
+	if a.AttributeName == kmip.AttributeNameOperationPolicyName && a.AttributeValue != any(defaultOperationPolicy) {
+		return errorf(kmip.ResultReasonInvalidField, "unknown operation policy: this server has one, %q (its access policy)", defaultOperationPolicy)
+	}
 	return nil
 }
+
+// defaultOperationPolicy is the one operation policy this server knows
+// (KMIP 1.0–1.2 §3.18): who may do what is the replicated access policy,
+// by client identity, whatever object it is.
+const defaultOperationPolicy = "default"
 
 // encodedLen is the size of the attribute as the state machine stores it;
 // false when it cannot be encoded at all.

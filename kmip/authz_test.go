@@ -214,3 +214,27 @@ func TestCredentialBinding(t *testing.T) {
 		t.Error("refused credentials are not logged")
 	}
 }
+
+// TestOperationPolicyName: "default" is the one operation policy; it is what
+// an object that names none has, and naming another is refused.
+func TestOperationPolicyName(t *testing.T) {
+	f := kmiptest.New(t)
+	id := create(t, f, kmip.V1_1)
+	got := ok[*payloads.GetAttributesResponsePayload](t, exec(t, f, alice, kmip.V1_1,
+		&payloads.GetAttributesRequestPayload{UniqueIdentifier: id, AttributeName: []kmip.AttributeName{kmip.AttributeNameOperationPolicyName}})[0])
+	if len(got.Attribute) != 1 || got.Attribute[0].AttributeValue != "default" {
+		t.Errorf("Operation Policy Name of a new object: %+v", got.Attribute)
+	}
+	all := ok[*payloads.GetAttributesResponsePayload](t, exec(t, f, alice, kmip.V1_1, &payloads.GetAttributesRequestPayload{UniqueIdentifier: id})[0])
+	for _, a := range all.Attribute {
+		if a.AttributeName == kmip.AttributeNameOperationPolicyName {
+			t.Error("Operation Policy Name listed for an object that does not set it")
+		}
+	}
+	ok[*payloads.CreateResponsePayload](t, exec(t, f, alice, kmip.V1_1, &payloads.CreateRequestPayload{ObjectType: kmip.ObjectTypeSymmetricKey,
+		TemplateAttribute: aesTemplate(128, attr(kmip.AttributeNameOperationPolicyName, "default"))})[0])
+	fails(t, exec(t, f, alice, kmip.V1_1, &payloads.CreateRequestPayload{ObjectType: kmip.ObjectTypeSymmetricKey,
+		TemplateAttribute: aesTemplate(128, attr(kmip.AttributeNameOperationPolicyName, "public"))})[0], kmip.ResultReasonInvalidField)
+	fails(t, exec(t, f, alice, kmip.V1_1, &payloads.AddAttributeRequestPayload{UniqueIdentifier: id,
+		Attribute: attr(kmip.AttributeNameOperationPolicyName, "public")})[0], kmip.ResultReasonInvalidField)
+}
