@@ -66,6 +66,9 @@ type Config struct {
 	// AccessPolicy holds the access policy of the KMIP port; nil answers that
 	// this node keeps none.
 	AccessPolicy AccessPolicy
+	// PKI issues client certificates; nil answers that this node issues
+	// none.
+	PKI CertificateAuthority
 }
 
 // Server implements the kmsd.admin.v1.Admin service on top of a Cluster.

@@ -190,7 +190,8 @@ func (f *FSM) Outcome(res any) error {
 
 // controlRecords lists the cluster section of a snapshot in a fixed order:
 // the cluster id, tokens by hash, data keys by version, the root transition
-// (only after a root rotation), policy entries by name.
+// (only after a root rotation), policy entries by name, the certificate
+// authority and the issued certificates by serial.
 func controlRecords(tx *memdb.Txn) ([]proto.Message, error) {
 	var out []proto.Message
 	if raw, err := tx.First(tableMeta, indexID, metaClusterID); err != nil {
@@ -220,7 +221,11 @@ func controlRecords(tx *memdb.Txn) ([]proto.Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(out, p...), nil
+	a, err := authorityRecords(tx)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(out, p...), a...), nil
 }
 
 // restoreControl inserts one record of a snapshot's cluster section.
@@ -253,6 +258,10 @@ func restoreControl(tx *memdb.Txn, p *kmsdpb.ControlRecord) error {
 		return restoreRoot(tx, r.RootTransition)
 	case *kmsdpb.ControlRecord_PolicyEntry:
 		return restorePolicyEntry(tx, r.PolicyEntry)
+	case *kmsdpb.ControlRecord_CertificateAuthority:
+		return restoreAuthority(tx, r.CertificateAuthority)
+	case *kmsdpb.ControlRecord_IssuedCertificate:
+		return restoreIssued(tx, r.IssuedCertificate)
 	}
 	return fmt.Errorf("unknown cluster record")
 }

@@ -17,4 +17,7 @@ var (
 	ErrOtherCluster  = errors.New("fsm: the data key belongs to another cluster")
 	ErrKeyInUse      = errors.New("fsm: the data key version is the newest or still seals objects")
 	ErrRetiredKey    = errors.New("fsm: the material is sealed under a data key version the keyring no longer holds")
+
+	ErrNoAuthority         = errors.New("fsm: the cluster has no certificate authority")
+	ErrTooManyCertificates = errors.New("fsm: too many issued certificates")
 )

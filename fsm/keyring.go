@@ -143,6 +143,17 @@ func applyRewrap(tx *memdb.Txn, _ *applyCtx, body *kmsdpb.Rewrap) ([]string, err
 		if len(it.GetSealedMaterial()) == 0 || len(it.GetPreviousSha256()) != sha256.Size {
 			return nil, fmt.Errorf("%w: rewrap item %q", ErrMalformed, it.GetId())
 		}
+		if it.GetId() == AuthorityID {
+			if checkKeyVersion(tx, it.GetSealedMaterial()) != nil {
+				continue
+			}
+			if ok, err := rewrapAuthority(tx, it); err != nil {
+				return nil, err
+			} else if ok {
+				done = append(done, it.GetId())
+			}
+			continue
+		}
 		o, err := getObject(tx, it.GetId())
 		if err != nil || len(o.Material) == 0 || checkKeyVersion(tx, it.GetSealedMaterial()) != nil {
 			continue
@@ -210,6 +221,11 @@ func keyUsage(tx *memdb.Txn) (map[uint32]int, error) {
 			v = 0 // unreadable: counted apart, never blocks a retire
 		}
 		out[v]++
+	}
+	for _, s := range authoritySealed(tx) {
+		if v, err := seal.BlobVersion(s.Material); err == nil {
+			out[v]++
+		}
 	}
 	return out, nil
 }
@@ -314,6 +330,10 @@ func (f *FSM) SealedObjects(after string, limit int) ([]seal.SealedObject, error
 		return nil, err
 	}
 	var out []seal.SealedObject
+	if after == "" {
+		// The CA key is rewrapped with the objects, ahead of them.
+		out = authoritySealed(f.readTxn())
+	}
 	for raw := it.Next(); raw != nil && len(out) < limit; raw = it.Next() {
 		r := raw.(*row)
 		if (after != "" && r.ID <= after) || r.matLen == 0 {

@@ -35,6 +35,8 @@ var errorCodes = map[string]error{
 	"retired_key":     ErrRetiredKey,
 	"policy_refused":  ErrPolicyRefused,
 	"no_policy_entry": ErrNoPolicyEntry,
+	"no_authority":    ErrNoAuthority,
+	"too_many_certs":  ErrTooManyCertificates,
 	"unknown_failure": errUnknownFailure,
 }
 

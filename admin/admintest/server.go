@@ -26,8 +26,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Seal is passed to admin.Config.
 	Seal admin.SealControl
-	// AccessPolicy is passed to admin.Config.
+	// AccessPolicy and PKI are passed to admin.Config.
 	AccessPolicy admin.AccessPolicy
+	PKI          admin.CertificateAuthority
 }
 
 // Serve starts an admin.Server for c on a loopback port with serverTLS and
@@ -50,7 +51,7 @@ func Serve(t testing.TB, c admin.Cluster, serverTLS *tls.Config, opts Options) s
 		// Stop waits for handlers, so none logs after the test ended.
 		grpc.WaitForHandlers(true),
 	)...)
-	admin.NewServer(admin.Config{Cluster: c, Logger: opts.Logger, MaxSnapshotSize: opts.MaxSnapshotSize, Seal: opts.Seal, AccessPolicy: opts.AccessPolicy}).Register(g)
+	admin.NewServer(admin.Config{Cluster: c, Logger: opts.Logger, MaxSnapshotSize: opts.MaxSnapshotSize, Seal: opts.Seal, AccessPolicy: opts.AccessPolicy, PKI: opts.PKI}).Register(g)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

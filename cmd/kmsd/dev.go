@@ -80,6 +80,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if err := devAuthority(ctx, pki, n.grpcLn.Addr().String()); err != nil {
+		n.shutdown()
+		return err
+	}
 	printDevBanner(stdout, dataDir, id, n.kmipAddr, n.grpcLn.Addr().String(), pki, nodeCert)
 	return n.wait(ctx)
 }
@@ -117,6 +121,7 @@ func printDevBanner(w io.Writer, dataDir, id, kmipAddr, adminAddr string, pki de
                (for development; see docs/runbook.md for passphrase, shamir and pkcs11)
   policy       until one is set, each client certificate is a tenant of its own with the role user
                (kmsctl policy list; see the README's "Tenants and roles")
+  issuing CA   the KMIP CA: kmsctl pki issue makes client certificates for a tenant and role
 
 Try it:
   go run ./cmd/kmsctl --server %s --dev-dir %s key create --alg AES --length 256 --name demo

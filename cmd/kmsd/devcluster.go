@@ -73,6 +73,9 @@ func runDevCluster(ctx context.Context, c commonFlags, n int, pki devpki.Paths, 
 			}
 		}
 	}
+	if err := devAuthority(ctx, pki, nodes[0].admin); err != nil {
+		return err
+	}
 	printClusterBanner(stdout, c.dataDir, pki, nodes, exe)
 	<-ctx.Done()
 	return nil

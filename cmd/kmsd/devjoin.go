@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -36,4 +37,42 @@ func devJoinToken(ctx context.Context, pki devpki.Paths, adminAddr, dir string) 
 		return "", fmt.Errorf("join token from %s: %w", adminAddr, err)
 	}
 	return resp.GetToken(), nil
+}
+
+// devAuthority makes the development KMIP CA the cluster's CA for client
+// certificates unless the cluster has one, so that `kmsctl pki issue`
+// works against kmsd dev at once.
+func devAuthority(ctx context.Context, pki devpki.Paths, adminAddr string) error {
+	cfg, err := devpki.ClientTLS(pki.NodeCACert, pki.AdminCert, pki.AdminKey)
+	if err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient(adminAddr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	c := adminpb.NewAdminClient(conn)
+	list, err := c.ListCertificates(ctx, &adminpb.ListCertificatesRequest{})
+	if err != nil {
+		return fmt.Errorf("certificate authority of %s: %w", adminAddr, err)
+	}
+	if list.GetAuthorityFingerprint() != "" {
+		return nil
+	}
+	certPEM, err := os.ReadFile(pki.CACert)
+	if err != nil {
+		return err
+	}
+	keyPEM, err := os.ReadFile(pki.CAKey)
+	if err != nil {
+		return err
+	}
+	defer clear(keyPEM)
+	if _, err := c.SetCertificateAuthority(ctx, &adminpb.SetCertificateAuthorityRequest{CertificatePem: certPEM, KeyPem: keyPEM}); err != nil {
+		return fmt.Errorf("set the certificate authority of %s: %w", adminAddr, err)
+	}
+	return nil
 }

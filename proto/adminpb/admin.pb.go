@@ -2573,6 +2573,393 @@ func (x *ResolveIdentityResponse) GetBinding() string {
 	return ""
 }
 
+type SetCertificateAuthorityRequest struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	// PEM: the CA certificate first, then its chain (the root may be left out).
+	CertificatePem []byte `protobuf:"bytes,1,opt,name=certificate_pem,json=certificatePem,proto3" json:"certificate_pem,omitempty"`
+	// PEM private key of the CA (PKCS#8, PKCS#1 or SEC 1).
+	KeyPem []byte `protobuf:"bytes,2,opt,name=key_pem,json=keyPem,proto3" json:"key_pem,omitempty"`
+}
+
+func (x *SetCertificateAuthorityRequest) Reset() {
+	*x = SetCertificateAuthorityRequest{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_proto_admin_proto_msgTypes[43]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *SetCertificateAuthorityRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetCertificateAuthorityRequest) ProtoMessage() {}
+
+func (x *SetCertificateAuthorityRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_admin_proto_msgTypes[43]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetCertificateAuthorityRequest.ProtoReflect.Descriptor instead.
+func (*SetCertificateAuthorityRequest) Descriptor() ([]byte, []int) {
+	return file_proto_admin_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *SetCertificateAuthorityRequest) GetCertificatePem() []byte {
+	if x != nil {
+		return x.CertificatePem
+	}
+	return nil
+}
+
+func (x *SetCertificateAuthorityRequest) GetKeyPem() []byte {
+	if x != nil {
+		return x.KeyPem
+	}
+	return nil
+}
+
+type SetCertificateAuthorityResponse struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	// SHA-256 fingerprint of the CA certificate, hex.
+	Fingerprint      string `protobuf:"bytes,1,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	Subject          string `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	NotAfterUnixNano int64  `protobuf:"varint,3,opt,name=not_after_unix_nano,json=notAfterUnixNano,proto3" json:"not_after_unix_nano,omitempty"`
+}
+
+func (x *SetCertificateAuthorityResponse) Reset() {
+	*x = SetCertificateAuthorityResponse{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_proto_admin_proto_msgTypes[44]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *SetCertificateAuthorityResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetCertificateAuthorityResponse) ProtoMessage() {}
+
+func (x *SetCertificateAuthorityResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_admin_proto_msgTypes[44]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetCertificateAuthorityResponse.ProtoReflect.Descriptor instead.
+func (*SetCertificateAuthorityResponse) Descriptor() ([]byte, []int) {
+	return file_proto_admin_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *SetCertificateAuthorityResponse) GetFingerprint() string {
+	if x != nil {
+		return x.Fingerprint
+	}
+	return ""
+}
+
+func (x *SetCertificateAuthorityResponse) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *SetCertificateAuthorityResponse) GetNotAfterUnixNano() int64 {
+	if x != nil {
+		return x.NotAfterUnixNano
+	}
+	return 0
+}
+
+type IssueCertificateRequest struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	Tenant     string   `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Role       string   `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	CommonName string   `protobuf:"bytes,3,opt,name=common_name,json=commonName,proto3" json:"common_name,omitempty"`
+	DnsNames   []string `protobuf:"bytes,4,rep,name=dns_names,json=dnsNames,proto3" json:"dns_names,omitempty"`
+	// Validity in nanoseconds; 0 means the default (one year).
+	ValidityNanos int64 `protobuf:"varint,5,opt,name=validity_nanos,json=validityNanos,proto3" json:"validity_nanos,omitempty"`
+	// A PEM certificate request (vSphere and ONTAP make their own key);
+	// without one the node makes a P-256 key and returns it.
+	CsrPem []byte `protobuf:"bytes,6,opt,name=csr_pem,json=csrPem,proto3" json:"csr_pem,omitempty"`
+	// The policy binding's name; default "pki-<common name>".
+	Binding string `protobuf:"bytes,7,opt,name=binding,proto3" json:"binding,omitempty"`
+}
+
+func (x *IssueCertificateRequest) Reset() {
+	*x = IssueCertificateRequest{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_proto_admin_proto_msgTypes[45]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *IssueCertificateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueCertificateRequest) ProtoMessage() {}
+
+func (x *IssueCertificateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_admin_proto_msgTypes[45]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueCertificateRequest.ProtoReflect.Descriptor instead.
+func (*IssueCertificateRequest) Descriptor() ([]byte, []int) {
+	return file_proto_admin_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *IssueCertificateRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *IssueCertificateRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *IssueCertificateRequest) GetCommonName() string {
+	if x != nil {
+		return x.CommonName
+	}
+	return ""
+}
+
+func (x *IssueCertificateRequest) GetDnsNames() []string {
+	if x != nil {
+		return x.DnsNames
+	}
+	return nil
+}
+
+func (x *IssueCertificateRequest) GetValidityNanos() int64 {
+	if x != nil {
+		return x.ValidityNanos
+	}
+	return 0
+}
+
+func (x *IssueCertificateRequest) GetCsrPem() []byte {
+	if x != nil {
+		return x.CsrPem
+	}
+	return nil
+}
+
+func (x *IssueCertificateRequest) GetBinding() string {
+	if x != nil {
+		return x.Binding
+	}
+	return ""
+}
+
+type IssueCertificateResponse struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	// The certificate, then the CA chain, PEM.
+	CertificatePem []byte `protobuf:"bytes,1,opt,name=certificate_pem,json=certificatePem,proto3" json:"certificate_pem,omitempty"`
+	// The new private key (PKCS#8 PEM) when no CSR was given.
+	KeyPem []byte                    `protobuf:"bytes,2,opt,name=key_pem,json=keyPem,proto3" json:"key_pem,omitempty"`
+	Record *kmsdpb.IssuedCertificate `protobuf:"bytes,3,opt,name=record,proto3" json:"record,omitempty"`
+}
+
+func (x *IssueCertificateResponse) Reset() {
+	*x = IssueCertificateResponse{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_proto_admin_proto_msgTypes[46]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *IssueCertificateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueCertificateResponse) ProtoMessage() {}
+
+func (x *IssueCertificateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_admin_proto_msgTypes[46]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueCertificateResponse.ProtoReflect.Descriptor instead.
+func (*IssueCertificateResponse) Descriptor() ([]byte, []int) {
+	return file_proto_admin_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *IssueCertificateResponse) GetCertificatePem() []byte {
+	if x != nil {
+		return x.CertificatePem
+	}
+	return nil
+}
+
+func (x *IssueCertificateResponse) GetKeyPem() []byte {
+	if x != nil {
+		return x.KeyPem
+	}
+	return nil
+}
+
+func (x *IssueCertificateResponse) GetRecord() *kmsdpb.IssuedCertificate {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+type ListCertificatesRequest struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+}
+
+func (x *ListCertificatesRequest) Reset() {
+	*x = ListCertificatesRequest{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_proto_admin_proto_msgTypes[47]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *ListCertificatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCertificatesRequest) ProtoMessage() {}
+
+func (x *ListCertificatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_admin_proto_msgTypes[47]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCertificatesRequest.ProtoReflect.Descriptor instead.
+func (*ListCertificatesRequest) Descriptor() ([]byte, []int) {
+	return file_proto_admin_proto_rawDescGZIP(), []int{47}
+}
+
+type ListCertificatesResponse struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	Certificates []*kmsdpb.IssuedCertificate `protobuf:"bytes,1,rep,name=certificates,proto3" json:"certificates,omitempty"`
+	// Fingerprint and subject of the issuing CA; empty when none is set.
+	AuthorityFingerprint string `protobuf:"bytes,2,opt,name=authority_fingerprint,json=authorityFingerprint,proto3" json:"authority_fingerprint,omitempty"`
+	AuthoritySubject     string `protobuf:"bytes,3,opt,name=authority_subject,json=authoritySubject,proto3" json:"authority_subject,omitempty"`
+}
+
+func (x *ListCertificatesResponse) Reset() {
+	*x = ListCertificatesResponse{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_proto_admin_proto_msgTypes[48]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *ListCertificatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCertificatesResponse) ProtoMessage() {}
+
+func (x *ListCertificatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_admin_proto_msgTypes[48]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCertificatesResponse.ProtoReflect.Descriptor instead.
+func (*ListCertificatesResponse) Descriptor() ([]byte, []int) {
+	return file_proto_admin_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ListCertificatesResponse) GetCertificates() []*kmsdpb.IssuedCertificate {
+	if x != nil {
+		return x.Certificates
+	}
+	return nil
+}
+
+func (x *ListCertificatesResponse) GetAuthorityFingerprint() string {
+	if x != nil {
+		return x.AuthorityFingerprint
+	}
+	return ""
+}
+
+func (x *ListCertificatesResponse) GetAuthoritySubject() string {
+	if x != nil {
+		return x.AuthoritySubject
+	}
+	return ""
+}
+
 var File_proto_admin_proto protoreflect.FileDescriptor
 
 var file_proto_admin_proto_rawDesc = []byte{
@@ -2793,7 +3180,59 @@ var file_proto_admin_proto_rawDesc = []byte{
 	0x74, 0x18, 0x02, 0x20, 0x01, 0x28, 0x09, 0x52, 0x06, 0x74, 0x65, 0x6e, 0x61, 0x6e, 0x74, 0x12,
 	0x12, 0x0a, 0x04, 0x72, 0x6f, 0x6c, 0x65, 0x18, 0x03, 0x20, 0x01, 0x28, 0x09, 0x52, 0x04, 0x72,
 	0x6f, 0x6c, 0x65, 0x12, 0x18, 0x0a, 0x07, 0x62, 0x69, 0x6e, 0x64, 0x69, 0x6e, 0x67, 0x18, 0x04,
-	0x20, 0x01, 0x28, 0x09, 0x52, 0x07, 0x62, 0x69, 0x6e, 0x64, 0x69, 0x6e, 0x67, 0x2a, 0xc7, 0x03,
+	0x20, 0x01, 0x28, 0x09, 0x52, 0x07, 0x62, 0x69, 0x6e, 0x64, 0x69, 0x6e, 0x67, 0x22, 0x62, 0x0a,
+	0x1e, 0x53, 0x65, 0x74, 0x43, 0x65, 0x72, 0x74, 0x69, 0x66, 0x69, 0x63, 0x61, 0x74, 0x65, 0x41,
+	0x75, 0x74, 0x68, 0x6f, 0x72, 0x69, 0x74, 0x79, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x12,
+	0x27, 0x0a, 0x0f, 0x63, 0x65, 0x72, 0x74, 0x69, 0x66, 0x69, 0x63, 0x61, 0x74, 0x65, 0x5f, 0x70,
+	0x65, 0x6d, 0x18, 0x01, 0x20, 0x01, 0x28, 0x0c, 0x52, 0x0e, 0x63, 0x65, 0x72, 0x74, 0x69, 0x66,
+	0x69, 0x63, 0x61, 0x74, 0x65, 0x50, 0x65, 0x6d, 0x12, 0x17, 0x0a, 0x07, 0x6b, 0x65, 0x79, 0x5f,
+	0x70, 0x65, 0x6d, 0x18, 0x02, 0x20, 0x01, 0x28, 0x0c, 0x52, 0x06, 0x6b, 0x65, 0x79, 0x50, 0x65,
+	0x6d, 0x22, 0x8c, 0x01, 0x0a, 0x1f, 0x53, 0x65, 0x74, 0x43, 0x65, 0x72, 0x74, 0x69, 0x66, 0x69,
+	0x63, 0x61, 0x74, 0x65, 0x41, 0x75, 0x74, 0x68, 0x6f, 0x72, 0x69, 0x74, 0x79, 0x52, 0x65, 0x73,
+	0x70, 0x6f, 0x6e, 0x73, 0x65, 0x12, 0x20, 0x0a, 0x0b, 0x66, 0x69, 0x6e, 0x67, 0x65, 0x72, 0x70,
+	0x72, 0x69, 0x6e, 0x74, 0x18, 0x01, 0x20, 0x01, 0x28, 0x09, 0x52, 0x0b, 0x66, 0x69, 0x6e, 0x67,
+	0x65, 0x72, 0x70, 0x72, 0x69, 0x6e, 0x74, 0x12, 0x18, 0x0a, 0x07, 0x73, 0x75, 0x62, 0x6a, 0x65,
+	0x63, 0x74, 0x18, 0x02, 0x20, 0x01, 0x28, 0x09, 0x52, 0x07, 0x73, 0x75, 0x62, 0x6a, 0x65, 0x63,
+	0x74, 0x12, 0x2d, 0x0a, 0x13, 0x6e, 0x6f, 0x74, 0x5f, 0x61, 0x66, 0x74, 0x65, 0x72, 0x5f, 0x75,
+	0x6e, 0x69, 0x78, 0x5f, 0x6e, 0x61, 0x6e, 0x6f, 0x18, 0x03, 0x20, 0x01, 0x28, 0x03, 0x52, 0x10,
+	0x6e, 0x6f, 0x74, 0x41, 0x66, 0x74, 0x65, 0x72, 0x55, 0x6e, 0x69, 0x78, 0x4e, 0x61, 0x6e, 0x6f,
+	0x22, 0xdd, 0x01, 0x0a, 0x17, 0x49, 0x73, 0x73, 0x75, 0x65, 0x43, 0x65, 0x72, 0x74, 0x69, 0x66,
+	0x69, 0x63, 0x61, 0x74, 0x65, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x12, 0x16, 0x0a, 0x06,
+	0x74, 0x65, 0x6e, 0x61, 0x6e, 0x74, 0x18, 0x01, 0x20, 0x01, 0x28, 0x09, 0x52, 0x06, 0x74, 0x65,
+	0x6e, 0x61, 0x6e, 0x74, 0x12, 0x12, 0x0a, 0x04, 0x72, 0x6f, 0x6c, 0x65, 0x18, 0x02, 0x20, 0x01,
+	0x28, 0x09, 0x52, 0x04, 0x72, 0x6f, 0x6c, 0x65, 0x12, 0x1f, 0x0a, 0x0b, 0x63, 0x6f, 0x6d, 0x6d,
+	0x6f, 0x6e, 0x5f, 0x6e, 0x61, 0x6d, 0x65, 0x18, 0x03, 0x20, 0x01, 0x28, 0x09, 0x52, 0x0a, 0x63,
+	0x6f, 0x6d, 0x6d, 0x6f, 0x6e, 0x4e, 0x61, 0x6d, 0x65, 0x12, 0x1b, 0x0a, 0x09, 0x64, 0x6e, 0x73,
+	0x5f, 0x6e, 0x61, 0x6d, 0x65, 0x73, 0x18, 0x04, 0x20, 0x03, 0x28, 0x09, 0x52, 0x08, 0x64, 0x6e,
+	0x73, 0x4e, 0x61, 0x6d, 0x65, 0x73, 0x12, 0x25, 0x0a, 0x0e, 0x76, 0x61, 0x6c, 0x69, 0x64, 0x69,
+	0x74, 0x79, 0x5f, 0x6e, 0x61, 0x6e, 0x6f, 0x73, 0x18, 0x05, 0x20, 0x01, 0x28, 0x03, 0x52, 0x0d,
+	0x76, 0x61, 0x6c, 0x69, 0x64, 0x69, 0x74, 0x79, 0x4e, 0x61, 0x6e, 0x6f, 0x73, 0x12, 0x17, 0x0a,
+	0x07, 0x63, 0x73, 0x72, 0x5f, 0x70, 0x65, 0x6d, 0x18, 0x06, 0x20, 0x01, 0x28, 0x0c, 0x52, 0x06,
+	0x63, 0x73, 0x72, 0x50, 0x65, 0x6d, 0x12, 0x18, 0x0a, 0x07, 0x62, 0x69, 0x6e, 0x64, 0x69, 0x6e,
+	0x67, 0x18, 0x07, 0x20, 0x01, 0x28, 0x09, 0x52, 0x07, 0x62, 0x69, 0x6e, 0x64, 0x69, 0x6e, 0x67,
+	0x22, 0x90, 0x01, 0x0a, 0x18, 0x49, 0x73, 0x73, 0x75, 0x65, 0x43, 0x65, 0x72, 0x74, 0x69, 0x66,
+	0x69, 0x63, 0x61, 0x74, 0x65, 0x52, 0x65, 0x73, 0x70, 0x6f, 0x6e, 0x73, 0x65, 0x12, 0x27, 0x0a,
+	0x0f, 0x63, 0x65, 0x72, 0x74, 0x69, 0x66, 0x69, 0x63, 0x61, 0x74, 0x65, 0x5f, 0x70, 0x65, 0x6d,
+	0x18, 0x01, 0x20, 0x01, 0x28, 0x0c, 0x52, 0x0e, 0x63, 0x65, 0x72, 0x74, 0x69, 0x66, 0x69, 0x63,
+	0x61, 0x74, 0x65, 0x50, 0x65, 0x6d, 0x12, 0x17, 0x0a, 0x07, 0x6b, 0x65, 0x79, 0x5f, 0x70, 0x65,
+	0x6d, 0x18, 0x02, 0x20, 0x01, 0x28, 0x0c, 0x52, 0x06, 0x6b, 0x65, 0x79, 0x50, 0x65, 0x6d, 0x12,
+	0x32, 0x0a, 0x06, 0x72, 0x65, 0x63, 0x6f, 0x72, 0x64, 0x18, 0x03, 0x20, 0x01, 0x28, 0x0b, 0x32,
+	0x1a, 0x2e, 0x6b, 0x6d, 0x73, 0x64, 0x2e, 0x76, 0x31, 0x2e, 0x49, 0x73, 0x73, 0x75, 0x65, 0x64,
+	0x43, 0x65, 0x72, 0x74, 0x69, 0x66, 0x69, 0x63, 0x61, 0x74, 0x65, 0x52, 0x06, 0x72, 0x65, 0x63,
+	0x6f, 0x72, 0x64, 0x22, 0x19, 0x0a, 0x17, 0x4c, 0x69, 0x73, 0x74, 0x43, 0x65, 0x72, 0x74, 0x69,
+	0x66, 0x69, 0x63, 0x61, 0x74, 0x65, 0x73, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x22, 0xbc,
+	0x01, 0x0a, 0x18, 0x4c, 0x69, 0x73, 0x74, 0x43, 0x65, 0x72, 0x74, 0x69, 0x66, 0x69, 0x63, 0x61,
+	0x74, 0x65, 0x73, 0x52, 0x65, 0x73, 0x70, 0x6f, 0x6e, 0x73, 0x65, 0x12, 0x3e, 0x0a, 0x0c, 0x63,
+	0x65, 0x72, 0x74, 0x69, 0x66, 0x69, 0x63, 0x61, 0x74, 0x65, 0x73, 0x18, 0x01, 0x20, 0x03, 0x28,
+	0x0b, 0x32, 0x1a, 0x2e, 0x6b, 0x6d, 0x73, 0x64, 0x2e, 0x76, 0x31, 0x2e, 0x49, 0x73, 0x73, 0x75,
+	0x65, 0x64, 0x43, 0x65, 0x72, 0x74, 0x69, 0x66, 0x69, 0x63, 0x61, 0x74, 0x65, 0x52, 0x0c, 0x63,
+	0x65, 0x72, 0x74, 0x69, 0x66, 0x69, 0x63, 0x61, 0x74, 0x65, 0x73, 0x12, 0x33, 0x0a, 0x15, 0x61,
+	0x75, 0x74, 0x68, 0x6f, 0x72, 0x69, 0x74, 0x79, 0x5f, 0x66, 0x69, 0x6e, 0x67, 0x65, 0x72, 0x70,
+	0x72, 0x69, 0x6e, 0x74, 0x18, 0x02, 0x20, 0x01, 0x28, 0x09, 0x52, 0x14, 0x61, 0x75, 0x74, 0x68,
+	0x6f, 0x72, 0x69, 0x74, 0x79, 0x46, 0x69, 0x6e, 0x67, 0x65, 0x72, 0x70, 0x72, 0x69, 0x6e, 0x74,
+	0x12, 0x2b, 0x0a, 0x11, 0x61, 0x75, 0x74, 0x68, 0x6f, 0x72, 0x69, 0x74, 0x79, 0x5f, 0x73, 0x75,
+	0x62, 0x6a, 0x65, 0x63, 0x74, 0x18, 0x03, 0x20, 0x01, 0x28, 0x09, 0x52, 0x10, 0x61, 0x75, 0x74,
+	0x68, 0x6f, 0x72, 0x69, 0x74, 0x79, 0x53, 0x75, 0x62, 0x6a, 0x65, 0x63, 0x74, 0x2a, 0xc7, 0x03,
 	0x0a, 0x0b, 0x45, 0x72, 0x72, 0x6f, 0x72, 0x52, 0x65, 0x61, 0x73, 0x6f, 0x6e, 0x12, 0x1c, 0x0a,
 	0x18, 0x45, 0x52, 0x52, 0x4f, 0x52, 0x5f, 0x52, 0x45, 0x41, 0x53, 0x4f, 0x4e, 0x5f, 0x55, 0x4e,
 	0x53, 0x50, 0x45, 0x43, 0x49, 0x46, 0x49, 0x45, 0x44, 0x10, 0x00, 0x12, 0x1b, 0x0a, 0x17, 0x45,
@@ -2822,7 +3261,7 @@ var file_proto_admin_proto_rawDesc = []byte{
 	0x5f, 0x52, 0x45, 0x41, 0x53, 0x4f, 0x4e, 0x5f, 0x57, 0x52, 0x4f, 0x4e, 0x47, 0x5f, 0x55, 0x4e,
 	0x53, 0x45, 0x41, 0x4c, 0x5f, 0x4b, 0x45, 0x59, 0x10, 0x0c, 0x12, 0x1b, 0x0a, 0x17, 0x45, 0x52,
 	0x52, 0x4f, 0x52, 0x5f, 0x52, 0x45, 0x41, 0x53, 0x4f, 0x4e, 0x5f, 0x4b, 0x45, 0x59, 0x5f, 0x49,
-	0x4e, 0x5f, 0x55, 0x53, 0x45, 0x10, 0x0d, 0x32, 0x99, 0x0d, 0x0a, 0x05, 0x41, 0x64, 0x6d, 0x69,
+	0x4e, 0x5f, 0x55, 0x53, 0x45, 0x10, 0x0d, 0x32, 0xdd, 0x0f, 0x0a, 0x05, 0x41, 0x64, 0x6d, 0x69,
 	0x6e, 0x12, 0x3f, 0x0a, 0x04, 0x4a, 0x6f, 0x69, 0x6e, 0x12, 0x1a, 0x2e, 0x6b, 0x6d, 0x73, 0x64,
 	0x2e, 0x61, 0x64, 0x6d, 0x69, 0x6e, 0x2e, 0x76, 0x31, 0x2e, 0x4a, 0x6f, 0x69, 0x6e, 0x52, 0x65,
 	0x71, 0x75, 0x65, 0x73, 0x74, 0x1a, 0x1b, 0x2e, 0x6b, 0x6d, 0x73, 0x64, 0x2e, 0x61, 0x64, 0x6d,
@@ -2928,10 +3367,30 @@ var file_proto_admin_proto_rawDesc = []byte{
 	0x74, 0x69, 0x74, 0x79, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x1a, 0x26, 0x2e, 0x6b, 0x6d,
 	0x73, 0x64, 0x2e, 0x61, 0x64, 0x6d, 0x69, 0x6e, 0x2e, 0x76, 0x31, 0x2e, 0x52, 0x65, 0x73, 0x6f,
 	0x6c, 0x76, 0x65, 0x49, 0x64, 0x65, 0x6e, 0x74, 0x69, 0x74, 0x79, 0x52, 0x65, 0x73, 0x70, 0x6f,
-	0x6e, 0x73, 0x65, 0x42, 0x24, 0x5a, 0x22, 0x67, 0x69, 0x74, 0x68, 0x75, 0x62, 0x2e, 0x63, 0x6f,
-	0x6d, 0x2f, 0x6b, 0x6d, 0x73, 0x64, 0x2f, 0x6b, 0x6d, 0x73, 0x64, 0x2f, 0x70, 0x72, 0x6f, 0x74,
-	0x6f, 0x2f, 0x61, 0x64, 0x6d, 0x69, 0x6e, 0x70, 0x62, 0x62, 0x06, 0x70, 0x72, 0x6f, 0x74, 0x6f,
-	0x33,
+	0x6e, 0x73, 0x65, 0x12, 0x78, 0x0a, 0x17, 0x53, 0x65, 0x74, 0x43, 0x65, 0x72, 0x74, 0x69, 0x66,
+	0x69, 0x63, 0x61, 0x74, 0x65, 0x41, 0x75, 0x74, 0x68, 0x6f, 0x72, 0x69, 0x74, 0x79, 0x12, 0x2d,
+	0x2e, 0x6b, 0x6d, 0x73, 0x64, 0x2e, 0x61, 0x64, 0x6d, 0x69, 0x6e, 0x2e, 0x76, 0x31, 0x2e, 0x53,
+	0x65, 0x74, 0x43, 0x65, 0x72, 0x74, 0x69, 0x66, 0x69, 0x63, 0x61, 0x74, 0x65, 0x41, 0x75, 0x74,
+	0x68, 0x6f, 0x72, 0x69, 0x74, 0x79, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x1a, 0x2e, 0x2e,
+	0x6b, 0x6d, 0x73, 0x64, 0x2e, 0x61, 0x64, 0x6d, 0x69, 0x6e, 0x2e, 0x76, 0x31, 0x2e, 0x53, 0x65,
+	0x74, 0x43, 0x65, 0x72, 0x74, 0x69, 0x66, 0x69, 0x63, 0x61, 0x74, 0x65, 0x41, 0x75, 0x74, 0x68,
+	0x6f, 0x72, 0x69, 0x74, 0x79, 0x52, 0x65, 0x73, 0x70, 0x6f, 0x6e, 0x73, 0x65, 0x12, 0x63, 0x0a,
+	0x10, 0x49, 0x73, 0x73, 0x75, 0x65, 0x43, 0x65, 0x72, 0x74, 0x69, 0x66, 0x69, 0x63, 0x61, 0x74,
+	0x65, 0x12, 0x26, 0x2e, 0x6b, 0x6d, 0x73, 0x64, 0x2e, 0x61, 0x64, 0x6d, 0x69, 0x6e, 0x2e, 0x76,
+	0x31, 0x2e, 0x49, 0x73, 0x73, 0x75, 0x65, 0x43, 0x65, 0x72, 0x74, 0x69, 0x66, 0x69, 0x63, 0x61,
+	0x74, 0x65, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x1a, 0x27, 0x2e, 0x6b, 0x6d, 0x73, 0x64,
+	0x2e, 0x61, 0x64, 0x6d, 0x69, 0x6e, 0x2e, 0x76, 0x31, 0x2e, 0x49, 0x73, 0x73, 0x75, 0x65, 0x43,
+	0x65, 0x72, 0x74, 0x69, 0x66, 0x69, 0x63, 0x61, 0x74, 0x65, 0x52, 0x65, 0x73, 0x70, 0x6f, 0x6e,
+	0x73, 0x65, 0x12, 0x63, 0x0a, 0x10, 0x4c, 0x69, 0x73, 0x74, 0x43, 0x65, 0x72, 0x74, 0x69, 0x66,
+	0x69, 0x63, 0x61, 0x74, 0x65, 0x73, 0x12, 0x26, 0x2e, 0x6b, 0x6d, 0x73, 0x64, 0x2e, 0x61, 0x64,
+	0x6d, 0x69, 0x6e, 0x2e, 0x76, 0x31, 0x2e, 0x4c, 0x69, 0x73, 0x74, 0x43, 0x65, 0x72, 0x74, 0x69,
+	0x66, 0x69, 0x63, 0x61, 0x74, 0x65, 0x73, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x1a, 0x27,
+	0x2e, 0x6b, 0x6d, 0x73, 0x64, 0x2e, 0x61, 0x64, 0x6d, 0x69, 0x6e, 0x2e, 0x76, 0x31, 0x2e, 0x4c,
+	0x69, 0x73, 0x74, 0x43, 0x65, 0x72, 0x74, 0x69, 0x66, 0x69, 0x63, 0x61, 0x74, 0x65, 0x73, 0x52,
+	0x65, 0x73, 0x70, 0x6f, 0x6e, 0x73, 0x65, 0x42, 0x24, 0x5a, 0x22, 0x67, 0x69, 0x74, 0x68, 0x75,
+	0x62, 0x2e, 0x63, 0x6f, 0x6d, 0x2f, 0x6b, 0x6d, 0x73, 0x64, 0x2f, 0x6b, 0x6d, 0x73, 0x64, 0x2f,
+	0x70, 0x72, 0x6f, 0x74, 0x6f, 0x2f, 0x61, 0x64, 0x6d, 0x69, 0x6e, 0x70, 0x62, 0x62, 0x06, 0x70,
+	0x72, 0x6f, 0x74, 0x6f, 0x33,
 }
 
 var (
@@ -2947,107 +3406,122 @@ func file_proto_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_proto_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_proto_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_proto_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_proto_admin_proto_goTypes = []interface{}{
-	(ErrorReason)(0),                   // 0: kmsd.admin.v1.ErrorReason
-	(*JoinRequest)(nil),                // 1: kmsd.admin.v1.JoinRequest
-	(*CreateJoinTokenRequest)(nil),     // 2: kmsd.admin.v1.CreateJoinTokenRequest
-	(*CreateJoinTokenResponse)(nil),    // 3: kmsd.admin.v1.CreateJoinTokenResponse
-	(*JoinResponse)(nil),               // 4: kmsd.admin.v1.JoinResponse
-	(*RemoveRequest)(nil),              // 5: kmsd.admin.v1.RemoveRequest
-	(*RemoveResponse)(nil),             // 6: kmsd.admin.v1.RemoveResponse
-	(*MembersRequest)(nil),             // 7: kmsd.admin.v1.MembersRequest
-	(*MembersResponse)(nil),            // 8: kmsd.admin.v1.MembersResponse
-	(*Member)(nil),                     // 9: kmsd.admin.v1.Member
-	(*StatusRequest)(nil),              // 10: kmsd.admin.v1.StatusRequest
-	(*StatusResponse)(nil),             // 11: kmsd.admin.v1.StatusResponse
-	(*TransferLeadershipRequest)(nil),  // 12: kmsd.admin.v1.TransferLeadershipRequest
-	(*TransferLeadershipResponse)(nil), // 13: kmsd.admin.v1.TransferLeadershipResponse
-	(*SnapshotRequest)(nil),            // 14: kmsd.admin.v1.SnapshotRequest
-	(*SnapshotChunk)(nil),              // 15: kmsd.admin.v1.SnapshotChunk
-	(*RestoreChunk)(nil),               // 16: kmsd.admin.v1.RestoreChunk
-	(*InspectSnapshotResponse)(nil),    // 17: kmsd.admin.v1.InspectSnapshotResponse
-	(*SealStatusRequest)(nil),          // 18: kmsd.admin.v1.SealStatusRequest
-	(*SealStatusResponse)(nil),         // 19: kmsd.admin.v1.SealStatusResponse
-	(*UnsealRequest)(nil),              // 20: kmsd.admin.v1.UnsealRequest
-	(*UnsealResponse)(nil),             // 21: kmsd.admin.v1.UnsealResponse
-	(*SealRequest)(nil),                // 22: kmsd.admin.v1.SealRequest
-	(*SealResponse)(nil),               // 23: kmsd.admin.v1.SealResponse
-	(*RotateKeyRequest)(nil),           // 24: kmsd.admin.v1.RotateKeyRequest
-	(*RotateKeyResponse)(nil),          // 25: kmsd.admin.v1.RotateKeyResponse
-	(*RewrapRequest)(nil),              // 26: kmsd.admin.v1.RewrapRequest
-	(*RewrapProgress)(nil),             // 27: kmsd.admin.v1.RewrapProgress
-	(*RetireKeyRequest)(nil),           // 28: kmsd.admin.v1.RetireKeyRequest
-	(*RetireKeyResponse)(nil),          // 29: kmsd.admin.v1.RetireKeyResponse
-	(*KeyringRequest)(nil),             // 30: kmsd.admin.v1.KeyringRequest
-	(*KeyringResponse)(nil),            // 31: kmsd.admin.v1.KeyringResponse
-	(*KeyVersion)(nil),                 // 32: kmsd.admin.v1.KeyVersion
-	(*RestoreResponse)(nil),            // 33: kmsd.admin.v1.RestoreResponse
-	(*ListPolicyRequest)(nil),          // 34: kmsd.admin.v1.ListPolicyRequest
-	(*ListPolicyResponse)(nil),         // 35: kmsd.admin.v1.ListPolicyResponse
-	(*GetPolicyRequest)(nil),           // 36: kmsd.admin.v1.GetPolicyRequest
-	(*GetPolicyResponse)(nil),          // 37: kmsd.admin.v1.GetPolicyResponse
-	(*SetPolicyRequest)(nil),           // 38: kmsd.admin.v1.SetPolicyRequest
-	(*SetPolicyResponse)(nil),          // 39: kmsd.admin.v1.SetPolicyResponse
-	(*DeletePolicyRequest)(nil),        // 40: kmsd.admin.v1.DeletePolicyRequest
-	(*DeletePolicyResponse)(nil),       // 41: kmsd.admin.v1.DeletePolicyResponse
-	(*ResolveIdentityRequest)(nil),     // 42: kmsd.admin.v1.ResolveIdentityRequest
-	(*ResolveIdentityResponse)(nil),    // 43: kmsd.admin.v1.ResolveIdentityResponse
-	(*kmsdpb.PolicyEntry)(nil),         // 44: kmsd.v1.PolicyEntry
+	(ErrorReason)(0),                        // 0: kmsd.admin.v1.ErrorReason
+	(*JoinRequest)(nil),                     // 1: kmsd.admin.v1.JoinRequest
+	(*CreateJoinTokenRequest)(nil),          // 2: kmsd.admin.v1.CreateJoinTokenRequest
+	(*CreateJoinTokenResponse)(nil),         // 3: kmsd.admin.v1.CreateJoinTokenResponse
+	(*JoinResponse)(nil),                    // 4: kmsd.admin.v1.JoinResponse
+	(*RemoveRequest)(nil),                   // 5: kmsd.admin.v1.RemoveRequest
+	(*RemoveResponse)(nil),                  // 6: kmsd.admin.v1.RemoveResponse
+	(*MembersRequest)(nil),                  // 7: kmsd.admin.v1.MembersRequest
+	(*MembersResponse)(nil),                 // 8: kmsd.admin.v1.MembersResponse
+	(*Member)(nil),                          // 9: kmsd.admin.v1.Member
+	(*StatusRequest)(nil),                   // 10: kmsd.admin.v1.StatusRequest
+	(*StatusResponse)(nil),                  // 11: kmsd.admin.v1.StatusResponse
+	(*TransferLeadershipRequest)(nil),       // 12: kmsd.admin.v1.TransferLeadershipRequest
+	(*TransferLeadershipResponse)(nil),      // 13: kmsd.admin.v1.TransferLeadershipResponse
+	(*SnapshotRequest)(nil),                 // 14: kmsd.admin.v1.SnapshotRequest
+	(*SnapshotChunk)(nil),                   // 15: kmsd.admin.v1.SnapshotChunk
+	(*RestoreChunk)(nil),                    // 16: kmsd.admin.v1.RestoreChunk
+	(*InspectSnapshotResponse)(nil),         // 17: kmsd.admin.v1.InspectSnapshotResponse
+	(*SealStatusRequest)(nil),               // 18: kmsd.admin.v1.SealStatusRequest
+	(*SealStatusResponse)(nil),              // 19: kmsd.admin.v1.SealStatusResponse
+	(*UnsealRequest)(nil),                   // 20: kmsd.admin.v1.UnsealRequest
+	(*UnsealResponse)(nil),                  // 21: kmsd.admin.v1.UnsealResponse
+	(*SealRequest)(nil),                     // 22: kmsd.admin.v1.SealRequest
+	(*SealResponse)(nil),                    // 23: kmsd.admin.v1.SealResponse
+	(*RotateKeyRequest)(nil),                // 24: kmsd.admin.v1.RotateKeyRequest
+	(*RotateKeyResponse)(nil),               // 25: kmsd.admin.v1.RotateKeyResponse
+	(*RewrapRequest)(nil),                   // 26: kmsd.admin.v1.RewrapRequest
+	(*RewrapProgress)(nil),                  // 27: kmsd.admin.v1.RewrapProgress
+	(*RetireKeyRequest)(nil),                // 28: kmsd.admin.v1.RetireKeyRequest
+	(*RetireKeyResponse)(nil),               // 29: kmsd.admin.v1.RetireKeyResponse
+	(*KeyringRequest)(nil),                  // 30: kmsd.admin.v1.KeyringRequest
+	(*KeyringResponse)(nil),                 // 31: kmsd.admin.v1.KeyringResponse
+	(*KeyVersion)(nil),                      // 32: kmsd.admin.v1.KeyVersion
+	(*RestoreResponse)(nil),                 // 33: kmsd.admin.v1.RestoreResponse
+	(*ListPolicyRequest)(nil),               // 34: kmsd.admin.v1.ListPolicyRequest
+	(*ListPolicyResponse)(nil),              // 35: kmsd.admin.v1.ListPolicyResponse
+	(*GetPolicyRequest)(nil),                // 36: kmsd.admin.v1.GetPolicyRequest
+	(*GetPolicyResponse)(nil),               // 37: kmsd.admin.v1.GetPolicyResponse
+	(*SetPolicyRequest)(nil),                // 38: kmsd.admin.v1.SetPolicyRequest
+	(*SetPolicyResponse)(nil),               // 39: kmsd.admin.v1.SetPolicyResponse
+	(*DeletePolicyRequest)(nil),             // 40: kmsd.admin.v1.DeletePolicyRequest
+	(*DeletePolicyResponse)(nil),            // 41: kmsd.admin.v1.DeletePolicyResponse
+	(*ResolveIdentityRequest)(nil),          // 42: kmsd.admin.v1.ResolveIdentityRequest
+	(*ResolveIdentityResponse)(nil),         // 43: kmsd.admin.v1.ResolveIdentityResponse
+	(*SetCertificateAuthorityRequest)(nil),  // 44: kmsd.admin.v1.SetCertificateAuthorityRequest
+	(*SetCertificateAuthorityResponse)(nil), // 45: kmsd.admin.v1.SetCertificateAuthorityResponse
+	(*IssueCertificateRequest)(nil),         // 46: kmsd.admin.v1.IssueCertificateRequest
+	(*IssueCertificateResponse)(nil),        // 47: kmsd.admin.v1.IssueCertificateResponse
+	(*ListCertificatesRequest)(nil),         // 48: kmsd.admin.v1.ListCertificatesRequest
+	(*ListCertificatesResponse)(nil),        // 49: kmsd.admin.v1.ListCertificatesResponse
+	(*kmsdpb.PolicyEntry)(nil),              // 50: kmsd.v1.PolicyEntry
+	(*kmsdpb.IssuedCertificate)(nil),        // 51: kmsd.v1.IssuedCertificate
 }
 var file_proto_admin_proto_depIdxs = []int32{
 	9,  // 0: kmsd.admin.v1.MembersResponse.members:type_name -> kmsd.admin.v1.Member
 	32, // 1: kmsd.admin.v1.KeyringResponse.versions:type_name -> kmsd.admin.v1.KeyVersion
-	44, // 2: kmsd.admin.v1.ListPolicyResponse.entries:type_name -> kmsd.v1.PolicyEntry
-	44, // 3: kmsd.admin.v1.GetPolicyResponse.entry:type_name -> kmsd.v1.PolicyEntry
-	44, // 4: kmsd.admin.v1.SetPolicyRequest.entries:type_name -> kmsd.v1.PolicyEntry
-	1,  // 5: kmsd.admin.v1.Admin.Join:input_type -> kmsd.admin.v1.JoinRequest
-	2,  // 6: kmsd.admin.v1.Admin.CreateJoinToken:input_type -> kmsd.admin.v1.CreateJoinTokenRequest
-	5,  // 7: kmsd.admin.v1.Admin.Remove:input_type -> kmsd.admin.v1.RemoveRequest
-	7,  // 8: kmsd.admin.v1.Admin.Members:input_type -> kmsd.admin.v1.MembersRequest
-	10, // 9: kmsd.admin.v1.Admin.Status:input_type -> kmsd.admin.v1.StatusRequest
-	12, // 10: kmsd.admin.v1.Admin.TransferLeadership:input_type -> kmsd.admin.v1.TransferLeadershipRequest
-	14, // 11: kmsd.admin.v1.Admin.Snapshot:input_type -> kmsd.admin.v1.SnapshotRequest
-	16, // 12: kmsd.admin.v1.Admin.Restore:input_type -> kmsd.admin.v1.RestoreChunk
-	16, // 13: kmsd.admin.v1.Admin.InspectSnapshot:input_type -> kmsd.admin.v1.RestoreChunk
-	18, // 14: kmsd.admin.v1.Admin.SealStatus:input_type -> kmsd.admin.v1.SealStatusRequest
-	20, // 15: kmsd.admin.v1.Admin.Unseal:input_type -> kmsd.admin.v1.UnsealRequest
-	22, // 16: kmsd.admin.v1.Admin.Seal:input_type -> kmsd.admin.v1.SealRequest
-	24, // 17: kmsd.admin.v1.Admin.RotateKey:input_type -> kmsd.admin.v1.RotateKeyRequest
-	26, // 18: kmsd.admin.v1.Admin.Rewrap:input_type -> kmsd.admin.v1.RewrapRequest
-	28, // 19: kmsd.admin.v1.Admin.RetireKey:input_type -> kmsd.admin.v1.RetireKeyRequest
-	30, // 20: kmsd.admin.v1.Admin.Keyring:input_type -> kmsd.admin.v1.KeyringRequest
-	34, // 21: kmsd.admin.v1.Admin.ListPolicy:input_type -> kmsd.admin.v1.ListPolicyRequest
-	36, // 22: kmsd.admin.v1.Admin.GetPolicy:input_type -> kmsd.admin.v1.GetPolicyRequest
-	38, // 23: kmsd.admin.v1.Admin.SetPolicy:input_type -> kmsd.admin.v1.SetPolicyRequest
-	40, // 24: kmsd.admin.v1.Admin.DeletePolicy:input_type -> kmsd.admin.v1.DeletePolicyRequest
-	42, // 25: kmsd.admin.v1.Admin.ResolveIdentity:input_type -> kmsd.admin.v1.ResolveIdentityRequest
-	4,  // 26: kmsd.admin.v1.Admin.Join:output_type -> kmsd.admin.v1.JoinResponse
-	3,  // 27: kmsd.admin.v1.Admin.CreateJoinToken:output_type -> kmsd.admin.v1.CreateJoinTokenResponse
-	6,  // 28: kmsd.admin.v1.Admin.Remove:output_type -> kmsd.admin.v1.RemoveResponse
-	8,  // 29: kmsd.admin.v1.Admin.Members:output_type -> kmsd.admin.v1.MembersResponse
-	11, // 30: kmsd.admin.v1.Admin.Status:output_type -> kmsd.admin.v1.StatusResponse
-	13, // 31: kmsd.admin.v1.Admin.TransferLeadership:output_type -> kmsd.admin.v1.TransferLeadershipResponse
-	15, // 32: kmsd.admin.v1.Admin.Snapshot:output_type -> kmsd.admin.v1.SnapshotChunk
-	33, // 33: kmsd.admin.v1.Admin.Restore:output_type -> kmsd.admin.v1.RestoreResponse
-	17, // 34: kmsd.admin.v1.Admin.InspectSnapshot:output_type -> kmsd.admin.v1.InspectSnapshotResponse
-	19, // 35: kmsd.admin.v1.Admin.SealStatus:output_type -> kmsd.admin.v1.SealStatusResponse
-	21, // 36: kmsd.admin.v1.Admin.Unseal:output_type -> kmsd.admin.v1.UnsealResponse
-	23, // 37: kmsd.admin.v1.Admin.Seal:output_type -> kmsd.admin.v1.SealResponse
-	25, // 38: kmsd.admin.v1.Admin.RotateKey:output_type -> kmsd.admin.v1.RotateKeyResponse
-	27, // 39: kmsd.admin.v1.Admin.Rewrap:output_type -> kmsd.admin.v1.RewrapProgress
-	29, // 40: kmsd.admin.v1.Admin.RetireKey:output_type -> kmsd.admin.v1.RetireKeyResponse
-	31, // 41: kmsd.admin.v1.Admin.Keyring:output_type -> kmsd.admin.v1.KeyringResponse
-	35, // 42: kmsd.admin.v1.Admin.ListPolicy:output_type -> kmsd.admin.v1.ListPolicyResponse
-	37, // 43: kmsd.admin.v1.Admin.GetPolicy:output_type -> kmsd.admin.v1.GetPolicyResponse
-	39, // 44: kmsd.admin.v1.Admin.SetPolicy:output_type -> kmsd.admin.v1.SetPolicyResponse
-	41, // 45: kmsd.admin.v1.Admin.DeletePolicy:output_type -> kmsd.admin.v1.DeletePolicyResponse
-	43, // 46: kmsd.admin.v1.Admin.ResolveIdentity:output_type -> kmsd.admin.v1.ResolveIdentityResponse
-	26, // [26:47] is the sub-list for method output_type
-	5,  // [5:26] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	50, // 2: kmsd.admin.v1.ListPolicyResponse.entries:type_name -> kmsd.v1.PolicyEntry
+	50, // 3: kmsd.admin.v1.GetPolicyResponse.entry:type_name -> kmsd.v1.PolicyEntry
+	50, // 4: kmsd.admin.v1.SetPolicyRequest.entries:type_name -> kmsd.v1.PolicyEntry
+	51, // 5: kmsd.admin.v1.IssueCertificateResponse.record:type_name -> kmsd.v1.IssuedCertificate
+	51, // 6: kmsd.admin.v1.ListCertificatesResponse.certificates:type_name -> kmsd.v1.IssuedCertificate
+	1,  // 7: kmsd.admin.v1.Admin.Join:input_type -> kmsd.admin.v1.JoinRequest
+	2,  // 8: kmsd.admin.v1.Admin.CreateJoinToken:input_type -> kmsd.admin.v1.CreateJoinTokenRequest
+	5,  // 9: kmsd.admin.v1.Admin.Remove:input_type -> kmsd.admin.v1.RemoveRequest
+	7,  // 10: kmsd.admin.v1.Admin.Members:input_type -> kmsd.admin.v1.MembersRequest
+	10, // 11: kmsd.admin.v1.Admin.Status:input_type -> kmsd.admin.v1.StatusRequest
+	12, // 12: kmsd.admin.v1.Admin.TransferLeadership:input_type -> kmsd.admin.v1.TransferLeadershipRequest
+	14, // 13: kmsd.admin.v1.Admin.Snapshot:input_type -> kmsd.admin.v1.SnapshotRequest
+	16, // 14: kmsd.admin.v1.Admin.Restore:input_type -> kmsd.admin.v1.RestoreChunk
+	16, // 15: kmsd.admin.v1.Admin.InspectSnapshot:input_type -> kmsd.admin.v1.RestoreChunk
+	18, // 16: kmsd.admin.v1.Admin.SealStatus:input_type -> kmsd.admin.v1.SealStatusRequest
+	20, // 17: kmsd.admin.v1.Admin.Unseal:input_type -> kmsd.admin.v1.UnsealRequest
+	22, // 18: kmsd.admin.v1.Admin.Seal:input_type -> kmsd.admin.v1.SealRequest
+	24, // 19: kmsd.admin.v1.Admin.RotateKey:input_type -> kmsd.admin.v1.RotateKeyRequest
+	26, // 20: kmsd.admin.v1.Admin.Rewrap:input_type -> kmsd.admin.v1.RewrapRequest
+	28, // 21: kmsd.admin.v1.Admin.RetireKey:input_type -> kmsd.admin.v1.RetireKeyRequest
+	30, // 22: kmsd.admin.v1.Admin.Keyring:input_type -> kmsd.admin.v1.KeyringRequest
+	34, // 23: kmsd.admin.v1.Admin.ListPolicy:input_type -> kmsd.admin.v1.ListPolicyRequest
+	36, // 24: kmsd.admin.v1.Admin.GetPolicy:input_type -> kmsd.admin.v1.GetPolicyRequest
+	38, // 25: kmsd.admin.v1.Admin.SetPolicy:input_type -> kmsd.admin.v1.SetPolicyRequest
+	40, // 26: kmsd.admin.v1.Admin.DeletePolicy:input_type -> kmsd.admin.v1.DeletePolicyRequest
+	42, // 27: kmsd.admin.v1.Admin.ResolveIdentity:input_type -> kmsd.admin.v1.ResolveIdentityRequest
+	44, // 28: kmsd.admin.v1.Admin.SetCertificateAuthority:input_type -> kmsd.admin.v1.SetCertificateAuthorityRequest
+	46, // 29: kmsd.admin.v1.Admin.IssueCertificate:input_type -> kmsd.admin.v1.IssueCertificateRequest
+	48, // 30: kmsd.admin.v1.Admin.ListCertificates:input_type -> kmsd.admin.v1.ListCertificatesRequest
+	4,  // 31: kmsd.admin.v1.Admin.Join:output_type -> kmsd.admin.v1.JoinResponse
+	3,  // 32: kmsd.admin.v1.Admin.CreateJoinToken:output_type -> kmsd.admin.v1.CreateJoinTokenResponse
+	6,  // 33: kmsd.admin.v1.Admin.Remove:output_type -> kmsd.admin.v1.RemoveResponse
+	8,  // 34: kmsd.admin.v1.Admin.Members:output_type -> kmsd.admin.v1.MembersResponse
+	11, // 35: kmsd.admin.v1.Admin.Status:output_type -> kmsd.admin.v1.StatusResponse
+	13, // 36: kmsd.admin.v1.Admin.TransferLeadership:output_type -> kmsd.admin.v1.TransferLeadershipResponse
+	15, // 37: kmsd.admin.v1.Admin.Snapshot:output_type -> kmsd.admin.v1.SnapshotChunk
+	33, // 38: kmsd.admin.v1.Admin.Restore:output_type -> kmsd.admin.v1.RestoreResponse
+	17, // 39: kmsd.admin.v1.Admin.InspectSnapshot:output_type -> kmsd.admin.v1.InspectSnapshotResponse
+	19, // 40: kmsd.admin.v1.Admin.SealStatus:output_type -> kmsd.admin.v1.SealStatusResponse
+	21, // 41: kmsd.admin.v1.Admin.Unseal:output_type -> kmsd.admin.v1.UnsealResponse
+	23, // 42: kmsd.admin.v1.Admin.Seal:output_type -> kmsd.admin.v1.SealResponse
+	25, // 43: kmsd.admin.v1.Admin.RotateKey:output_type -> kmsd.admin.v1.RotateKeyResponse
+	27, // 44: kmsd.admin.v1.Admin.Rewrap:output_type -> kmsd.admin.v1.RewrapProgress
+	29, // 45: kmsd.admin.v1.Admin.RetireKey:output_type -> kmsd.admin.v1.RetireKeyResponse
+	31, // 46: kmsd.admin.v1.Admin.Keyring:output_type -> kmsd.admin.v1.KeyringResponse
+	35, // 47: kmsd.admin.v1.Admin.ListPolicy:output_type -> kmsd.admin.v1.ListPolicyResponse
+	37, // 48: kmsd.admin.v1.Admin.GetPolicy:output_type -> kmsd.admin.v1.GetPolicyResponse
+	39, // 49: kmsd.admin.v1.Admin.SetPolicy:output_type -> kmsd.admin.v1.SetPolicyResponse
+	41, // 50: kmsd.admin.v1.Admin.DeletePolicy:output_type -> kmsd.admin.v1.DeletePolicyResponse
+	43, // 51: kmsd.admin.v1.Admin.ResolveIdentity:output_type -> kmsd.admin.v1.ResolveIdentityResponse
+	45, // 52: kmsd.admin.v1.Admin.SetCertificateAuthority:output_type -> kmsd.admin.v1.SetCertificateAuthorityResponse
+	47, // 53: kmsd.admin.v1.Admin.IssueCertificate:output_type -> kmsd.admin.v1.IssueCertificateResponse
+	49, // 54: kmsd.admin.v1.Admin.ListCertificates:output_type -> kmsd.admin.v1.ListCertificatesResponse
+	31, // [31:55] is the sub-list for method output_type
+	7,  // [7:31] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_proto_admin_proto_init() }
@@ -3572,6 +4046,78 @@ func file_proto_admin_proto_init() {
 				return nil
 			}
 		}
+		file_proto_admin_proto_msgTypes[43].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*SetCertificateAuthorityRequest); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_proto_admin_proto_msgTypes[44].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*SetCertificateAuthorityResponse); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_proto_admin_proto_msgTypes[45].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*IssueCertificateRequest); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_proto_admin_proto_msgTypes[46].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*IssueCertificateResponse); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_proto_admin_proto_msgTypes[47].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*ListCertificatesRequest); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_proto_admin_proto_msgTypes[48].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*ListCertificatesResponse); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
 	}
 	file_proto_admin_proto_msgTypes[19].OneofWrappers = []interface{}{
 		(*UnsealRequest_Passphrase)(nil),
@@ -3584,7 +4130,7 @@ func file_proto_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: file_proto_admin_proto_rawDesc,
 			NumEnums:      1,
-			NumMessages:   43,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

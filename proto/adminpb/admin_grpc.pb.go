@@ -70,6 +70,15 @@ type AdminClient interface {
 	// ResolveIdentity says which binding, tenant and role the policy gives a
 	// client certificate.
 	ResolveIdentity(ctx context.Context, in *ResolveIdentityRequest, opts ...grpc.CallOption) (*ResolveIdentityResponse, error)
+	// SetCertificateAuthority gives the cluster the CA (an operator's CA or
+	// intermediate, which the nodes' client CA bundle must trust) with which
+	// IssueCertificate signs client certificates.
+	SetCertificateAuthority(ctx context.Context, in *SetCertificateAuthorityRequest, opts ...grpc.CallOption) (*SetCertificateAuthorityResponse, error)
+	// IssueCertificate issues a client certificate for a tenant and role
+	// (with a new key, or for a CSR) and sets the policy binding for it.
+	IssueCertificate(ctx context.Context, in *IssueCertificateRequest, opts ...grpc.CallOption) (*IssueCertificateResponse, error)
+	// ListCertificates lists the certificates the cluster issued.
+	ListCertificates(ctx context.Context, in *ListCertificatesRequest, opts ...grpc.CallOption) (*ListCertificatesResponse, error)
 }
 
 type adminClient struct {
@@ -365,6 +374,33 @@ func (c *adminClient) ResolveIdentity(ctx context.Context, in *ResolveIdentityRe
 	return out, nil
 }
 
+func (c *adminClient) SetCertificateAuthority(ctx context.Context, in *SetCertificateAuthorityRequest, opts ...grpc.CallOption) (*SetCertificateAuthorityResponse, error) {
+	out := new(SetCertificateAuthorityResponse)
+	err := c.cc.Invoke(ctx, "/kmsd.admin.v1.Admin/SetCertificateAuthority", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) IssueCertificate(ctx context.Context, in *IssueCertificateRequest, opts ...grpc.CallOption) (*IssueCertificateResponse, error) {
+	out := new(IssueCertificateResponse)
+	err := c.cc.Invoke(ctx, "/kmsd.admin.v1.Admin/IssueCertificate", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) ListCertificates(ctx context.Context, in *ListCertificatesRequest, opts ...grpc.CallOption) (*ListCertificatesResponse, error) {
+	out := new(ListCertificatesResponse)
+	err := c.cc.Invoke(ctx, "/kmsd.admin.v1.Admin/ListCertificates", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility
@@ -422,6 +458,15 @@ type AdminServer interface {
 	// ResolveIdentity says which binding, tenant and role the policy gives a
 	// client certificate.
 	ResolveIdentity(context.Context, *ResolveIdentityRequest) (*ResolveIdentityResponse, error)
+	// SetCertificateAuthority gives the cluster the CA (an operator's CA or
+	// intermediate, which the nodes' client CA bundle must trust) with which
+	// IssueCertificate signs client certificates.
+	SetCertificateAuthority(context.Context, *SetCertificateAuthorityRequest) (*SetCertificateAuthorityResponse, error)
+	// IssueCertificate issues a client certificate for a tenant and role
+	// (with a new key, or for a CSR) and sets the policy binding for it.
+	IssueCertificate(context.Context, *IssueCertificateRequest) (*IssueCertificateResponse, error)
+	// ListCertificates lists the certificates the cluster issued.
+	ListCertificates(context.Context, *ListCertificatesRequest) (*ListCertificatesResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -491,6 +536,15 @@ func (UnimplementedAdminServer) DeletePolicy(context.Context, *DeletePolicyReque
 }
 func (UnimplementedAdminServer) ResolveIdentity(context.Context, *ResolveIdentityRequest) (*ResolveIdentityResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ResolveIdentity not implemented")
+}
+func (UnimplementedAdminServer) SetCertificateAuthority(context.Context, *SetCertificateAuthorityRequest) (*SetCertificateAuthorityResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SetCertificateAuthority not implemented")
+}
+func (UnimplementedAdminServer) IssueCertificate(context.Context, *IssueCertificateRequest) (*IssueCertificateResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method IssueCertificate not implemented")
+}
+func (UnimplementedAdminServer) ListCertificates(context.Context, *ListCertificatesRequest) (*ListCertificatesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListCertificates not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 
@@ -905,6 +959,60 @@ func _Admin_ResolveIdentity_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_SetCertificateAuthority_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetCertificateAuthorityRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).SetCertificateAuthority(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/kmsd.admin.v1.Admin/SetCertificateAuthority",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).SetCertificateAuthority(ctx, req.(*SetCertificateAuthorityRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_IssueCertificate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IssueCertificateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).IssueCertificate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/kmsd.admin.v1.Admin/IssueCertificate",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).IssueCertificate(ctx, req.(*IssueCertificateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_ListCertificates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCertificatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).ListCertificates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/kmsd.admin.v1.Admin/ListCertificates",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).ListCertificates(ctx, req.(*ListCertificatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _Admin_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "kmsd.admin.v1.Admin",
 	HandlerType: (*AdminServer)(nil),
@@ -976,6 +1084,18 @@ var _Admin_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ResolveIdentity",
 			Handler:    _Admin_ResolveIdentity_Handler,
+		},
+		{
+			MethodName: "SetCertificateAuthority",
+			Handler:    _Admin_SetCertificateAuthority_Handler,
+		},
+		{
+			MethodName: "IssueCertificate",
+			Handler:    _Admin_IssueCertificate_Handler,
+		},
+		{
+			MethodName: "ListCertificates",
+			Handler:    _Admin_ListCertificates_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
