@@ -11,6 +11,14 @@
 // items, a token bucket per identity, concurrent key-pair generations and
 // the identifiers one Locate returns (limits.go).
 //
+// Every batch item, also one refused with its whole message, writes one
+// line to the audit log (audit.go, Config.Audit): identity, tenant and role
+// (principalOf), operation, the object ids the request named and the
+// response returned, the Result Reason's name, the request id, the item's
+// index and the client's address; never a payload. When the log cannot be
+// written and the node fails closed, items are not run, and an item that
+// ran answers General Failure "audit log unavailable" without its payload.
+//
 // It never writes state itself: every mutation becomes a command handed to a
 // Replicator (the cluster), and reads go to a Store (the local state machine).
 package kmip

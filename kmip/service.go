@@ -53,6 +53,9 @@ type Config struct {
 	// answered General Failure in every batch item and runs nothing.
 	RateLimit float64
 	RateBurst int
+	// Audit, when set, records every batch item (audit.go); nil records
+	// nothing.
+	Audit Auditor
 }
 
 // DefaultLocateMaxItems is Config.LocateMaxItems unless set.
@@ -102,6 +105,8 @@ func (s *Service) Close(ctx context.Context) {
 // reqCtx is the per-message state shared by the items of one batch.
 type reqCtx struct {
 	identity    string
+	requestID   string // made per request message, for the audit log
+	remote      string // the client's address
 	version     kmip.ProtocolVersion
 	now         time.Time
 	placeholder string       // ID Placeholder
@@ -152,8 +157,11 @@ func (s *Service) execute(ctx context.Context, identity string, req *kmip.Reques
 	hdr := req.Header
 	version := negotiate(hdr.ProtocolVersion)
 	now := s.cfg.Now().UTC().Truncate(time.Second)
+	rc := &reqCtx{identity: identity, version: version, now: now, requestID: correlationValue(), remote: remoteOf(ctx)}
 	messageError := func(version kmip.ProtocolVersion, hdr kmip.RequestHeader, err error) *kmip.ResponseMessage {
-		return messageError(version, hdr, now, err)
+		resp := messageError(version, hdr, now, err)
+		s.auditRefused(rc, req, resp)
+		return resp
 	}
 	if s.cfg.Available != nil {
 		if err := s.cfg.Available(); errors.Is(err, ErrSealed) {
@@ -171,12 +179,13 @@ func (s *Service) execute(ctx context.Context, identity string, req *kmip.Reques
 		return messageError(version, hdr, errorf(kmip.ResultReasonInvalidMessage, "too many batch items"))
 	}
 	if !s.rates.allow(identity, s.cfg.Now(), len(req.BatchItem)) {
-		return everyItemFails(version, hdr, now, req.BatchItem, errRateLimited)
+		resp := everyItemFails(version, hdr, now, req.BatchItem, errRateLimited)
+		s.auditRefused(rc, req, resp)
+		return resp
 	}
 	// KMIP 1.4 §6.16: when absent, Stop is assumed.
 	stopOnError := hdr.BatchErrorContinuationOption != kmip.BatchErrorContinuationOptionContinue
 
-	rc := &reqCtx{identity: identity, version: version, now: now}
 	undo := hdr.BatchErrorContinuationOption == kmip.BatchErrorContinuationOptionUndo
 	if undo {
 		rc.journal = &undoJournal{}
@@ -194,24 +203,29 @@ func (s *Service) execute(ctx context.Context, identity string, req *kmip.Reques
 		item := kmip.ResponseBatchItem{Operation: bi.Operation, UniqueBatchItemID: bi.UniqueBatchItemID}
 		switch {
 		case stopped:
-			resp.BatchItem[i] = failedItem(item, errorf(kmip.ResultReasonOperationCanceledByRequester, "not executed: an earlier batch item failed"))
+			resp.BatchItem[i] = s.auditItem(rc, i, bi, failedItem(item, errorf(kmip.ResultReasonOperationCanceledByRequester, "not executed: an earlier batch item failed")))
 			continue
 		case ctx.Err() != nil:
 			// The deadline is checked between items, so that a long batch
 			// ends near it instead of running on.
 			resp.BatchItem[i] = failedItem(item, notExecuted(ctx.Err()))
+		case !s.auditReady():
+			resp.BatchItem[i] = failedItem(item, errAuditUnavailable)
 		default:
 			resp.BatchItem[i] = s.executeItem(ctx, rc, bi, item)
 		}
+		resp.BatchItem[i] = s.auditItem(rc, i, bi, resp.BatchItem[i])
 		if resp.BatchItem[i].ResultStatus != kmip.ResultStatusSuccess {
 			// A failed item clears the ID Placeholder so later items cannot
 			// act on an object the client did not intend.
 			rc.placeholder = ""
 			stopped = stopOnError
 			if undo {
+				undone := s.undoneIDs(req.BatchItem[:i], resp.BatchItem[:i])
 				uctx, cancel := undoContext(ctx)
 				s.undoBatch(uctx, rc, resp.BatchItem[:i])
 				cancel()
+				s.auditUndo(rc, i, undone, resp.BatchItem[:i])
 			}
 		}
 	}
