@@ -140,6 +140,10 @@ func TestVerifyIntact(t *testing.T) {
 	if rep.Problem == nil || rep.Problem.File != "f2" || rep.Problem.Line != 1 || rep.Problem.Kind != KindInserted {
 		t.Errorf("files out of order: %+v", rep.Problem)
 	}
+	rep = verify(t, keys, lines[7:], lines[:7])
+	if rep.Problem == nil || rep.Problem.File != "f2" || rep.Problem.Line != 1 || rep.Problem.Kind != KindRestarted {
+		t.Errorf("oldest file last: %+v", rep.Problem)
+	}
 }
 
 // TestVerifyTampering: each edit is found at the line it hits, with its
@@ -291,12 +295,17 @@ func TestUnkeyedLines(t *testing.T) {
 	}
 }
 
+// TestChainRestart: a new chain after other lines is reported; alone it
+// verifies from its start.
 func TestChainRestart(t *testing.T) {
 	keys := newFakeKeys()
 	a, b := writeLog(t, keys, 3), writeLog(t, keys, 2)
 	rep := verify(t, keys, a, b)
-	if rep.Problem != nil || len(rep.ChainStarts) != 1 || rep.ChainStarts[0] != (Position{"f2", 1}) {
-		t.Fatalf("restarted chain: %+v %+v", rep, rep.Problem)
+	if rep.Problem == nil || rep.Problem.Kind != KindRestarted || rep.Problem.Position != (Position{"f2", 1}) {
+		t.Fatalf("restarted chain: %+v", rep.Problem)
+	}
+	if rep := verify(t, keys, b); rep.Problem != nil || rep.MidChain {
+		t.Fatalf("new chain alone: %+v %+v", rep, rep.Problem)
 	}
 }
 

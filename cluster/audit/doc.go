@@ -40,8 +40,8 @@
 // each to its sinks: a size-rotated file (FileSink), a writer such as
 // stdout (WriterSink), syslog (SyslogSink). At start the chain continues
 // from the last line of the file (FileSink's Head); without a file, or
-// when that line is cut short, a new chain starts at seq 1, and Verify
-// lists where. A line that a sink could not write leaves a gap that Verify
+// when that line is cut short, a new chain starts at seq 1, which Verify
+// reports (restarted) when it follows other lines. A line that a sink could not write leaves a gap that Verify
 // reports as deleted. In fail-closed mode, Record and Ready return
 // ErrUnavailable while lines cannot be written, and callers refuse the
 // operation; otherwise failures are logged, at most once every 10 seconds.
@@ -52,7 +52,7 @@
 // in order as one chain, from the first line given: a file that starts
 // mid-chain verifies from its first line, and several files in order
 // verify as one chain. It reports the first bad line and its kind:
-// truncated, malformed, modified, bad-mac, deleted, inserted, reordered or
-// unverifiable. Tail truncation (lines removed from the end) cannot be told
+// truncated, malformed, modified, bad-mac, deleted, inserted, reordered,
+// restarted or unverifiable. Tail truncation (lines removed from the end) cannot be told
 // from a log that ends there.
 package audit

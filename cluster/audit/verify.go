@@ -39,6 +39,10 @@ const (
 	// KindUnverifiable: the line's key version is not in the keyring
 	// (retired, or the log of another cluster).
 	KindUnverifiable = "unverifiable"
+	// KindRestarted: a new chain (sequence number 1) starts after other
+	// lines: files out of order, or a node that lost its log and started
+	// over.
+	KindRestarted = "restarted"
 )
 
 // Position is a line in one of the files verified (Line counts from 1).
@@ -55,9 +59,6 @@ type Problem struct {
 	Detail string
 }
 
-// maxChainStarts bounds the new chains a Report lists.
-const maxChainStarts = 100
-
 // Report is what Verify found.
 type Report struct {
 	Lines int64
@@ -68,9 +69,6 @@ type Report struct {
 	FirstSeq uint64
 	MidChain bool
 	LastSeq  uint64
-	// ChainStarts are lines after the first that begin a new chain
-	// (sequence number 1): a node that started without its earlier log.
-	ChainStarts []Position
 	// KeyVersions are the data key versions of the keyed lines.
 	KeyVersions []uint32
 	// Unkeyed counts lines written without a key (kv 0, while the node was
@@ -166,11 +164,9 @@ func (v *Verifier) check(pos Position, p *parsed) {
 		v.rep.Start, v.rep.FirstSeq = pos, p.Seq
 		v.rep.MidChain = p.Seq != 1 || !bytes.Equal(p.prev, zero)
 		v.prev, v.next = p.prev, p.Seq
-	case p.Seq == 1 && bytes.Equal(p.prev, zero) && v.next != 1:
-		if len(v.rep.ChainStarts) < maxChainStarts {
-			v.rep.ChainStarts = append(v.rep.ChainStarts, pos)
-		}
-		v.prev, v.next = zero, 1
+	case p.Seq == 1 && bytes.Equal(p.prev, zero):
+		v.fail(pos, p.Seq, KindRestarted, "a new chain starts here after other lines: the files are out of order, or the node lost its log and started over")
+		return
 	}
 	switch {
 	case p.Seq > v.next:
@@ -266,7 +262,6 @@ func (v *Verifier) Report() Report {
 		p := *r.Problem
 		r.Problem = &p
 	}
-	r.ChainStarts = slices.Clone(r.ChainStarts)
 	return r
 }
 
