@@ -63,6 +63,11 @@ type Config struct {
 	// Keyring rotates, rewraps, retires and lists data keys; nil answers
 	// that this node has no keyring.
 	Keyring KeyringControl
+	// AuditKeys verifies audit logs (VerifyAuditLog); nil answers that
+	// this node cannot. MaxAuditLines bounds the lines of one call;
+	// default DefaultMaxAuditLines.
+	AuditKeys     AuditKeys
+	MaxAuditLines int64
 }
 
 // Server implements the kmsd.admin.v1.Admin service on top of a Cluster.

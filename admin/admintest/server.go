@@ -26,6 +26,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Seal is passed to admin.Config.
 	Seal admin.SealControl
+	// Audit, when set, records every admin call (admin.AuditOptions).
+	Audit admin.Auditor
+	// AuditKeys and MaxAuditLines are passed to admin.Config.
+	AuditKeys     admin.AuditKeys
+	MaxAuditLines int64
 }
 
 // Serve starts an admin.Server for c on a loopback port with serverTLS and
@@ -43,12 +48,17 @@ func Serve(t testing.TB, c admin.Cluster, serverTLS *tls.Config, opts Options) s
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := grpc.NewServer(append(admin.ServerOptions(opts.Policy, opts.Logger),
+	var sopts []grpc.ServerOption
+	if opts.Audit != nil {
+		sopts = admin.AuditOptions(opts.Audit)
+	}
+	g := grpc.NewServer(append(append(sopts, admin.ServerOptions(opts.Policy, opts.Logger)...),
 		grpc.Creds(credentials.NewTLS(serverTLS)),
 		// Stop waits for handlers, so none logs after the test ended.
 		grpc.WaitForHandlers(true),
 	)...)
-	admin.NewServer(admin.Config{Cluster: c, Logger: opts.Logger, MaxSnapshotSize: opts.MaxSnapshotSize, Seal: opts.Seal}).Register(g)
+	admin.NewServer(admin.Config{Cluster: c, Logger: opts.Logger, MaxSnapshotSize: opts.MaxSnapshotSize, Seal: opts.Seal,
+		AuditKeys: opts.AuditKeys, MaxAuditLines: opts.MaxAuditLines}).Register(g)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
