@@ -68,6 +68,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg := c.config()
 	cfg.NodeID = id
 	cfg.Bootstrap = true
+	cfg.AuditStdout = stdout
 	if err := loadTLS(&cfg, devTLSFiles(pki, nodeCert, nodeKey), logger); err != nil {
 		return err
 	}
@@ -80,7 +81,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	printDevBanner(stdout, dataDir, id, n.kmipAddr, n.grpcLn.Addr().String(), pki, nodeCert)
+	printDevBanner(stdout, dataDir, id, n.kmipAddr, n.grpcLn.Addr().String(), n.auditFile, pki, nodeCert)
 	return n.wait(ctx)
 }
 
@@ -101,7 +102,10 @@ func checkDevRaftState(dataDir string, pki devpki.Paths) error {
 		"Use a new --data-dir, or take out the keys you need with the earlier kmsd first", dataDir, devNodeID)
 }
 
-func printDevBanner(w io.Writer, dataDir, id, kmipAddr, adminAddr string, pki devpki.Paths, nodeCert string) {
+func printDevBanner(w io.Writer, dataDir, id, kmipAddr, adminAddr, auditFile string, pki devpki.Paths, nodeCert string) {
+	if auditFile == "" {
+		auditFile = "none (--audit-file off)"
+	}
 	fmt.Fprintf(w, `kmsd dev: single-node KMS ready (press Ctrl-C to stop)
   data dir     %s
   node id      %s
@@ -115,10 +119,12 @@ func printDevBanner(w io.Writer, dataDir, id, kmipAddr, adminAddr string, pki de
   node cert    %s
   seal         file: the root key is wrapped in seal.json by unseal.key, both in the data dir
                (for development; see docs/runbook.md for passphrase, shamir and pkcs11)
+  audit log    %s
+               (check it with: go run ./cmd/kmsctl --admin %s --dev-dir %s audit verify <file>)
 
 Try it:
   go run ./cmd/kmsctl --server %s --dev-dir %s key create --alg AES --length 256 --name demo
   go run ./cmd/kmsctl --admin %s --dev-dir %s status
 `, dataDir, id, kmipAddr, adminAddr, pki.CACert, pki.ClientCert, pki.ClientKey, pki.AdminCACert, pki.AdminCert, pki.AdminKey,
-		pki.NodeCACert, nodeCert, kmipAddr, dataDir, adminAddr, dataDir)
+		pki.NodeCACert, nodeCert, auditFile, adminAddr, dataDir, kmipAddr, dataDir, adminAddr, dataDir)
 }
