@@ -257,7 +257,7 @@ func sendAudit(t *testing.T, c adminpb.AdminClient, files map[string][]byte, ord
 }
 
 func TestVerifyAuditLogRPC(t *testing.T) {
-	e, sink, b := auditedEnv(t, false, admintest.Options{MaxAuditLines: 50})
+	e, sink, b := auditedEnv(t, false, admintest.Options{MaxAuditLines: 50, MaxAuditBytes: 64 << 10})
 	op := adminpb.NewAdminClient(admintest.Dial(t, e.addr, e.pki.AdminTLS(t, "alice")))
 	for range 6 {
 		if err := callStatus.run(t, op); err != nil {
@@ -307,6 +307,9 @@ func TestVerifyAuditLogRPC(t *testing.T) {
 	wantStatus(t, err, codes.InvalidArgument, "files")
 	_, err = sendAudit(t, op, map[string][]byte{strings.Repeat("n", 5000): first}, strings.Repeat("n", 5000))
 	wantStatus(t, err, codes.InvalidArgument, "file name")
+	// One endless line (no newline) is cut off by the byte bound.
+	_, err = sendAudit(t, op, map[string][]byte{"a": bytes.Repeat([]byte("x"), 65<<10)}, "a")
+	wantStatus(t, err, codes.InvalidArgument, "bytes")
 
 	// Only operators verify.
 	ro := adminpb.NewAdminClient(admintest.Dial(t, e.addr, e.pki.AdminTLS(t, "reader", "read-only")))

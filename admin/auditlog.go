@@ -22,9 +22,10 @@ type AuditKeys interface {
 const (
 	maxAuditFiles    = 1000
 	maxAuditFileName = 4096
-	// DefaultMaxAuditLines bounds the lines one VerifyAuditLog call checks
-	// unless Config says otherwise.
-	DefaultMaxAuditLines = audit.DefaultMaxLines
+	// DefaultMaxAuditLines and DefaultMaxAuditBytes bound the lines and
+	// bytes one VerifyAuditLog call checks unless Config says otherwise.
+	DefaultMaxAuditLines       = audit.DefaultMaxLines
+	DefaultMaxAuditBytes int64 = 64 << 30
 )
 
 // VerifyAuditLog implements adminpb.AdminServer: the lines are checked here,
@@ -39,7 +40,7 @@ func (s *Server) VerifyAuditLog(stream adminpb.Admin_VerifyAuditLogServer) error
 		return s.toStatus(ctx, "VerifyAuditLog", seal.ErrSealed)
 	}
 	v := audit.NewStream(keys, s.cfg.MaxAuditLines)
-	files := 0
+	files, size := 0, int64(0)
 	for {
 		chunk, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -59,6 +60,9 @@ func (s *Server) VerifyAuditLog(stream adminpb.Admin_VerifyAuditLogServer) error
 			if err := v.StartFile(name); err != nil {
 				return tooManyLines(err)
 			}
+		}
+		if size += int64(len(chunk.GetData())); size > s.cfg.MaxAuditBytes {
+			return status.Errorf(codes.InvalidArgument, "more than %d bytes in one verification; verify fewer files at a time", s.cfg.MaxAuditBytes)
 		}
 		if err := v.Write(chunk.GetData()); err != nil {
 			return tooManyLines(err)

@@ -64,10 +64,11 @@ type Config struct {
 	// that this node has no keyring.
 	Keyring KeyringControl
 	// AuditKeys verifies audit logs (VerifyAuditLog); nil answers that
-	// this node cannot. MaxAuditLines bounds the lines of one call;
-	// default DefaultMaxAuditLines.
+	// this node cannot. MaxAuditLines and MaxAuditBytes bound one call;
+	// defaults DefaultMaxAuditLines and DefaultMaxAuditBytes.
 	AuditKeys     AuditKeys
 	MaxAuditLines int64
+	MaxAuditBytes int64
 }
 
 // Server implements the kmsd.admin.v1.Admin service on top of a Cluster.
@@ -90,6 +91,12 @@ func NewServer(cfg Config) *Server {
 	}
 	if cfg.MaxSnapshotSize <= 0 {
 		cfg.MaxSnapshotSize = DefaultMaxSnapshotSize
+	}
+	if cfg.MaxAuditLines <= 0 {
+		cfg.MaxAuditLines = DefaultMaxAuditLines
+	}
+	if cfg.MaxAuditBytes <= 0 {
+		cfg.MaxAuditBytes = DefaultMaxAuditBytes
 	}
 	h := health.NewServer()
 	h.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)

@@ -28,9 +28,11 @@ type Options struct {
 	Seal admin.SealControl
 	// Audit, when set, records every admin call (admin.AuditOptions).
 	Audit admin.Auditor
-	// AuditKeys and MaxAuditLines are passed to admin.Config.
+	// AuditKeys, MaxAuditLines and MaxAuditBytes are passed to
+	// admin.Config.
 	AuditKeys     admin.AuditKeys
 	MaxAuditLines int64
+	MaxAuditBytes int64
 }
 
 // Serve starts an admin.Server for c on a loopback port with serverTLS and
@@ -58,7 +60,7 @@ func Serve(t testing.TB, c admin.Cluster, serverTLS *tls.Config, opts Options) s
 		grpc.WaitForHandlers(true),
 	)...)
 	admin.NewServer(admin.Config{Cluster: c, Logger: opts.Logger, MaxSnapshotSize: opts.MaxSnapshotSize, Seal: opts.Seal,
-		AuditKeys: opts.AuditKeys, MaxAuditLines: opts.MaxAuditLines}).Register(g)
+		AuditKeys: opts.AuditKeys, MaxAuditLines: opts.MaxAuditLines, MaxAuditBytes: opts.MaxAuditBytes}).Register(g)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

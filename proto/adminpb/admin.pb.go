@@ -1,6 +1,9 @@
-// The operator's admin API of a kmsd node: membership, status, leadership
-// and snapshots. It is served over mutual TLS on the node's admin address and
-// needs a client certificate whose Organization is "kmsd-admins".
+// The operator's admin API of a kmsd node: membership, status, leadership,
+// snapshots, seal and keyring, and audit log verification. It is served over
+// mutual TLS on the node's admin address and needs a client certificate of
+// the admin CA whose Organization is "kmsd-admins"; its Subject OU names the
+// role (operator, backup or read-only; none means operator) that decides
+// which methods it may call (admin/roles.go).
 //
 // Durations are int64 nanoseconds; -1 means unknown. Field numbers are never
 // reused: a retired field is listed under `reserved`.
