@@ -176,7 +176,11 @@ func (r auditResult) writeText(w io.Writer) error {
 		if r.MidChain {
 			start = fmt.Sprintf("%s (seq %d: the chain starts earlier, in lines not given)", r.Start, r.FirstSeq)
 		}
-		pairs = append(pairs, [2]string{"first line", start}, [2]string{"last seq", strconv.FormatUint(r.LastSeq, 10)})
+		last := "last seq"
+		if r.Problem != nil {
+			last = "last good seq"
+		}
+		pairs = append(pairs, [2]string{"first line", start}, [2]string{last, strconv.FormatUint(r.LastSeq, 10)})
 	}
 	versions := "none"
 	if len(r.KeyVersions) > 0 {

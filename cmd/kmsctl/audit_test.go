@@ -124,7 +124,7 @@ func TestAuditVerifyTampered(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "does not verify") {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
-	if !strings.Contains(out, "result:       BAD at "+edited+":2 (seq 7): modified: ") {
+	if !strings.Contains(out, "result:        BAD at "+edited+":2 (seq 7): modified: ") || !strings.Contains(out, "last good seq: 6\n") {
 		t.Errorf("output:\n%s", out)
 	}
 	// Files in the wrong order.
