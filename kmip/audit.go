@@ -197,3 +197,17 @@ func (s *Service) auditUndo(rc *reqCtx, failed int, ids []string, done []kmip.Re
 	// The items' answers carry no payload any more; nothing to withhold.
 	_ = s.cfg.Audit.Record(rec)
 }
+
+// auditInvalid writes the line of a request message that could not be
+// decoded, and so has no batch items: no operation, reason Invalid
+// Message.
+func (s *Service) auditInvalid(identity, remote string) {
+	if s.cfg.Audit == nil {
+		return
+	}
+	p := principalOf(&reqCtx{identity: identity})
+	_ = s.cfg.Audit.Record(audit.Record{
+		Identity: identity, Tenant: p.tenant, Role: p.role, Reason: reasonName(kmip.ResultReasonInvalidMessage),
+		RequestID: correlationValue(), Item: -1, Remote: remote,
+	})
+}

@@ -308,3 +308,20 @@ func TestAuditRemoteAddress(t *testing.T) {
 		t.Fatalf("remote %+v, want %s", lines, conn.LocalAddr())
 	}
 }
+
+// TestAuditInvalidMessage: a message that cannot be decoded has no batch
+// items; it writes one line without an operation, reason Invalid Message.
+func TestAuditInvalidMessage(t *testing.T) {
+	f, sink := audited(t, false)
+	srv := kmiptest.StartServer(t, f, fastConfig())
+	conn := srv.MustDial(t, alice)
+	defer conn.Close()
+	eight := make([]byte, 8)
+	resp := roundTrip(t, conn, queryMessage(nil, rawItem(kmip.TagBatchCount, tInteger, 8, eight)))
+	fails(t, resp.BatchItem[0], kmip.ResultReasonInvalidMessage)
+	lines := sink.lines(t)
+	if len(lines) != 1 || lines[0].Operation != "" || lines[0].Reason != "InvalidMessage" || lines[0].Item != nil ||
+		lines[0].Identity != alice || lines[0].Remote != conn.LocalAddr().String() || lines[0].Result != "failure" {
+		t.Fatalf("lines %+v", lines)
+	}
+}

@@ -15,7 +15,8 @@
 // line to the audit log (audit.go, Config.Audit): identity, tenant and role
 // (principalOf), operation, the object ids the request named and the
 // response returned, the Result Reason's name, the request id, the item's
-// index and the client's address; never a payload. When the log cannot be
+// index and the client's address; never a payload. A message that cannot
+// be decoded writes one line without an operation. When the log cannot be
 // written and the node fails closed, items are not run, and an item that
 // ran answers General Failure "audit log unavailable" without its payload.
 //

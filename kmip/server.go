@@ -236,11 +236,13 @@ func errTooLargeOrMalformed(err error) error {
 func (s *Server) handle(id, remote string, msg []byte, logger *slog.Logger) (resp []byte, fatal bool) {
 	if err := wire.Validate(msg, wire.Limits{MaxMessageSize: s.cfg.MaxMessageSize}); err != nil {
 		logger.Info("rejected malformed message", "err", err)
+		s.svc.auditInvalid(id, remote)
 		return errorResponse(versionOf(msg), errInvalidMessage), false
 	}
 	req, err := decodeRequest(msg)
 	if err != nil {
 		logger.Info("rejected undecodable message", "err", err)
+		s.svc.auditInvalid(id, remote)
 		return errorResponse(versionOf(msg), errInvalidMessage), false
 	}
 	ctx, cancel := context.WithTimeout(withRemote(s.base, remote), s.cfg.RequestTimeout)
