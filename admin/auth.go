@@ -51,12 +51,15 @@ type Rule struct {
 	Organization string
 	// NodeID requires a leaf that names a node id (cluster.NodeIDFromCert).
 	NodeID bool
+	// Roles requires that the leaf's role (RoleOf) may call the method
+	// (roles.go); a method the table does not name is refused.
+	Roles bool
 }
 
-// AdminRule admits operators: a chain to one of adminCAs and Organization
-// AdminOrganization.
+// AdminRule admits operators: a chain to one of adminCAs, Organization
+// AdminOrganization, and a role that may call the method.
 func AdminRule(adminCAs []*x509.Certificate) Rule {
-	return Rule{Anchors: adminCAs, Organization: AdminOrganization}
+	return Rule{Anchors: adminCAs, Organization: AdminOrganization, Roles: true}
 }
 
 // NodeRule admits cluster nodes: a chain to one of nodeCAs and a
@@ -153,7 +156,7 @@ func (a *authorizer) allowed(ctx context.Context, method string) bool {
 	}
 	for _, r := range a.rules {
 		if strings.HasPrefix(method, r.prefix) {
-			if why := r.refusal(chains); why != "" {
+			if why := r.refusal(chains, method); why != "" {
 				a.deny(method, leaf, why)
 				return false
 			}
@@ -164,8 +167,8 @@ func (a *authorizer) allowed(ctx context.Context, method string) bool {
 	return false
 }
 
-// refusal says why chains do not satisfy r, or "" if they do.
-func (r Rule) refusal(chains [][]*x509.Certificate) string {
+// refusal says why chains do not satisfy r for method, or "" if they do.
+func (r Rule) refusal(chains [][]*x509.Certificate, method string) string {
 	if len(chains) == 0 {
 		return "no verified certificate"
 	}
@@ -179,6 +182,11 @@ func (r Rule) refusal(chains [][]*x509.Certificate) string {
 	if r.NodeID {
 		if _, ok := cluster.NodeIDFromCert(leaf); !ok {
 			return "certificate names no node id"
+		}
+	}
+	if r.Roles {
+		if role := RoleOf(leaf); !roleMayCall(role, method) {
+			return "role " + string(role) + " may not call this method"
 		}
 	}
 	return ""

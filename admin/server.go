@@ -69,6 +69,12 @@ type Config struct {
 	// PKI issues client certificates; nil answers that this node issues
 	// none.
 	PKI CertificateAuthority
+	// AuditKeys verifies audit logs (VerifyAuditLog); nil answers that
+	// this node cannot. MaxAuditLines and MaxAuditBytes bound one call;
+	// defaults DefaultMaxAuditLines and DefaultMaxAuditBytes.
+	AuditKeys     AuditKeys
+	MaxAuditLines int64
+	MaxAuditBytes int64
 }
 
 // Server implements the kmsd.admin.v1.Admin service on top of a Cluster.
@@ -91,6 +97,12 @@ func NewServer(cfg Config) *Server {
 	}
 	if cfg.MaxSnapshotSize <= 0 {
 		cfg.MaxSnapshotSize = DefaultMaxSnapshotSize
+	}
+	if cfg.MaxAuditLines <= 0 {
+		cfg.MaxAuditLines = DefaultMaxAuditLines
+	}
+	if cfg.MaxAuditBytes <= 0 {
+		cfg.MaxAuditBytes = DefaultMaxAuditBytes
 	}
 	h := health.NewServer()
 	h.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)

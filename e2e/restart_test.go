@@ -247,6 +247,15 @@ func TestNoPlaintextKeyMaterialOnDisk(t *testing.T) {
 	if scanned < 3 {
 		t.Fatalf("scanned only %d files; expected the bolt log and snapshot files", scanned)
 	}
+	// The audit log was among them, with a line for every Register and
+	// Get above.
+	audit, err := os.ReadFile(filepath.Join(node.Dir, "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(audit, []byte(`"operation":"Get"`)); n < len(ids) {
+		t.Errorf("the audit log holds %d Get lines, want at least %d", n, len(ids))
+	}
 }
 
 // fileSealKeys opens a stopped node's root key with its file seal

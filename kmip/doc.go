@@ -20,6 +20,15 @@
 // the tenant as their actor and the identity, which the store records as
 // the creator.
 //
+// Every batch item, also one refused with its whole message, writes one
+// line to the audit log (audit.go, Config.Audit): identity, tenant and role
+// (principalOf), operation, the object ids the request named and the
+// response returned, the Result Reason's name, the request id, the item's
+// index and the client's address; never a payload. A message that cannot
+// be decoded writes one line without an operation. When the log cannot be
+// written and the node fails closed, items are not run, and an item that
+// ran answers General Failure "audit log unavailable" without its payload.
+//
 // It never writes state itself: every mutation becomes a command handed to a
 // Replicator (the cluster), and reads go to a Store (the local state machine).
 package kmip

@@ -202,7 +202,7 @@ func (s *Server) serveConn(raw net.Conn) {
 		if !s.startRequest() {
 			return
 		}
-		resp, fatal := s.handle(ident, msg, logger)
+		resp, fatal := s.handle(ident, raw.RemoteAddr().String(), msg, logger)
 		ok := s.write(conn, logger, resp)
 		// A Register carries key material in, a Get carries it out: the
 		// buffers do not outlive the exchange.
@@ -232,19 +232,22 @@ func errTooLargeOrMalformed(err error) error {
 	return errInvalidMessage
 }
 
-// handle validates, decodes and executes one request message. fatal reports
-// that the connection must be closed after answering.
-func (s *Server) handle(id policy.Identity, msg []byte, logger *slog.Logger) (resp []byte, fatal bool) {
+// handle validates, decodes and executes one request message from the
+// client id at address remote. fatal reports that the connection must be
+// closed after answering.
+func (s *Server) handle(id policy.Identity, remote string, msg []byte, logger *slog.Logger) (resp []byte, fatal bool) {
 	if err := wire.Validate(msg, wire.Limits{MaxMessageSize: s.cfg.MaxMessageSize}); err != nil {
 		logger.Info("rejected malformed message", "err", err)
+		s.svc.auditInvalid(id.String(), remote)
 		return errorResponse(versionOf(msg), errInvalidMessage), false
 	}
 	req, err := decodeRequest(msg)
 	if err != nil {
 		logger.Info("rejected undecodable message", "err", err)
+		s.svc.auditInvalid(id.String(), remote)
 		return errorResponse(versionOf(msg), errInvalidMessage), false
 	}
-	ctx, cancel := context.WithTimeout(s.base, s.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(withRemote(s.base, remote), s.cfg.RequestTimeout)
 	defer cancel()
 	return s.svc.ExecuteAs(ctx, id, req), false
 }

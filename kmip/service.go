@@ -58,6 +58,9 @@ type Config struct {
 	// Policy maps client identities to tenants and roles; nil makes every
 	// identity a tenant of its own with the role user.
 	Policy PolicySource
+	// Audit, when set, records every batch item (audit.go); nil records
+	// nothing.
+	Audit Auditor
 }
 
 // DefaultLocateMaxItems is Config.LocateMaxItems unless set.
@@ -110,6 +113,8 @@ type reqCtx struct {
 	identity    string // policy.Identity.String()
 	tenant      string // owns what the client creates; the only objects it sees
 	role        *policy.Role
+	requestID   string // made per request message, for the audit log
+	remote      string // the client's address
 	version     kmip.ProtocolVersion
 	now         time.Time
 	placeholder string       // ID Placeholder
@@ -168,8 +173,11 @@ func (s *Service) execute(ctx context.Context, id policy.Identity, req *kmip.Req
 	hdr := req.Header
 	version := negotiate(hdr.ProtocolVersion)
 	now := s.cfg.Now().UTC().Truncate(time.Second)
+	rc := &reqCtx{identity: identity, version: version, now: now, requestID: correlationValue(), remote: remoteOf(ctx)}
 	messageError := func(version kmip.ProtocolVersion, hdr kmip.RequestHeader, err error) *kmip.ResponseMessage {
-		return messageError(version, hdr, now, err)
+		resp := messageError(version, hdr, now, err)
+		s.auditRefused(rc, req, resp)
+		return resp
 	}
 	if s.cfg.Available != nil {
 		if err := s.cfg.Available(); errors.Is(err, ErrSealed) {
@@ -187,13 +195,17 @@ func (s *Service) execute(ctx context.Context, id policy.Identity, req *kmip.Req
 		return messageError(version, hdr, errorf(kmip.ResultReasonInvalidMessage, "too many batch items"))
 	}
 	if !s.rates.allow(identity, s.cfg.Now(), len(req.BatchItem)) {
-		return everyItemFails(version, hdr, now, req.BatchItem, errRateLimited)
+		resp := everyItemFails(version, hdr, now, req.BatchItem, errRateLimited)
+		s.auditRefused(rc, req, resp)
+		return resp
 	}
 	pr, err := s.principal(id, credentialOf(hdr))
 	switch {
 	case errors.Is(err, policy.ErrBadCredential):
 		s.logger.Warn("credential not accepted", "client", identity)
-		return everyItemFails(version, hdr, now, req.BatchItem, errBadCredential)
+		resp := everyItemFails(version, hdr, now, req.BatchItem, errBadCredential)
+		s.auditRefused(rc, req, resp)
+		return resp
 	case err != nil:
 		s.logger.Error("cannot read the access policy", "err", err)
 		return messageError(version, hdr, errInternal)
@@ -201,7 +213,7 @@ func (s *Service) execute(ctx context.Context, id policy.Identity, req *kmip.Req
 	// KMIP 1.4 §6.16: when absent, Stop is assumed.
 	stopOnError := hdr.BatchErrorContinuationOption != kmip.BatchErrorContinuationOptionContinue
 
-	rc := &reqCtx{identity: identity, tenant: pr.Tenant, role: pr.Role, version: version, now: now}
+	rc.tenant, rc.role = pr.Tenant, pr.Role
 	undo := hdr.BatchErrorContinuationOption == kmip.BatchErrorContinuationOptionUndo
 	if undo {
 		rc.journal = &undoJournal{}
@@ -219,24 +231,29 @@ func (s *Service) execute(ctx context.Context, id policy.Identity, req *kmip.Req
 		item := kmip.ResponseBatchItem{Operation: bi.Operation, UniqueBatchItemID: bi.UniqueBatchItemID}
 		switch {
 		case stopped:
-			resp.BatchItem[i] = failedItem(item, errorf(kmip.ResultReasonOperationCanceledByRequester, "not executed: an earlier batch item failed"))
+			resp.BatchItem[i] = s.auditItem(rc, i, bi, failedItem(item, errorf(kmip.ResultReasonOperationCanceledByRequester, "not executed: an earlier batch item failed")))
 			continue
 		case ctx.Err() != nil:
 			// The deadline is checked between items, so that a long batch
 			// ends near it instead of running on.
 			resp.BatchItem[i] = failedItem(item, notExecuted(ctx.Err()))
+		case !s.auditReady():
+			resp.BatchItem[i] = failedItem(item, errAuditUnavailable)
 		default:
 			resp.BatchItem[i] = s.executeItem(ctx, rc, bi, item)
 		}
+		resp.BatchItem[i] = s.auditItem(rc, i, bi, resp.BatchItem[i])
 		if resp.BatchItem[i].ResultStatus != kmip.ResultStatusSuccess {
 			// A failed item clears the ID Placeholder so later items cannot
 			// act on an object the client did not intend.
 			rc.placeholder = ""
 			stopped = stopOnError
 			if undo {
+				undone := s.undoneIDs(req.BatchItem[:i], resp.BatchItem[:i])
 				uctx, cancel := undoContext(ctx)
 				s.undoBatch(uctx, rc, resp.BatchItem[:i])
 				cancel()
+				s.auditUndo(rc, i, undone, resp.BatchItem[:i])
 			}
 		}
 	}

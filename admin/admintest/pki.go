@@ -111,3 +111,15 @@ func (p *PKI) ClientTLS(t testing.TB, org string) *tls.Config {
 func (p *PKI) ClientTLSWith(cert tls.Certificate) *tls.Config {
 	return devpki.ClientConfig(cert, p.Pool)
 }
+
+// AdminTLS is a client configuration presenting an admin certificate
+// (admin CA, Organization kmsd-admins) named cn with the organizational
+// units ous, which carry its role, and trusting the node CA.
+func (p *PKI) AdminTLS(t testing.TB, cn string, ous ...string) *tls.Config {
+	t.Helper()
+	cert, err := p.Admins.IssueUnits(cn, []string{admin.AdminOrganization}, ous)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.ClientTLSWith(cert)
+}

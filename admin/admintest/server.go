@@ -29,6 +29,13 @@ type Options struct {
 	// AccessPolicy and PKI are passed to admin.Config.
 	AccessPolicy admin.AccessPolicy
 	PKI          admin.CertificateAuthority
+	// Audit, when set, records every admin call (admin.AuditOptions).
+	Audit admin.Auditor
+	// AuditKeys, MaxAuditLines and MaxAuditBytes are passed to
+	// admin.Config.
+	AuditKeys     admin.AuditKeys
+	MaxAuditLines int64
+	MaxAuditBytes int64
 }
 
 // Serve starts an admin.Server for c on a loopback port with serverTLS and
@@ -46,12 +53,18 @@ func Serve(t testing.TB, c admin.Cluster, serverTLS *tls.Config, opts Options) s
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := grpc.NewServer(append(admin.ServerOptions(opts.Policy, opts.Logger),
+	var sopts []grpc.ServerOption
+	if opts.Audit != nil {
+		sopts = admin.AuditOptions(opts.Audit)
+	}
+	g := grpc.NewServer(append(append(sopts, admin.ServerOptions(opts.Policy, opts.Logger)...),
 		grpc.Creds(credentials.NewTLS(serverTLS)),
 		// Stop waits for handlers, so none logs after the test ended.
 		grpc.WaitForHandlers(true),
 	)...)
-	admin.NewServer(admin.Config{Cluster: c, Logger: opts.Logger, MaxSnapshotSize: opts.MaxSnapshotSize, Seal: opts.Seal, AccessPolicy: opts.AccessPolicy, PKI: opts.PKI}).Register(g)
+	admin.NewServer(admin.Config{Cluster: c, Logger: opts.Logger, MaxSnapshotSize: opts.MaxSnapshotSize, Seal: opts.Seal,
+		AccessPolicy: opts.AccessPolicy, PKI: opts.PKI,
+		AuditKeys: opts.AuditKeys, MaxAuditLines: opts.MaxAuditLines, MaxAuditBytes: opts.MaxAuditBytes}).Register(g)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

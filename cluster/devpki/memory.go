@@ -75,6 +75,18 @@ func (a *Authority) Issue(cn string, orgs []string, hosts ...string) (tls.Certif
 	return a.issue(tmpl)
 }
 
+// IssueUnits is Issue with organizational units (Subject OU) as well: the
+// admin API reads an operator's role from them.
+func (a *Authority) IssueUnits(cn string, orgs, units []string, hosts ...string) (tls.Certificate, error) {
+	tmpl := &x509.Certificate{
+		Subject:     pkix.Name{CommonName: cn, Organization: orgs, OrganizationalUnit: units},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	addHosts(tmpl, hosts)
+	return a.issue(tmpl)
+}
+
 // IssueNode signs a node certificate for node id, as EnsureNode writes one:
 // Common Name id, Organization kmsd-nodes, URI SAN urn:kmsd:node:<id>,
 // valid for localhost, 127.0.0.1, ::1 and hosts, for servers and clients.

@@ -21,6 +21,7 @@ const (
 
 	infoKeyring     = "kmsd keyring wrap v1"
 	infoSnapshotMAC = "kmsd snapshot mac v1"
+	infoAudit       = "kmsd audit v1"
 )
 
 // Barrier holds the cluster's root key and the data keys unwrapped from the
@@ -53,6 +54,14 @@ type Barrier struct {
 type cachedKey struct {
 	sealed []byte // what the source held when this was unwrapped
 	aead   cipher.AEAD
+	audit  []byte // the audit MAC key derived from this data key (audit.go)
+}
+
+// forget clears what the entry holds that can be cleared. Only a holder of
+// b.mu for writing may call it: readers use the entry under the read lock.
+func (e *cachedKey) forget() {
+	clear(e.sealed)
+	clear(e.audit)
 }
 
 // NewBarrier returns a sealed barrier that reads data keys from src.
@@ -87,7 +96,7 @@ func (b *Barrier) Seal() {
 	b.rs.forget()
 	b.cacheMu.Lock()
 	for v, e := range b.cache {
-		clear(e.sealed)
+		e.forget()
 		delete(b.cache, v)
 	}
 	b.cacheMu.Unlock()

@@ -13,8 +13,8 @@
 // What it owns:
 //
 //   - Barrier: SealObject and OpenObject for key material, NewDataKey and
-//     SealDataKey for the keyring, SnapshotMAC for snapshots, Seal to forget
-//     every key. Callers (kmip, the state machine) declare the small
+//     SealDataKey for the keyring, SnapshotMAC for snapshots, AuditMAC and
+//     AuditKeyVersion for the audit log's chain, Seal to forget every key. Callers (kmip, the state machine) declare the small
 //     interfaces they need and never see a key.
 //   - Unsealing, one typed entry point per method, each reading
 //     <dataDir>/seal.json:

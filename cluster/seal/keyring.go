@@ -3,7 +3,9 @@ package seal
 import (
 	"bytes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -62,11 +64,23 @@ func (b *Barrier) SealDataKey(version uint32, key []byte) ([]byte, error) {
 // the cache holds the same sealed bytes. The caller holds b.mu for reading
 // and has checked that the barrier is unsealed.
 func (b *Barrier) dataAEAD(version uint32, sealed []byte) (cipher.AEAD, error) {
+	e, err := b.dataKey(version, sealed)
+	if err != nil {
+		return nil, err
+	}
+	return e.aead, nil
+}
+
+// dataKey returns the cache entry of data key version (its AEAD and the
+// keys derived from it), unwrapping sealed unless the cache holds the same
+// sealed bytes. The caller holds b.mu for reading and has checked that the
+// barrier is unsealed.
+func (b *Barrier) dataKey(version uint32, sealed []byte) (*cachedKey, error) {
 	b.cacheMu.RLock()
 	e := b.cache[version]
 	b.cacheMu.RUnlock()
 	if e != nil && bytes.Equal(e.sealed, sealed) {
-		return e.aead, nil
+		return e, nil
 	}
 	if len(sealed) != dataKeySealed || sealed[0] != dataKeyFormat {
 		return nil, fmt.Errorf("%w (version %d is %d bytes, want %d)", ErrBadDataKey, version, len(sealed), dataKeySealed)
@@ -75,18 +89,22 @@ func (b *Barrier) dataAEAD(version uint32, sealed []byte) (cipher.AEAD, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w (version %d)", ErrBadDataKey, version)
 	}
+	defer clear(key)
 	aead, err := newGCM(key)
-	clear(key)
 	if err != nil {
 		return nil, err
 	}
-	e = &cachedKey{sealed: slices.Clone(sealed), aead: aead}
+	audit, err := hkdf.Key(sha256.New, key, nil, infoAudit+b.clusterID, keySize)
+	if err != nil {
+		return nil, err
+	}
+	e = &cachedKey{sealed: slices.Clone(sealed), aead: aead, audit: audit}
 	b.cacheMu.Lock()
 	if b.cache != nil {
 		b.cache[version] = e
 	}
 	b.cacheMu.Unlock()
-	return e.aead, nil
+	return e, nil
 }
 
 // evict drops a cached data key that the keyring no longer holds. The

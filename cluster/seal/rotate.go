@@ -205,7 +205,7 @@ func (b *Barrier) FollowRoot(st RootState, apply func()) (moved bool, err error)
 	b.rs.epoch, b.rs.onDisk = epoch, false
 	b.cacheMu.Lock()
 	for v, e := range b.cache {
-		clear(e.sealed)
+		e.forget()
 		delete(b.cache, v)
 	}
 	b.cacheMu.Unlock()

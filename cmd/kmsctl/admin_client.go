@@ -185,7 +185,7 @@ func (e *notLeaderError) Error() string {
 	return fmt.Sprintf("not the leader; leader is %s at %s (use --admin %s)", e.leaderID, e.leaderAddr, e.leaderAddr)
 }
 
-const notAuthorised = "not authorised (this command needs an admin certificate)"
+const notAuthorised = "not authorised (this command needs an admin certificate whose role, its Subject OU, allows it: operator, backup or read-only)"
 
 // certRefused is the answer when the node refused the client certificate
 // during the TLS handshake: its gRPC port accepts certificates of the admin

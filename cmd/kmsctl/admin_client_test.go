@@ -44,6 +44,13 @@ func startAdmin(t *testing.T) *adminEnv {
 // API. It returns the address.
 func serveAdmin(t *testing.T, devDir string, fake *admintest.FakeCluster) string {
 	t.Helper()
+	return serveAdminWith(t, devDir, fake, admintest.Options{})
+}
+
+// serveAdminWith is serveAdmin with options; the policy's CAs are the dev
+// PKI's.
+func serveAdminWith(t *testing.T, devDir string, fake *admintest.FakeCluster, opts admintest.Options) string {
+	t.Helper()
 	p, err := devpki.Ensure(filepath.Join(devDir, "pki"))
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +72,8 @@ func serveAdmin(t *testing.T, devDir string, fake *admintest.FakeCluster) string
 		t.Fatal(err)
 	}
 	cfg := devpki.ServerConfig(cert, devpki.NewPool(append(slices.Clone(adminCAs), nodeCAs...)...))
-	return admintest.Serve(t, fake, cfg, admintest.Options{AdminCAs: adminCAs, NodeCAs: nodeCAs})
+	opts.AdminCAs, opts.NodeCAs = adminCAs, nodeCAs
+	return admintest.Serve(t, fake, cfg, opts)
 }
 
 // closedPort returns a loopback address nobody listens on.

@@ -68,6 +68,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg := c.config()
 	cfg.NodeID = id
 	cfg.Bootstrap = true
+	cfg.AuditStdout = stdout
 	if err := loadTLS(&cfg, devTLSFiles(pki, nodeCert, nodeKey), logger); err != nil {
 		return err
 	}
@@ -84,7 +85,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		n.shutdown()
 		return err
 	}
-	printDevBanner(stdout, dataDir, id, n.kmipAddr, n.grpcLn.Addr().String(), pki, nodeCert)
+	printDevBanner(stdout, dataDir, id, n.kmipAddr, n.grpcLn.Addr().String(), n.auditFile, pki, nodeCert)
 	return n.wait(ctx)
 }
 
@@ -105,7 +106,10 @@ func checkDevRaftState(dataDir string, pki devpki.Paths) error {
 		"Use a new --data-dir, or take out the keys you need with the earlier kmsd first", dataDir, devNodeID)
 }
 
-func printDevBanner(w io.Writer, dataDir, id, kmipAddr, adminAddr string, pki devpki.Paths, nodeCert string) {
+func printDevBanner(w io.Writer, dataDir, id, kmipAddr, adminAddr, auditFile string, pki devpki.Paths, nodeCert string) {
+	if auditFile == "" {
+		auditFile = "none (--audit-file off)"
+	}
 	fmt.Fprintf(w, `kmsd dev: single-node KMS ready (press Ctrl-C to stop)
   data dir     %s
   node id      %s
@@ -122,10 +126,12 @@ func printDevBanner(w io.Writer, dataDir, id, kmipAddr, adminAddr string, pki de
   policy       until one is set, each client certificate is a tenant of its own with the role user
                (kmsctl policy list; see the README's "Tenants and roles")
   issuing CA   the KMIP CA: kmsctl pki issue makes client certificates for a tenant and role
+  audit log    %s
+               (check it with: go run ./cmd/kmsctl --admin %s --dev-dir %s audit verify <file>)
 
 Try it:
   go run ./cmd/kmsctl --server %s --dev-dir %s key create --alg AES --length 256 --name demo
   go run ./cmd/kmsctl --admin %s --dev-dir %s status
 `, dataDir, id, kmipAddr, adminAddr, pki.CACert, pki.ClientCert, pki.ClientKey, pki.AdminCACert, pki.AdminCert, pki.AdminKey,
-		pki.NodeCACert, nodeCert, kmipAddr, dataDir, adminAddr, dataDir)
+		pki.NodeCACert, nodeCert, auditFile, adminAddr, dataDir, kmipAddr, dataDir, adminAddr, dataDir)
 }

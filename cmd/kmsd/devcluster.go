@@ -115,6 +115,7 @@ func writeDevNode(c commonFlags, i int, pki devpki.Paths, host string) (*devNode
 		"autopilot-stabilization": c.stabilization.String(),
 	}
 	maps.Copy(settings, c.limits.settings())
+	maps.Copy(settings, c.audit.settings())
 	if i == 0 {
 		settings["bootstrap"] = true
 	} else {
@@ -217,7 +218,8 @@ func printClusterBanner(w io.Writer, dataDir string, pki devpki.Paths, nodes []*
 		"  admin CA  %s\n  admin     %s, %s\n"+
 		"  node CA   %s (the admin ports present node certificates)\n"+
 		"  seal      file (each node's seal.json and unseal.key; nodes 2.. joined with one-time join tokens)\n"+
-		"  policy    until one is set, each client certificate is a tenant of its own with the role user (kmsctl policy list)\n\n",
+		"  policy    until one is set, each client certificate is a tenant of its own with the role user (kmsctl policy list)\n"+
+		"  audit     audit.log in each node's data dir unless --audit-file off (kmsctl audit verify <file>)\n\n",
 		len(nodes), dataDir, pki.CACert, pki.ClientCert, pki.ClientKey, pki.AdminCACert, pki.AdminCert, pki.AdminKey, pki.NodeCACert)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  NODE\tPID\tKMIP\tADMIN\tCERTIFICATE\tLOG")

@@ -30,6 +30,7 @@ type commonFlags struct {
 	minQuorum                                 uint
 	stabilization                             time.Duration
 	limits                                    limits
+	audit                                     auditFlags
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet, defaultDataDir string) {
@@ -55,6 +56,7 @@ func (c *commonFlags) register(fs *flag.FlagSet, defaultDataDir string) {
 	fs.UintVar(&c.minQuorum, "autopilot-min-quorum", 3, "never remove dead servers below this many voters")
 	fs.DurationVar(&c.stabilization, "autopilot-stabilization", 5*time.Second, "how long a new server must be healthy before it may vote")
 	c.limits.register(fs)
+	c.audit.register(fs)
 }
 
 // serveFlags are kmsd serve's flags: the common ones, the certificates of
@@ -97,6 +99,7 @@ func (c *commonFlags) config() config {
 			ServerStabilizationTime: c.stabilization,
 		},
 		Limits: c.limits,
+		Audit:  c.audit,
 	}
 }
 
@@ -109,7 +112,10 @@ func parseWithConfig(fs *flag.FlagSet, args []string, file *string) error {
 	if f := fs.Lookup("read-consistency"); f != nil && f.Value.String() != readLinearizable && f.Value.String() != readStale {
 		return fmt.Errorf("--read-consistency %q: want %s or %s", f.Value.String(), readLinearizable, readStale)
 	}
-	return checkLimits(fs)
+	if err := checkLimits(fs); err != nil {
+		return err
+	}
+	return checkAudit(fs)
 }
 
 func parseArgsAndFile(fs *flag.FlagSet, args []string, file *string) error {

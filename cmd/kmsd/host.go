@@ -16,6 +16,7 @@ import (
 
 	"github.com/kmsd/kmsd/admin"
 	"github.com/kmsd/kmsd/cluster"
+	"github.com/kmsd/kmsd/cluster/audit"
 	"github.com/kmsd/kmsd/cluster/seal"
 	"github.com/kmsd/kmsd/fsm"
 	"github.com/kmsd/kmsd/kmip"
@@ -31,6 +32,10 @@ type host struct {
 	cfg     config
 	logger  *slog.Logger
 	barrier *seal.Barrier
+	// audit records every KMIP batch item and admin call; auditFile is
+	// its file, "" without one.
+	audit     *audit.Log
+	auditFile string
 
 	grpc     *grpc.Server
 	grpcLn   net.Listener
@@ -87,11 +92,16 @@ func start(ctx context.Context, cfg config, logger *slog.Logger) (*host, error) 
 	if err != nil {
 		return nil, err
 	}
+	if h.audit, h.auditFile, err = openAudit(cfg.Audit, cfg.DataDir, cfg.NodeID, h.barrier, cfg.AuditStdout, logger); err != nil {
+		return nil, err
+	}
 	if h.grpcLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+		_ = h.audit.Close()
 		return nil, fmt.Errorf("admin listener: %w", err)
 	}
 	if h.kmipLn, err = net.Listen("tcp", cfg.KMIPAddr); err != nil {
 		h.grpcLn.Close()
+		_ = h.audit.Close()
 		return nil, fmt.Errorf("KMIP listener: %w", err)
 	}
 	h.kmipAddr = h.kmipLn.Addr().String()
@@ -103,6 +113,7 @@ func start(ctx context.Context, cfg config, logger *slog.Logger) (*host, error) 
 		ConsistentReads: cfg.ConsistentReads, Available: h.available,
 		LocateMaxItems: lim.LocateMaxItems, MaxKeyPairGenerations: lim.MaxKeyPairGenerations,
 		RateLimit: lim.RateLimit, RateBurst: lim.RateBurst, Policy: h,
+		Audit: h.audit,
 	})
 	scfg := lim.serverConfig()
 	scfg.TLS, scfg.MaxMessageSize, scfg.Logger = cfg.KMIPTLS, cfg.MaxMessageSize, logger
@@ -280,6 +291,9 @@ func (h *host) shutdown() {
 		h.grpc.Stop()
 	}
 	_ = h.grpcLn.Close()
+	if err := h.audit.Close(); err != nil {
+		h.logger.Warn("closing the audit log", "err", err)
+	}
 }
 
 // SealState implements admin.SealControl.

@@ -55,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "dev":
 		return runDev(ctx, args[1:], stdout, stderr)
 	case "serve":
-		return runServe(ctx, args[1:], stderr)
+		return runServe(ctx, args[1:], stdout, stderr)
 	case "init":
 		return runInit(args[1:], stdout, stderr)
 	case "version":
@@ -69,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
-func runServe(ctx context.Context, args []string, stderr io.Writer) error {
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("kmsd serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var s serveFlags
@@ -97,6 +97,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	cfg := c.config()
 	cfg.Bootstrap = s.bootstrap
+	cfg.AuditStdout = stdout
 	if cfg.Seal, err = s.seal.options(!fileExists(filepath.Join(cfg.DataDir, "seal.json"))); err != nil {
 		return err
 	}

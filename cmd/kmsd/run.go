@@ -54,6 +54,11 @@ type config struct {
 
 	// Limits; zero values get the packages' defaults.
 	Limits limits
+
+	// Audit is where audit lines go; AuditStdout receives them with
+	// --audit-stdout.
+	Audit       auditFlags
+	AuditStdout io.Writer
 }
 
 // newGRPCServer serves the admin API (certificates of the admin CA with
@@ -64,14 +69,15 @@ func newGRPCServer(cfg config, h *host, logger *slog.Logger) *grpc.Server {
 	opts := append([]grpc.ServerOption{
 		grpc.Creds(credentials.NewTLS(cfg.GRPCTLS)),
 		grpc.MaxRecvMsgSize(8 << 20),
-	}, admin.ServerOptions(policy, logger)...)
+	}, admin.AuditOptions(h.audit)...)
+	opts = append(opts, admin.ServerOptions(policy, logger)...)
 	if d := cfg.Limits.HandshakeTimeout; d > 0 {
 		// Bounds the TLS handshake and the HTTP/2 preface of a new
 		// connection (gRPC's own default is 120s).
 		opts = append(opts, grpc.ConnectionTimeout(d))
 	}
 	g := grpc.NewServer(opts...)
-	admin.NewServer(admin.Config{Cluster: h, Seal: h, Keyring: h, AccessPolicy: h, PKI: h, Logger: logger}).Register(g)
+	admin.NewServer(admin.Config{Cluster: h, Seal: h, Keyring: h, AccessPolicy: h, PKI: h, AuditKeys: h.barrier, Logger: logger}).Register(g)
 	clusterpb.RegisterClusterServer(g, nodeService{h: h})
 	return g
 }

@@ -79,6 +79,10 @@ type AdminClient interface {
 	IssueCertificate(ctx context.Context, in *IssueCertificateRequest, opts ...grpc.CallOption) (*IssueCertificateResponse, error)
 	// ListCertificates lists the certificates the cluster issued.
 	ListCertificates(ctx context.Context, in *ListCertificatesRequest, opts ...grpc.CallOption) (*ListCertificatesResponse, error)
+	// VerifyAuditLog checks audit log files, streamed oldest first, as one
+	// chain under this cluster's audit keys (which never leave the node) and
+	// reports the first bad line.
+	VerifyAuditLog(ctx context.Context, opts ...grpc.CallOption) (Admin_VerifyAuditLogClient, error)
 }
 
 type adminClient struct {
@@ -401,6 +405,40 @@ func (c *adminClient) ListCertificates(ctx context.Context, in *ListCertificates
 	return out, nil
 }
 
+func (c *adminClient) VerifyAuditLog(ctx context.Context, opts ...grpc.CallOption) (Admin_VerifyAuditLogClient, error) {
+	stream, err := c.cc.NewStream(ctx, &_Admin_serviceDesc.Streams[4], "/kmsd.admin.v1.Admin/VerifyAuditLog", opts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &adminVerifyAuditLogClient{stream}
+	return x, nil
+}
+
+type Admin_VerifyAuditLogClient interface {
+	Send(*AuditLogChunk) error
+	CloseAndRecv() (*VerifyAuditLogResponse, error)
+	grpc.ClientStream
+}
+
+type adminVerifyAuditLogClient struct {
+	grpc.ClientStream
+}
+
+func (x *adminVerifyAuditLogClient) Send(m *AuditLogChunk) error {
+	return x.ClientStream.SendMsg(m)
+}
+
+func (x *adminVerifyAuditLogClient) CloseAndRecv() (*VerifyAuditLogResponse, error) {
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	m := new(VerifyAuditLogResponse)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility
@@ -467,6 +505,10 @@ type AdminServer interface {
 	IssueCertificate(context.Context, *IssueCertificateRequest) (*IssueCertificateResponse, error)
 	// ListCertificates lists the certificates the cluster issued.
 	ListCertificates(context.Context, *ListCertificatesRequest) (*ListCertificatesResponse, error)
+	// VerifyAuditLog checks audit log files, streamed oldest first, as one
+	// chain under this cluster's audit keys (which never leave the node) and
+	// reports the first bad line.
+	VerifyAuditLog(Admin_VerifyAuditLogServer) error
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -545,6 +587,9 @@ func (UnimplementedAdminServer) IssueCertificate(context.Context, *IssueCertific
 }
 func (UnimplementedAdminServer) ListCertificates(context.Context, *ListCertificatesRequest) (*ListCertificatesResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListCertificates not implemented")
+}
+func (UnimplementedAdminServer) VerifyAuditLog(Admin_VerifyAuditLogServer) error {
+	return status.Errorf(codes.Unimplemented, "method VerifyAuditLog not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 
@@ -1013,6 +1058,32 @@ func _Admin_ListCertificates_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_VerifyAuditLog_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(AdminServer).VerifyAuditLog(&adminVerifyAuditLogServer{stream})
+}
+
+type Admin_VerifyAuditLogServer interface {
+	SendAndClose(*VerifyAuditLogResponse) error
+	Recv() (*AuditLogChunk, error)
+	grpc.ServerStream
+}
+
+type adminVerifyAuditLogServer struct {
+	grpc.ServerStream
+}
+
+func (x *adminVerifyAuditLogServer) SendAndClose(m *VerifyAuditLogResponse) error {
+	return x.ServerStream.SendMsg(m)
+}
+
+func (x *adminVerifyAuditLogServer) Recv() (*AuditLogChunk, error) {
+	m := new(AuditLogChunk)
+	if err := x.ServerStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 var _Admin_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "kmsd.admin.v1.Admin",
 	HandlerType: (*AdminServer)(nil),
@@ -1118,6 +1189,11 @@ var _Admin_serviceDesc = grpc.ServiceDesc{
 			StreamName:    "Rewrap",
 			Handler:       _Admin_Rewrap_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "VerifyAuditLog",
+			Handler:       _Admin_VerifyAuditLog_Handler,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "proto/admin.proto",
