@@ -190,7 +190,7 @@ func (f *FSM) Outcome(res any) error {
 
 // controlRecords lists the cluster section of a snapshot in a fixed order:
 // the cluster id, tokens by hash, data keys by version, the root transition
-// (only after a root rotation).
+// (only after a root rotation), the certificate deny list by key.
 func controlRecords(tx *memdb.Txn) ([]proto.Message, error) {
 	var out []proto.Message
 	if raw, err := tx.First(tableMeta, indexID, metaClusterID); err != nil {
@@ -214,6 +214,13 @@ func controlRecords(tx *memdb.Txn) ([]proto.Message, error) {
 	if r, err := rootRecord(tx); err != nil {
 		return nil, err
 	} else if r != nil {
+		out = append(out, r)
+	}
+	revoked, err := revokedRecords(tx)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range revoked {
 		out = append(out, r)
 	}
 	return out, nil
@@ -247,6 +254,8 @@ func restoreControl(tx *memdb.Txn, p *kmsdpb.ControlRecord) error {
 		return tx.Insert(tableDataKeys, k)
 	case *kmsdpb.ControlRecord_RootTransition:
 		return restoreRoot(tx, r.RootTransition)
+	case *kmsdpb.ControlRecord_RevokedCertificate:
+		return restoreRevoked(tx, r.RevokedCertificate)
 	}
 	return fmt.Errorf("unknown cluster record")
 }

@@ -17,4 +17,6 @@ var (
 	ErrOtherCluster  = errors.New("fsm: the data key belongs to another cluster")
 	ErrKeyInUse      = errors.New("fsm: the data key version is the newest or still seals objects")
 	ErrRetiredKey    = errors.New("fsm: the material is sealed under a data key version the keyring no longer holds")
+
+	ErrTooManyRevoked = errors.New("fsm: the certificate deny list is full")
 )

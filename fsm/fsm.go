@@ -40,6 +40,8 @@ type FSM struct {
 	requests *requestLog
 	// applied is the index of the last command applied or restored.
 	applied uint64
+	// revoked wakes the readers of the deny list (revoked.go).
+	revoked revokedWatch
 }
 
 // New returns an empty state machine.
@@ -48,7 +50,9 @@ func New(cfg Config) *FSM {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &FSM{logger: logger.With("component", "fsm"), db: newDB(), requests: newRequestLog()}
+	f := &FSM{logger: logger.With("component", "fsm"), db: newDB(), requests: newRequestLog()}
+	f.revoked.reset(f.db)
+	return f
 }
 
 func newDB() *memdb.MemDB {
