@@ -63,6 +63,9 @@ type Config struct {
 	// Keyring rotates, rewraps, retires and lists data keys; nil answers
 	// that this node has no keyring.
 	Keyring KeyringControl
+	// Revocation keeps the certificate deny list; nil answers that this
+	// node keeps none.
+	Revocation RevocationControl
 }
 
 // Server implements the kmsd.admin.v1.Admin service on top of a Cluster.

@@ -110,3 +110,6 @@ func serialKey(issuer, serial []byte) string {
 func (e Entry) Equal(o Entry) bool {
 	return bytes.Equal(e.Fingerprint, o.Fingerprint) && bytes.Equal(e.Issuer, o.Issuer) && bytes.Equal(e.Serial, o.Serial)
 }
+
+// ErrListFull reports a deny list at its bound.
+var ErrListFull = errors.New("denylist: the deny list is full")

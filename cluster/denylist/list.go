@@ -95,10 +95,10 @@ func chainsOf(cs tls.ConnectionState) [][]*x509.Certificate {
 	return nil
 }
 
-// Guard returns a copy of cfg whose handshakes also pass c.Check, after
-// cfg's own VerifyConnection. A configuration chosen per client
-// (GetConfigForClient) is guarded too.
-func (c *Checker) Guard(cfg *tls.Config) *tls.Config {
+// Chain returns a copy of cfg whose handshakes pass cfg's own
+// VerifyConnection and then check. A configuration chosen per client
+// (GetConfigForClient) is chained too: crypto/tls uses that one instead.
+func Chain(cfg *tls.Config, check func(tls.ConnectionState) error) *tls.Config {
 	out := cfg.Clone()
 	prev := out.VerifyConnection
 	out.VerifyConnection = func(cs tls.ConnectionState) error {
@@ -107,7 +107,7 @@ func (c *Checker) Guard(cfg *tls.Config) *tls.Config {
 				return err
 			}
 		}
-		return c.Check(cs)
+		return check(cs)
 	}
 	if get := out.GetConfigForClient; get != nil {
 		out.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
@@ -115,8 +115,11 @@ func (c *Checker) Guard(cfg *tls.Config) *tls.Config {
 			if err != nil || inner == nil {
 				return inner, err
 			}
-			return c.Guard(inner), nil
+			return Chain(inner, check), nil
 		}
 	}
 	return out
 }
+
+// Guard returns a copy of cfg whose handshakes also pass c.Check.
+func (c *Checker) Guard(cfg *tls.Config) *tls.Config { return Chain(cfg, c.Check) }

@@ -80,6 +80,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	reloadOnSIGHUP(ctx, cfg.TLS)
 	printDevBanner(stdout, dataDir, id, n.kmipAddr, n.grpcLn.Addr().String(), pki, nodeCert)
 	return n.wait(ctx)
 }

@@ -118,6 +118,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	reloadOnSIGHUP(ctx, cfg.TLS)
 	return n.wait(ctx)
 }
 

@@ -58,6 +58,16 @@ type AdminClient interface {
 	RetireKey(ctx context.Context, in *RetireKeyRequest, opts ...grpc.CallOption) (*RetireKeyResponse, error)
 	// Keyring lists the data key versions and how many objects each seals.
 	Keyring(ctx context.Context, in *KeyringRequest, opts ...grpc.CallOption) (*KeyringResponse, error)
+	// RevokeCertificate adds a certificate to the cluster's deny list: every
+	// node refuses it at the TLS handshake of its KMIP, gRPC and Raft ports
+	// and closes its open connections within seconds.
+	RevokeCertificate(ctx context.Context, in *RevokeCertificateRequest, opts ...grpc.CallOption) (*RevokeCertificateResponse, error)
+	// ListRevokedCertificates lists the deny list.
+	ListRevokedCertificates(ctx context.Context, in *ListRevokedCertificatesRequest, opts ...grpc.CallOption) (*ListRevokedCertificatesResponse, error)
+	// ImportCRL adds every certificate a CRL lists, in one entry of the log.
+	// The CRL must be signed by a CA the cluster trusts for KMIP clients,
+	// operators or nodes.
+	ImportCRL(ctx context.Context, in *ImportCRLRequest, opts ...grpc.CallOption) (*ImportCRLResponse, error)
 }
 
 type adminClient struct {
@@ -308,6 +318,33 @@ func (c *adminClient) Keyring(ctx context.Context, in *KeyringRequest, opts ...g
 	return out, nil
 }
 
+func (c *adminClient) RevokeCertificate(ctx context.Context, in *RevokeCertificateRequest, opts ...grpc.CallOption) (*RevokeCertificateResponse, error) {
+	out := new(RevokeCertificateResponse)
+	err := c.cc.Invoke(ctx, "/kmsd.admin.v1.Admin/RevokeCertificate", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) ListRevokedCertificates(ctx context.Context, in *ListRevokedCertificatesRequest, opts ...grpc.CallOption) (*ListRevokedCertificatesResponse, error) {
+	out := new(ListRevokedCertificatesResponse)
+	err := c.cc.Invoke(ctx, "/kmsd.admin.v1.Admin/ListRevokedCertificates", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) ImportCRL(ctx context.Context, in *ImportCRLRequest, opts ...grpc.CallOption) (*ImportCRLResponse, error) {
+	out := new(ImportCRLResponse)
+	err := c.cc.Invoke(ctx, "/kmsd.admin.v1.Admin/ImportCRL", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility
@@ -353,6 +390,16 @@ type AdminServer interface {
 	RetireKey(context.Context, *RetireKeyRequest) (*RetireKeyResponse, error)
 	// Keyring lists the data key versions and how many objects each seals.
 	Keyring(context.Context, *KeyringRequest) (*KeyringResponse, error)
+	// RevokeCertificate adds a certificate to the cluster's deny list: every
+	// node refuses it at the TLS handshake of its KMIP, gRPC and Raft ports
+	// and closes its open connections within seconds.
+	RevokeCertificate(context.Context, *RevokeCertificateRequest) (*RevokeCertificateResponse, error)
+	// ListRevokedCertificates lists the deny list.
+	ListRevokedCertificates(context.Context, *ListRevokedCertificatesRequest) (*ListRevokedCertificatesResponse, error)
+	// ImportCRL adds every certificate a CRL lists, in one entry of the log.
+	// The CRL must be signed by a CA the cluster trusts for KMIP clients,
+	// operators or nodes.
+	ImportCRL(context.Context, *ImportCRLRequest) (*ImportCRLResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -407,6 +454,15 @@ func (UnimplementedAdminServer) RetireKey(context.Context, *RetireKeyRequest) (*
 }
 func (UnimplementedAdminServer) Keyring(context.Context, *KeyringRequest) (*KeyringResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Keyring not implemented")
+}
+func (UnimplementedAdminServer) RevokeCertificate(context.Context, *RevokeCertificateRequest) (*RevokeCertificateResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RevokeCertificate not implemented")
+}
+func (UnimplementedAdminServer) ListRevokedCertificates(context.Context, *ListRevokedCertificatesRequest) (*ListRevokedCertificatesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListRevokedCertificates not implemented")
+}
+func (UnimplementedAdminServer) ImportCRL(context.Context, *ImportCRLRequest) (*ImportCRLResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ImportCRL not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 
@@ -731,6 +787,60 @@ func _Admin_Keyring_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_RevokeCertificate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeCertificateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).RevokeCertificate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/kmsd.admin.v1.Admin/RevokeCertificate",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).RevokeCertificate(ctx, req.(*RevokeCertificateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_ListRevokedCertificates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRevokedCertificatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).ListRevokedCertificates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/kmsd.admin.v1.Admin/ListRevokedCertificates",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).ListRevokedCertificates(ctx, req.(*ListRevokedCertificatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_ImportCRL_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ImportCRLRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).ImportCRL(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/kmsd.admin.v1.Admin/ImportCRL",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).ImportCRL(ctx, req.(*ImportCRLRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _Admin_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "kmsd.admin.v1.Admin",
 	HandlerType: (*AdminServer)(nil),
@@ -782,6 +892,18 @@ var _Admin_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Keyring",
 			Handler:    _Admin_Keyring_Handler,
+		},
+		{
+			MethodName: "RevokeCertificate",
+			Handler:    _Admin_RevokeCertificate_Handler,
+		},
+		{
+			MethodName: "ListRevokedCertificates",
+			Handler:    _Admin_ListRevokedCertificates_Handler,
+		},
+		{
+			MethodName: "ImportCRL",
+			Handler:    _Admin_ImportCRL_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

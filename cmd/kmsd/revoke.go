@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kmsd/kmsd/cluster"
+	"github.com/kmsd/kmsd/cluster/denylist"
+	"github.com/kmsd/kmsd/fsm"
+	"github.com/kmsd/kmsd/proto/kmsdpb"
+)
+
+// The certificate deny list at work on this node: h.guard checks every
+// handshake of the KMIP, gRPC and Raft ports against the list of the local
+// state machine, and watchRevocations closes the open connections that a
+// new list refuses. While sealed, or catching up after an unseal, the node
+// keeps the last list it had.
+
+// revocationSource is the deny list of the state machine of the current
+// unsealed period, once it has caught up; nil before.
+func (h *host) revocationSource() denylist.Source {
+	store := h.store.Load()
+	if store == nil || !h.serving.Load() {
+		return nil
+	}
+	return store.Revocations
+}
+
+// kickRevocations makes the watcher read the deny list of a new state
+// machine.
+func (h *host) kickRevocations() {
+	select {
+	case h.revKick <- struct{}{}:
+	default:
+	}
+}
+
+// watchRevocations runs until ctx ends.
+func (h *host) watchRevocations(ctx context.Context) {
+	denylist.Watch(ctx, h.revocationSource, h.revKick, h.guard.Checker, h.logger.With("component", "denylist"), h.guard.Conns)
+}
+
+// RevokeCertificates implements admin.RevocationControl.
+func (h *host) RevokeCertificates(ctx context.Context, entries []denylist.Entry, actor string) (int, error) {
+	rn, err := h.running()
+	if err != nil {
+		return 0, err
+	}
+	store := h.store.Load()
+	if store == nil {
+		return 0, cluster.ErrSealed
+	}
+	id := make([]byte, 16)
+	if _, err := rand.Read(id); err != nil {
+		return 0, err
+	}
+	data, err := store.EncodeRevokeCertificates(&kmsdpb.Command{RequestId: id, TimeUnixNano: time.Now().UnixNano(), Actor: actor}, entries)
+	if err != nil {
+		return 0, err
+	}
+	res, err := rn.Apply(ctx, data)
+	if err != nil {
+		return 0, err
+	}
+	r, ok := res.(*fsm.Result)
+	if !ok {
+		return 0, fmt.Errorf("kmsd: deny list: result of type %T", res)
+	}
+	switch {
+	case errors.Is(r.Err, fsm.ErrTooManyRevoked):
+		return 0, denylist.ErrListFull
+	case errors.Is(r.Err, fsm.ErrMalformed):
+		return 0, denylist.ErrInvalidEntry
+	case r.Err != nil:
+		return 0, r.Err
+	}
+	return fsm.RevokedAdded(r), nil
+}
+
+// RevokedCertificates implements admin.RevocationControl.
+func (h *host) RevokedCertificates(ctx context.Context) ([]denylist.Entry, error) {
+	rn, err := h.running()
+	if err != nil {
+		return nil, err
+	}
+	if err := rn.ReadBarrier(ctx); err != nil {
+		return nil, err
+	}
+	store := h.store.Load()
+	if store == nil {
+		return nil, cluster.ErrSealed
+	}
+	entries, _ := store.Revocations()
+	return entries, nil
+}
+
+// TrustedCAs implements admin.RevocationControl.
+func (h *host) TrustedCAs() []*x509.Certificate {
+	if h.cfg.TLS == nil {
+		return nil
+	}
+	return h.cfg.TLS.trustedCAs()
+}
