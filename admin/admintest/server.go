@@ -26,6 +26,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Seal is passed to admin.Config.
 	Seal admin.SealControl
+	// Revocation is passed to admin.Config.
+	Revocation admin.RevocationControl
 }
 
 // Serve starts an admin.Server for c on a loopback port with serverTLS and
@@ -48,7 +50,7 @@ func Serve(t testing.TB, c admin.Cluster, serverTLS *tls.Config, opts Options) s
 		// Stop waits for handlers, so none logs after the test ended.
 		grpc.WaitForHandlers(true),
 	)...)
-	admin.NewServer(admin.Config{Cluster: c, Logger: opts.Logger, MaxSnapshotSize: opts.MaxSnapshotSize, Seal: opts.Seal}).Register(g)
+	admin.NewServer(admin.Config{Cluster: c, Logger: opts.Logger, MaxSnapshotSize: opts.MaxSnapshotSize, Seal: opts.Seal, Revocation: opts.Revocation}).Register(g)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
