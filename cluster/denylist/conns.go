@@ -80,10 +80,11 @@ func (t *Conns) CloseRevoked(l *List, logger *slog.Logger) int {
 type Source func() (entries []Entry, changed <-chan struct{})
 
 // Watch keeps checker's list equal to src's and closes the connections of
-// conns that each new list refuses, until ctx ends. kick wakes it when the
-// source itself is replaced (a node's state machine is made anew on each
-// unseal); it may be nil.
-func Watch(ctx context.Context, src func() Source, kick <-chan struct{}, checker *Checker, logger *slog.Logger, conns ...*Conns) {
+// conns that each new list refuses, until ctx ends. A send on kick wakes
+// it when the source itself is replaced (a node's state machine is made
+// anew on each unseal); kick may be nil. While src returns nil the list in
+// use is kept. onList, when set, sees each new list after it is in use.
+func Watch(ctx context.Context, src func() Source, kick <-chan struct{}, checker *Checker, logger *slog.Logger, onList func(*List), conns ...*Conns) {
 	for {
 		var changed <-chan struct{}
 		if s := src(); s != nil {
@@ -93,6 +94,9 @@ func Watch(ctx context.Context, src func() Source, kick <-chan struct{}, checker
 			checker.Set(l)
 			for _, c := range conns {
 				c.CloseRevoked(l, logger)
+			}
+			if onList != nil {
+				onList(l)
 			}
 		}
 		select {

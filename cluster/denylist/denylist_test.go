@@ -308,7 +308,7 @@ func TestWatch(t *testing.T) {
 	src := func() ([]Entry, <-chan struct{}) { return []Entry{e}, changed }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { Watch(ctx, func() Source { return src }, nil, &checker, nil); close(done) }()
+	go func() { Watch(ctx, func() Source { return src }, nil, &checker, nil, nil); close(done) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for checker.List().Len() != 1 {
 		if time.Now().After(deadline) {

@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/kmsd/kmsd/cluster"
@@ -41,7 +44,43 @@ func (h *host) kickRevocations() {
 
 // watchRevocations runs until ctx ends.
 func (h *host) watchRevocations(ctx context.Context) {
-	denylist.Watch(ctx, h.revocationSource, h.revKick, h.guard.Checker, h.logger.With("component", "denylist"), h.guard.Conns)
+	logger := h.logger.With("component", "denylist")
+	denylist.Watch(ctx, h.revocationSource, h.revKick, h.guard.Checker, logger, func(l *denylist.List) { h.checkOwnCertificates(l, logger) }, h.guard.Conns)
+}
+
+// checkOwnCertificates says loudly when the deny list names a certificate
+// this node presents: its peers refuse it, so a revoked node certificate
+// cuts the node off from Raft and the node service, and a revoked KMIP
+// server certificate fails clients that check it.
+func (h *host) checkOwnCertificates(l *denylist.List, logger *slog.Logger) {
+	if h.cfg.TLS == nil {
+		return
+	}
+	m := h.cfg.TLS.material()
+	for _, own := range []struct {
+		what string
+		cert tls.Certificate
+	}{{"node", m.nodeCert}, {"KMIP server", m.kmipCert}} {
+		chain := make([]*x509.Certificate, 0, len(own.cert.Certificate))
+		for _, der := range own.cert.Certificate {
+			c, err := x509.ParseCertificate(der)
+			if err != nil {
+				break
+			}
+			chain = append(chain, c)
+		}
+		// The files hold the leaf (and intermediates), not the CA: try
+		// each trusted CA as the last issuer, for entries by serial.
+		chains := [][]*x509.Certificate{chain}
+		for _, ca := range h.cfg.TLS.trustedCAs() {
+			chains = append(chains, append(slices.Clip(chain), ca))
+		}
+		if e, hit := l.Hit(chains); hit {
+			logger.Error("this node's own "+own.what+" certificate is on the cluster's deny list: other nodes refuse it. "+
+				"Give the node a new certificate and reload (SIGHUP) or restart it, or remove it from the cluster (kmsctl cluster remove)",
+				"certificate", own.what, "entry", e.Key(), "reason", e.Reason)
+		}
+	}
 }
 
 // RevokeCertificates implements admin.RevocationControl.

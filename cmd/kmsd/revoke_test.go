@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/pem"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
+	"github.com/kmsd/kmsd/cluster/denylist"
 	"github.com/kmsd/kmsd/cluster/devpki"
 	"github.com/kmsd/kmsd/cluster/seal"
 	"github.com/kmsd/kmsd/kmip/kmiptest"
@@ -208,5 +211,48 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 			t.Fatalf("timed out waiting: %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// syncBuffer is a log sink for tests.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestHostSaysItsOwnCertificateIsRevoked: a node whose own node
+// certificate is revoked (here by issuer and serial, as a CRL names it)
+// logs what the operator must do.
+func TestHostSaysItsOwnCertificateIsRevoked(t *testing.T) {
+	cfg := testHostConfig(t, seal.InitOptions{})
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h, err := start(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.shutdown()
+	waitServing(t, h)
+	m := cfg.TLS.material()
+	added, err := h.RevokeCertificates(ctx, []denylist.Entry{denylist.ForSerial(m.nodeCAs[0], m.nodeCert.Leaf.SerialNumber, "test")}, "operator")
+	if err != nil || added != 1 {
+		t.Fatalf("RevokeCertificates: %d %v", added, err)
+	}
+	waitFor(t, func() bool { return strings.Contains(logs.String(), "own node certificate is on the cluster's deny list") }, "the node logs its revoked certificate")
+	if strings.Contains(logs.String(), "own KMIP server certificate") {
+		t.Error("the KMIP server certificate is reported revoked too")
 	}
 }
