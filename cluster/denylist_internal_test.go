@@ -56,11 +56,10 @@ func TestRaftTransportDenyList(t *testing.T) {
 			}()
 		}
 	}()
-	conn, err := layer.Dial("127.0.0.1:0", time.Second)
-	if err == nil || !errors.Is(err, ErrNotMember) {
+	if _, err := layer.Dial("127.0.0.1:0", time.Second); !errors.Is(err, ErrNotMember) {
 		t.Fatalf("dial of a non-member address: %v", err)
 	}
-	conn, err = layer.Dial(raft.ServerAddress(addr), 5*time.Second)
+	conn, err := layer.Dial(raft.ServerAddress(addr), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -251,7 +251,9 @@ func TestHostSaysItsOwnCertificateIsRevoked(t *testing.T) {
 	if err != nil || added != 1 {
 		t.Fatalf("RevokeCertificates: %d %v", added, err)
 	}
-	waitFor(t, func() bool { return strings.Contains(logs.String(), "own node certificate is on the cluster's deny list") }, "the node logs its revoked certificate")
+	waitFor(t, func() bool {
+		return strings.Contains(logs.String(), "own node certificate is on the cluster's deny list")
+	}, "the node logs its revoked certificate")
 	if strings.Contains(logs.String(), "own KMIP server certificate") {
 		t.Error("the KMIP server certificate is reported revoked too")
 	}
