@@ -63,12 +63,24 @@ func (s *tlsState) trustedCAs() []*x509.Certificate {
 	return append(out, m.nodeCAs...)
 }
 
-// server returns a listener configuration built by build from the current
-// material at each handshake.
+// server returns a listener configuration that build makes from the
+// current material: a handshake after a reload gets one built anew, the
+// others share it.
 func (s *tlsState) server(build func(*tlsMaterial) *tls.Config) *tls.Config {
+	type built struct {
+		m   *tlsMaterial
+		cfg *tls.Config
+	}
+	var last atomic.Pointer[built]
 	cfg := build(s.material())
 	cfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
-		return build(s.material()), nil
+		m := s.material()
+		if b := last.Load(); b != nil && b.m == m {
+			return b.cfg, nil
+		}
+		b := &built{m: m, cfg: build(m)}
+		last.Store(b)
+		return b.cfg, nil
 	}
 	return cfg
 }
