@@ -32,6 +32,13 @@ type RevocationControl interface {
 // maxCertPEM bounds a certificate given in PEM.
 const maxCertPEM = 64 << 10
 
+// Page sizes of ListRevokedCertificates: a page of the largest size stays
+// well below gRPC's default message limit of 4 MiB.
+const (
+	defaultListLimit = 1000
+	maxListLimit     = 10_000
+)
+
 func (s *Server) revocation() (RevocationControl, error) {
 	if s.cfg.Revocation == nil {
 		return nil, status.Error(codes.Unimplemented, "this node keeps no certificate deny list")
@@ -119,18 +126,26 @@ func parseCertPEM(data []byte) (*x509.Certificate, error) {
 }
 
 // ListRevokedCertificates implements adminpb.AdminServer.
-func (s *Server) ListRevokedCertificates(ctx context.Context, _ *adminpb.ListRevokedCertificatesRequest) (*adminpb.ListRevokedCertificatesResponse, error) {
+func (s *Server) ListRevokedCertificates(ctx context.Context, req *adminpb.ListRevokedCertificatesRequest) (*adminpb.ListRevokedCertificatesResponse, error) {
 	rc, err := s.revocation()
 	if err != nil {
 		return nil, err
+	}
+	limit := int64(req.GetLimit())
+	if limit < 0 || limit > maxListLimit || req.GetOffset() < 0 {
+		return nil, status.Errorf(codes.InvalidArgument, "offset must not be negative, limit is 0 (%d) to %d", defaultListLimit, maxListLimit)
+	}
+	if limit == 0 {
+		limit = defaultListLimit
 	}
 	entries, err := rc.RevokedCertificates(ctx)
 	if err != nil {
 		return nil, s.toStatus(ctx, "ListRevokedCertificates", err)
 	}
-	resp := &adminpb.ListRevokedCertificatesResponse{Entries: make([]*adminpb.RevokedCertificate, len(entries))}
-	for i, e := range entries {
-		resp.Entries[i] = revokedToProto(e)
+	resp := &adminpb.ListRevokedCertificatesResponse{Total: int64(len(entries))}
+	start := min(req.GetOffset(), int64(len(entries)))
+	for _, e := range entries[start:min(start+limit, int64(len(entries)))] {
+		resp.Entries = append(resp.Entries, revokedToProto(e))
 	}
 	return resp, nil
 }

@@ -35,8 +35,10 @@ func newPKICmd(ad *adminCLI) *cobra.Command {
 	return cmd
 }
 
-// Bounds on what kmsctl reads before the server checks it again.
+// Bounds on what kmsctl reads before the server checks it again, and the
+// page size of the list.
 const (
+	listPage   = 5000
 	maxPEMFile = 64 << 10
 	maxCRLFile = 4 << 20
 )
@@ -238,13 +240,18 @@ func newPKIRevokedCmd(ad *adminCLI) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return ad.withAdmin(cmd, ad.flags.timeout, func(ctx context.Context, c *adminConn) error {
-				resp, err := c.client.ListRevokedCertificates(ctx, &adminpb.ListRevokedCertificatesRequest{})
-				if err != nil {
-					return pkiErr(err, c.addr)
-				}
 				r := revokedList{Entries: []revokedJSON{}}
-				for _, e := range resp.GetEntries() {
-					r.Entries = append(r.Entries, revokedOf(e))
+				for {
+					resp, err := c.client.ListRevokedCertificates(ctx, &adminpb.ListRevokedCertificatesRequest{Offset: int64(len(r.Entries)), Limit: listPage})
+					if err != nil {
+						return pkiErr(err, c.addr)
+					}
+					for _, e := range resp.GetEntries() {
+						r.Entries = append(r.Entries, revokedOf(e))
+					}
+					if len(resp.GetEntries()) == 0 || int64(len(r.Entries)) >= resp.GetTotal() {
+						break
+					}
 				}
 				return ad.emit(r)
 			})

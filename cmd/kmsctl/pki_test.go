@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/kmsd/kmsd/admin/admintest"
+	"github.com/kmsd/kmsd/cluster/denylist"
 	"github.com/kmsd/kmsd/cluster/devpki"
 )
 
@@ -178,5 +179,22 @@ func TestPKINeedsAnOperator(t *testing.T) {
 	}
 	if n := revokedCount(t, rev); n != 0 {
 		t.Fatalf("%d entries after refused calls", n)
+	}
+}
+
+// TestPKIRevokedPages: a list longer than one page is read whole.
+func TestPKIRevokedPages(t *testing.T) {
+	clearAdminEnv(t)
+	rev, _, conn := startPKIAdmin(t)
+	entries := make([]denylist.Entry, listPage+7)
+	for i := range entries {
+		sum := sha256.Sum256([]byte{byte(i), byte(i >> 8)})
+		entries[i] = denylist.Entry{Fingerprint: sum[:]}
+	}
+	if _, err := rev.RevokeCertificates(t.Context(), entries, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if list := decodeJSON[revokedList](t, ok(t, conn, "-o", "json", "pki", "revoked")); len(list.Entries) != len(entries) {
+		t.Fatalf("%d entries, want %d", len(list.Entries), len(entries))
 	}
 }

@@ -62,7 +62,7 @@ type AdminClient interface {
 	// node refuses it at the TLS handshake of its KMIP, gRPC and Raft ports
 	// and closes its open connections within seconds.
 	RevokeCertificate(ctx context.Context, in *RevokeCertificateRequest, opts ...grpc.CallOption) (*RevokeCertificateResponse, error)
-	// ListRevokedCertificates lists the deny list.
+	// ListRevokedCertificates lists the deny list, a page at a time.
 	ListRevokedCertificates(ctx context.Context, in *ListRevokedCertificatesRequest, opts ...grpc.CallOption) (*ListRevokedCertificatesResponse, error)
 	// ImportCRL adds every certificate a CRL lists, in one entry of the log.
 	// The CRL must be signed by a CA the cluster trusts for KMIP clients,
@@ -394,7 +394,7 @@ type AdminServer interface {
 	// node refuses it at the TLS handshake of its KMIP, gRPC and Raft ports
 	// and closes its open connections within seconds.
 	RevokeCertificate(context.Context, *RevokeCertificateRequest) (*RevokeCertificateResponse, error)
-	// ListRevokedCertificates lists the deny list.
+	// ListRevokedCertificates lists the deny list, a page at a time.
 	ListRevokedCertificates(context.Context, *ListRevokedCertificatesRequest) (*ListRevokedCertificatesResponse, error)
 	// ImportCRL adds every certificate a CRL lists, in one entry of the log.
 	// The CRL must be signed by a CA the cluster trusts for KMIP clients,
