@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"math/big"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -163,7 +164,7 @@ func (s *Server) ImportCRL(ctx context.Context, req *adminpb.ImportCRLRequest) (
 	if err != nil {
 		// ParseCRL's errors are fixed texts, written for operators.
 		s.logger.Warn("CRL refused", "caller", caller(ctx), "err", err)
-		return nil, status.Error(codes.InvalidArgument, err.Error())
+		return nil, status.Error(codes.InvalidArgument, strings.TrimPrefix(err.Error(), "denylist: "))
 	}
 	resp := &adminpb.ImportCRLResponse{Listed: int64(len(entries))}
 	if len(entries) == 0 {
