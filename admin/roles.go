@@ -50,16 +50,17 @@ var (
 // method must be added here (a test walks the service's methods). List and
 // get methods belong to readers.
 var methodRoles = map[string][]Role{
-	"Status":           everyRole,
-	"Members":          readers,
-	"SealStatus":       readers,
-	"Keyring":          readers,
-	"Snapshot":         backups,
-	"InspectSnapshot":  backups,
-	"ListPolicy":       readers,
-	"GetPolicy":        readers,
-	"ResolveIdentity":  readers,
-	"ListCertificates": readers,
+	"Status":                  everyRole,
+	"Members":                 readers,
+	"SealStatus":              readers,
+	"Keyring":                 readers,
+	"Snapshot":                backups,
+	"InspectSnapshot":         backups,
+	"ListPolicy":              readers,
+	"GetPolicy":               readers,
+	"ResolveIdentity":         readers,
+	"ListCertificates":        readers,
+	"ListRevokedCertificates": readers,
 
 	"Join":                    operators,
 	"CreateJoinToken":         operators,
@@ -76,6 +77,8 @@ var methodRoles = map[string][]Role{
 	"DeletePolicy":            operators,
 	"SetCertificateAuthority": operators,
 	"IssueCertificate":        operators,
+	"RevokeCertificate":       operators,
+	"ImportCRL":               operators,
 }
 
 // roleMayCall reports whether role may call the admin method (a full

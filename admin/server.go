@@ -75,6 +75,9 @@ type Config struct {
 	AuditKeys     AuditKeys
 	MaxAuditLines int64
 	MaxAuditBytes int64
+	// Revocation keeps the certificate deny list; nil answers that this
+	// node keeps none.
+	Revocation RevocationControl
 }
 
 // Server implements the kmsd.admin.v1.Admin service on top of a Cluster.

@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
 	"github.com/hashicorp/raft"
+
+	"github.com/kmsd/kmsd/cluster/denylist"
 )
 
 // Raft's request types on the wire (raft's NetworkTransport: one type byte,
@@ -38,6 +41,10 @@ type claimConn struct {
 	*tls.Conn
 	anchors   []*x509.Certificate
 	handshake time.Duration // bound on the TLS handshake
+	guard     *denylist.Guard
+	mu        sync.Mutex
+	closed    bool
+	untrack   func() // set once the guard tracks the connection
 	id        string
 	rec       recorder
 	dec       *codec.Decoder
@@ -45,8 +52,8 @@ type claimConn struct {
 	raw       int64  // snapshot data still to pass through
 }
 
-func newClaimConn(c *tls.Conn, anchors []*x509.Certificate, handshake time.Duration) *claimConn {
-	cc := &claimConn{Conn: c, anchors: anchors, handshake: handshake, rec: recorder{r: bufio.NewReader(c)}}
+func newClaimConn(c *tls.Conn, anchors []*x509.Certificate, handshake time.Duration, guard *denylist.Guard) *claimConn {
+	cc := &claimConn{Conn: c, anchors: anchors, handshake: handshake, guard: guard, rec: recorder{r: bufio.NewReader(c)}}
 	cc.dec = codec.NewDecoder(&cc.rec, &codec.MsgpackHandle{})
 	return cc
 }
@@ -74,9 +81,24 @@ func (c *claimConn) next() error {
 		if err != nil {
 			return err
 		}
-		id, ok := peerNodeID(c.Conn.ConnectionState(), c.anchors)
+		cs := c.Conn.ConnectionState()
+		id, ok := peerNodeID(cs, c.anchors)
 		if !ok {
 			return errNotANode
+		}
+		untrack, ok := c.guard.Admit(c, cs, "raft")
+		if !ok {
+			return denylist.ErrRevoked
+		}
+		c.mu.Lock()
+		closed := c.closed
+		if !closed {
+			c.untrack = untrack
+		}
+		c.mu.Unlock()
+		if closed {
+			untrack()
+			return net.ErrClosed
 		}
 		c.id = id
 	}
@@ -129,6 +151,19 @@ func (c *claimConn) next() error {
 	return nil
 }
 
+// Close forgets the connection in the deny-list guard.
+func (c *claimConn) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	untrack := c.untrack
+	c.untrack = nil
+	c.mu.Unlock()
+	if untrack != nil {
+		untrack()
+	}
+	return c.Conn.Close()
+}
+
 // recorder keeps every byte the decoder reads, so that the request can be
 // replayed to raft once checked. The decoder reads exactly one value: it
 // uses ReadByte and UnreadByte, and reads of the lengths it needs.
@@ -164,6 +199,7 @@ type claimListener struct {
 	net.Listener
 	anchors   []*x509.Certificate
 	handshake time.Duration
+	guard     *denylist.Guard
 }
 
 func (l claimListener) Accept() (net.Conn, error) {
@@ -171,5 +207,5 @@ func (l claimListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newClaimConn(c.(*tls.Conn), l.anchors, l.handshake), nil
+	return newClaimConn(c.(*tls.Conn), l.anchors, l.handshake, l.guard), nil
 }

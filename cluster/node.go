@@ -19,6 +19,7 @@ import (
 	autopilot "github.com/hashicorp/raft-autopilot"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
+	"github.com/kmsd/kmsd/cluster/denylist"
 	"github.com/kmsd/kmsd/cluster/seal"
 	"github.com/kmsd/kmsd/proto/kmsdpb"
 )
@@ -120,6 +121,11 @@ type Config struct {
 	// which also serves operators, a caller is a node only if its verified
 	// chain ends at one of them.
 	NodeCAs []*x509.Certificate
+	// Guard checks peers against the certificate deny list at each
+	// handshake (after ServerTLS's and ClientTLS's own checks) and tracks
+	// open Raft and node-service connections, so that a revoked peer's are
+	// closed; nil: no deny list.
+	Guard *denylist.Guard
 
 	MaxCommandSize int // default 4 MiB
 	// HandshakeTimeout bounds the TLS handshake of a connection to the
@@ -252,7 +258,7 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 		cleanup()
 		return nil, fmt.Errorf("cluster: open snapshot store: %w", err)
 	}
-	stream, err := newTLSStreamLayer(cfg.RaftAddr, cfg.ServerTLS, cfg.ClientTLS, cfg.NodeCAs, cfg.HandshakeTimeout, n.isMember, n.memberAt)
+	stream, err := newTLSStreamLayer(cfg.RaftAddr, cfg.ServerTLS, cfg.ClientTLS, cfg.NodeCAs, cfg.HandshakeTimeout, n.isMember, n.memberAt, cfg.Guard)
 	if err != nil {
 		cleanup()
 		return nil, err
@@ -280,7 +286,7 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 		return nil, fmt.Errorf("cluster: start raft: %w", err)
 	}
 	n.raftp.Store(n.raft)
-	n.rpc = newRPCClients(cfg.ClientTLS, cfg.NodeCAs, n.admitsServer)
+	n.rpc = newRPCClients(cfg.ClientTLS, cfg.NodeCAs, n.admitsServer, cfg.Guard)
 	n.peers.put(peerInfo{ID: cfg.NodeID, RaftAddr: string(n.transport.LocalAddr()), AdminAddr: cfg.AdminAddr, KMIPAddr: cfg.KMIPAddr, GossipAddr: cfg.GossipAddr, Version: cfg.Version})
 	n.pilot = autopilot.New(n.raft, &pilotDelegate{n: n}, autopilot.WithLogger(hlog),
 		autopilot.WithReconcileInterval(2*time.Second), autopilot.WithUpdateInterval(time.Second))

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/kmsd/kmsd/cluster/denylist"
 	"github.com/kmsd/kmsd/proto/clusterpb"
 )
 
@@ -26,12 +27,13 @@ type rpcClients struct {
 	tls     *tls.Config
 	anchors []*x509.Certificate
 	admits  func(id string) bool
+	guard   *denylist.Guard
 	mu      sync.Mutex
 	conns   map[string]*grpc.ClientConn
 }
 
-func newRPCClients(cfg *tls.Config, anchors []*x509.Certificate, admits func(string) bool) *rpcClients {
-	return &rpcClients{tls: cfg, anchors: anchors, admits: admits, conns: map[string]*grpc.ClientConn{}}
+func newRPCClients(cfg *tls.Config, anchors []*x509.Certificate, admits func(string) bool, guard *denylist.Guard) *rpcClients {
+	return &rpcClients{tls: cfg, anchors: anchors, admits: admits, guard: guard, conns: map[string]*grpc.ClientConn{}}
 }
 
 func (r *rpcClients) client(addr string) (clusterpb.ClusterClient, error) {
@@ -40,8 +42,7 @@ func (r *rpcClients) client(addr string) (clusterpb.ClusterClient, error) {
 	if c, ok := r.conns[addr]; ok {
 		return clusterpb.NewClusterClient(c), nil
 	}
-	cfg := r.tls.Clone()
-	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+	cfg := denylist.Chain(r.guard.TLS(r.tls), func(cs tls.ConnectionState) error {
 		id, ok := peerNodeID(cs, r.anchors)
 		if !ok {
 			return errNotANode
@@ -50,11 +51,11 @@ func (r *rpcClients) client(addr string) (clusterpb.ClusterClient, error) {
 			return fmt.Errorf("%w: %s", ErrNotMember, id)
 		}
 		return nil
-	}
+	})
 	if host, _, err := net.SplitHostPort(addr); err == nil && cfg.ServerName == "" {
 		cfg.ServerName = host
 	}
-	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(r.guard.Credentials(credentials.NewTLS(cfg), "node-service client")))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err)
 	}

@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/kmsd/kmsd/cluster/denylist"
 )
 
 // NodeOrganization is the certificate Organization of a cluster node's
@@ -34,9 +37,10 @@ type tlsStreamLayer struct {
 	client    *tls.Config
 	memberAt  func(addr string) (string, bool)
 	anchors   []*x509.Certificate
+	guard     *denylist.Guard
 }
 
-func newTLSStreamLayer(bind string, server, client *tls.Config, anchors []*x509.Certificate, handshake time.Duration, isMember func(string) bool, memberAt func(string) (string, bool)) (*tlsStreamLayer, error) {
+func newTLSStreamLayer(bind string, server, client *tls.Config, anchors []*x509.Certificate, handshake time.Duration, isMember func(string) bool, memberAt func(string) (string, bool), guard *denylist.Guard) (*tlsStreamLayer, error) {
 	if server == nil || client == nil {
 		return nil, errors.New("cluster: node TLS configuration is required")
 	}
@@ -47,8 +51,8 @@ func newTLSStreamLayer(bind string, server, client *tls.Config, anchors []*x509.
 	if err != nil {
 		return nil, fmt.Errorf("cluster: raft listener: %w", err)
 	}
-	accept := server.Clone()
-	accept.VerifyConnection = func(cs tls.ConnectionState) error {
+	// The configuration's own checks (the deny list) come first.
+	accept := denylist.Chain(guard.TLS(server), func(cs tls.ConnectionState) error {
 		id, ok := peerNodeID(cs, anchors)
 		if !ok {
 			return errNotANode
@@ -57,13 +61,14 @@ func newTLSStreamLayer(bind string, server, client *tls.Config, anchors []*x509.
 			return fmt.Errorf("%w: %s", ErrNotMember, id)
 		}
 		return nil
-	}
+	})
 	return &tlsStreamLayer{
-		Listener:  claimListener{Listener: tls.NewListener(ln, accept), anchors: anchors, handshake: handshake},
+		Listener:  claimListener{Listener: tls.NewListener(ln, accept), anchors: anchors, handshake: handshake, guard: guard},
 		advertise: ln.Addr(),
 		client:    client,
 		memberAt:  memberAt,
 		anchors:   anchors,
+		guard:     guard,
 	}, nil
 }
 
@@ -79,11 +84,7 @@ func (t *tlsStreamLayer) Dial(address raft.ServerAddress, timeout time.Duration)
 	if !ok {
 		return nil, fmt.Errorf("%w: no member at %s", ErrNotMember, address)
 	}
-	cfg := t.client.Clone()
-	if host, _, err := net.SplitHostPort(string(address)); err == nil && cfg.ServerName == "" {
-		cfg.ServerName = host
-	}
-	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+	cfg := denylist.Chain(t.guard.TLS(t.client), func(cs tls.ConnectionState) error {
 		id, ok := peerNodeID(cs, t.anchors)
 		if !ok {
 			return errNotANode
@@ -92,11 +93,32 @@ func (t *tlsStreamLayer) Dial(address raft.ServerAddress, timeout time.Duration)
 			return fmt.Errorf("%w: %s answered at the address of %s", ErrNotMember, id, want)
 		}
 		return nil
+	})
+	if host, _, err := net.SplitHostPort(string(address)); err == nil && cfg.ServerName == "" {
+		cfg.ServerName = host
 	}
 	d := &net.Dialer{Timeout: timeout}
 	conn, err := tls.DialWithDialer(d, "tcp", string(address), cfg)
 	if err != nil {
 		return nil, err
 	}
-	return conn, nil
+	untrack, ok := t.guard.Admit(conn, conn.ConnectionState(), "raft")
+	if !ok {
+		conn.Close()
+		return nil, denylist.ErrRevoked
+	}
+	return &trackedConn{Conn: conn, untrack: untrack}, nil
+}
+
+// trackedConn is a Raft connection the deny-list guard tracks until it
+// closes.
+type trackedConn struct {
+	net.Conn
+	once    sync.Once
+	untrack func()
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(c.untrack)
+	return c.Conn.Close()
 }

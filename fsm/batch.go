@@ -84,6 +84,7 @@ func (f *FSM) applyRun(entries []decodedEntry, results []any) (int, bool) {
 		results[n] = &Result{Index: e.index, IDs: ids}
 	}
 	tx.Commit()
+	f.revoked.committed(f.db)
 	if n > 0 {
 		f.requests.commit(entries[n-1].index)
 	}
@@ -109,6 +110,7 @@ func (f *FSM) applyAlone(e decodedEntry) *Result {
 		res.Undo = inverse(tx.Changes())
 	}
 	tx.Commit()
+	f.revoked.committed(f.db)
 	f.requests.commit(e.index)
 	return res
 }

@@ -191,7 +191,8 @@ func (f *FSM) Outcome(res any) error {
 // controlRecords lists the cluster section of a snapshot in a fixed order:
 // the cluster id, tokens by hash, data keys by version, the root transition
 // (only after a root rotation), policy entries by name, the certificate
-// authority and the issued certificates by serial.
+// authority, the issued certificates by serial, the certificate deny list
+// by key.
 func controlRecords(tx *memdb.Txn) ([]proto.Message, error) {
 	var out []proto.Message
 	if raw, err := tx.First(tableMeta, indexID, metaClusterID); err != nil {
@@ -225,7 +226,15 @@ func controlRecords(tx *memdb.Txn) ([]proto.Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(append(out, p...), a...), nil
+	out = append(append(out, p...), a...)
+	revoked, err := revokedRecords(tx)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range revoked {
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // restoreControl inserts one record of a snapshot's cluster section.
@@ -262,6 +271,8 @@ func restoreControl(tx *memdb.Txn, p *kmsdpb.ControlRecord) error {
 		return restoreAuthority(tx, r.CertificateAuthority)
 	case *kmsdpb.ControlRecord_IssuedCertificate:
 		return restoreIssued(tx, r.IssuedCertificate)
+	case *kmsdpb.ControlRecord_RevokedCertificate:
+		return restoreRevoked(tx, r.RevokedCertificate)
 	}
 	return fmt.Errorf("unknown cluster record")
 }

@@ -42,6 +42,8 @@ type FSM struct {
 	applied uint64
 	// policy caches the compiled access policy.
 	policy policyCache
+	// revoked wakes the readers of the deny list (revoked.go).
+	revoked revokedWatch
 }
 
 // New returns an empty state machine.
@@ -50,7 +52,9 @@ func New(cfg Config) *FSM {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &FSM{logger: logger.With("component", "fsm"), db: newDB(), requests: newRequestLog()}
+	f := &FSM{logger: logger.With("component", "fsm"), db: newDB(), requests: newRequestLog()}
+	f.revoked.reset(f.db)
+	return f
 }
 
 func newDB() *memdb.MemDB {

@@ -53,6 +53,12 @@ func schema() *memdb.DBSchema {
 				indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Serial"}},
 			},
 		},
+		tableRevoked: {
+			Name: tableRevoked,
+			Indexes: map[string]*memdb.IndexSchema{
+				indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
+			},
+		},
 		tableMeta: {
 			Name: tableMeta,
 			Indexes: map[string]*memdb.IndexSchema{

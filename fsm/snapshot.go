@@ -198,6 +198,7 @@ func (f *FSM) Restore(r io.Reader) error {
 	f.db = db
 	f.requests = requests
 	f.applied = applied
+	f.revoked.reset(db)
 	f.mu.Unlock()
 	return nil
 }

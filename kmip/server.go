@@ -39,7 +39,12 @@ type ServerConfig struct {
 	// over it is closed right after the handshake (a TLS close_notify),
 	// before any request is read. Default 1024.
 	MaxConnsPerClient int
-	Logger            *slog.Logger
+	// Admit, when set, is called after each successful handshake with the
+	// TCP connection: false closes it; otherwise release is called when
+	// it closes. The node's certificate deny list tracks connections with
+	// it, to close those whose certificate is revoked later.
+	Admit  func(conn net.Conn, cs tls.ConnectionState) (release func(), ok bool)
+	Logger *slog.Logger
 }
 
 // Default connection limits.
@@ -170,6 +175,14 @@ func (s *Server) serveConn(raw net.Conn) {
 	if err != nil {
 		logger.Info("TLS handshake failed", "err", err)
 		return
+	}
+	if s.cfg.Admit != nil {
+		release, ok := s.cfg.Admit(raw, conn.ConnectionState())
+		if !ok {
+			logger.Warn("client rejected: certificate revoked")
+			return
+		}
+		defer release()
 	}
 	ident, err := identityFrom(conn.ConnectionState())
 	if err != nil {

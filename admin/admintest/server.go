@@ -36,6 +36,8 @@ type Options struct {
 	AuditKeys     admin.AuditKeys
 	MaxAuditLines int64
 	MaxAuditBytes int64
+	// Revocation is passed to admin.Config.
+	Revocation admin.RevocationControl
 }
 
 // Serve starts an admin.Server for c on a loopback port with serverTLS and
@@ -63,7 +65,7 @@ func Serve(t testing.TB, c admin.Cluster, serverTLS *tls.Config, opts Options) s
 		grpc.WaitForHandlers(true),
 	)...)
 	admin.NewServer(admin.Config{Cluster: c, Logger: opts.Logger, MaxSnapshotSize: opts.MaxSnapshotSize, Seal: opts.Seal,
-		AccessPolicy: opts.AccessPolicy, PKI: opts.PKI,
+		AccessPolicy: opts.AccessPolicy, PKI: opts.PKI, Revocation: opts.Revocation,
 		AuditKeys: opts.AuditKeys, MaxAuditLines: opts.MaxAuditLines, MaxAuditBytes: opts.MaxAuditBytes}).Register(g)
 	done := make(chan struct{})
 	go func() {

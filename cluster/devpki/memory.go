@@ -8,6 +8,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
+	"math/big"
+	"time"
 
 	"github.com/kmsd/kmsd/cluster"
 )
@@ -124,4 +126,15 @@ func (a *Authority) ServerTLS(cert tls.Certificate) *tls.Config {
 // ClientTLS presents cert (none when it is empty) and trusts this CA.
 func (a *Authority) ClientTLS(cert tls.Certificate) *tls.Config {
 	return ClientConfig(cert, a.pool)
+}
+
+// CRL signs a certificate revocation list (DER) that lists serials,
+// valid for a day.
+func (a *Authority) CRL(serials ...*big.Int) ([]byte, error) {
+	now := time.Now()
+	tmpl := &x509.RevocationList{Number: big.NewInt(now.UnixNano()), ThisUpdate: now, NextUpdate: now.Add(24 * time.Hour)}
+	for _, s := range serials {
+		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries, x509.RevocationListEntry{SerialNumber: s, RevocationTime: now})
+	}
+	return x509.CreateRevocationList(rand.Reader, tmpl, a.ca.cert, a.ca.key)
 }

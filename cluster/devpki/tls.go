@@ -9,7 +9,7 @@ import (
 )
 
 // ServerTLS returns the KMIP listener's tls.Config for these files:
-// MinVersion TLS 1.2, the KMIP server certificate, client certificates
+// ServerConfig's versions and suites, the KMIP server certificate, client certificates
 // required and verified against the KMIP CA (ca.pem).
 func ServerTLS(p Paths) (*tls.Config, error) {
 	pool, err := LoadCAPool(p.CACert)
@@ -41,11 +41,47 @@ func ClientTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 	return ClientConfig(cert, pool), nil
 }
 
+// CipherSuites are the TLS 1.2 suites of every port and of kmsctl: ECDHE
+// key exchange with an AEAD (AES-GCM, ChaCha20-Poly1305). TLS 1.3, which
+// both sides prefer when they can, has AEAD suites only (crypto/tls does
+// not let them be configured).
+var CipherSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
+// LegacyCipherSuites are the TLS 1.2 CBC suites that AllowLegacy adds, for
+// KMIP clients that know no AEAD suite: the KMIP profiles' own
+// TLS_RSA_WITH_AES_128_CBC_SHA256 and TLS_RSA_WITH_AES_128_CBC_SHA, their
+// AES-256 and ECDHE forms.
+var LegacyCipherSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA,
+	tls.TLS_RSA_WITH_AES_128_CBC_SHA256,
+	tls.TLS_RSA_WITH_AES_128_CBC_SHA,
+	tls.TLS_RSA_WITH_AES_256_CBC_SHA,
+}
+
+// AllowLegacy returns a copy of cfg that also accepts LegacyCipherSuites
+// in TLS 1.2. Only the KMIP port may use it (kmsd --tls-legacy).
+func AllowLegacy(cfg *tls.Config) *tls.Config {
+	out := cfg.Clone()
+	out.CipherSuites = append(append([]uint16{}, CipherSuites...), LegacyCipherSuites...)
+	return out
+}
+
 // ServerConfig presents cert and requires client certificates that chain to
-// clientCAs; MinVersion TLS 1.2.
+// clientCAs; TLS 1.3, or TLS 1.2 with CipherSuites.
 func ServerConfig(cert tls.Certificate, clientCAs *x509.CertPool) *tls.Config {
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
+		CipherSuites: CipherSuites,
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		ClientCAs:    clientCAs,
@@ -53,9 +89,9 @@ func ServerConfig(cert tls.Certificate, clientCAs *x509.CertPool) *tls.Config {
 }
 
 // ClientConfig presents cert (none when it is empty) and trusts rootCAs;
-// MinVersion TLS 1.2.
+// TLS 1.3, or TLS 1.2 with CipherSuites.
 func ClientConfig(cert tls.Certificate, rootCAs *x509.CertPool) *tls.Config {
-	c := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: rootCAs}
+	c := &tls.Config{MinVersion: tls.VersionTLS12, CipherSuites: CipherSuites, RootCAs: rootCAs}
 	if len(cert.Certificate) > 0 {
 		c.Certificates = []tls.Certificate{cert}
 	}

@@ -101,8 +101,9 @@ func parseVersion(s string) (*kmip.ProtocolVersion, error) {
 }
 
 func (c connConfig) tlsConfig() (*tls.Config, error) {
-	// The KMIP 1.4 profiles require TLS 1.2 or later.
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	// The KMIP 1.4 profiles require TLS 1.2 or later; TLS 1.3 is preferred,
+	// TLS 1.2 only with ECDHE and an AEAD suite.
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, CipherSuites: devpki.CipherSuites}
 	if c.ca != "" {
 		pem, err := os.ReadFile(c.ca)
 		if err != nil {

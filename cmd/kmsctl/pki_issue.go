@@ -15,19 +15,6 @@ import (
 	"github.com/kmsd/kmsd/proto/kmsdpb"
 )
 
-func newPKICmd(ad *adminCLI) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "pki",
-		Short: "Client certificates the cluster issues for a tenant and role",
-		Long: `The cluster issues KMIP client certificates with its CA (kmsd dev uses its
-KMIP CA; a production cluster is given an operator's CA or intermediate with
-"pki ca set"). Issuing a certificate also sets the policy binding that gives it
-its tenant and role, so it works at once.`,
-	}
-	cmd.AddCommand(newPKIIssueCmd(ad), newPKISignCmd(ad), newPKIListCmd(ad), newPKICACmd(ad))
-	return cmd
-}
-
 // issueFlags are the common flags of issue and sign.
 type issueFlags struct {
 	tenant, role, cn, binding string

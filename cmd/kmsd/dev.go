@@ -85,6 +85,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		n.shutdown()
 		return err
 	}
+	reloadOnSIGHUP(ctx, cfg.TLS)
 	printDevBanner(stdout, dataDir, id, n.kmipAddr, n.grpcLn.Addr().String(), n.auditFile, pki, nodeCert)
 	return n.wait(ctx)
 }

@@ -112,6 +112,7 @@ func writeDevNode(c commonFlags, i int, pki devpki.Paths, host string) (*devNode
 		"gossip-key-file": pki.GossipKey,
 		"log-level":       c.logLevel, "log-format": c.logFormat,
 		"read-consistency":        c.readConsistency,
+		"tls-legacy":              c.tlsLegacy,
 		"autopilot-stabilization": c.stabilization.String(),
 	}
 	maps.Copy(settings, c.limits.settings())

@@ -29,6 +29,7 @@ type commonFlags struct {
 	cleanupDeadServers                        bool
 	minQuorum                                 uint
 	stabilization                             time.Duration
+	tlsLegacy                                 bool
 	limits                                    limits
 	audit                                     auditFlags
 }
@@ -55,6 +56,8 @@ func (c *commonFlags) register(fs *flag.FlagSet, defaultDataDir string) {
 	fs.BoolVar(&c.cleanupDeadServers, "autopilot-cleanup-dead-servers", false, "remove servers that gossip declares failed")
 	fs.UintVar(&c.minQuorum, "autopilot-min-quorum", 3, "never remove dead servers below this many voters")
 	fs.DurationVar(&c.stabilization, "autopilot-stabilization", 5*time.Second, "how long a new server must be healthy before it may vote")
+	fs.BoolVar(&c.tlsLegacy, "tls-legacy", false, "also accept TLS 1.2 CBC cipher suites (AES-CBC with SHA-1 or SHA-256, RSA or ECDHE key exchange) on the KMIP port, "+
+		"for old KMIP clients; the gRPC and Raft ports never do. Default: TLS 1.3, or TLS 1.2 with ECDHE and AES-GCM or ChaCha20-Poly1305")
 	c.limits.register(fs)
 	c.audit.register(fs)
 }
@@ -98,8 +101,9 @@ func (c *commonFlags) config() config {
 			MinQuorum:               c.minQuorum,
 			ServerStabilizationTime: c.stabilization,
 		},
-		Limits: c.limits,
-		Audit:  c.audit,
+		Limits:    c.limits,
+		Audit:     c.audit,
+		TLSLegacy: c.tlsLegacy,
 	}
 }
 

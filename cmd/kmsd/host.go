@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"github.com/kmsd/kmsd/admin"
 	"github.com/kmsd/kmsd/cluster"
 	"github.com/kmsd/kmsd/cluster/audit"
+	"github.com/kmsd/kmsd/cluster/denylist"
 	"github.com/kmsd/kmsd/cluster/seal"
 	"github.com/kmsd/kmsd/fsm"
 	"github.com/kmsd/kmsd/kmip"
@@ -58,6 +60,12 @@ type host struct {
 	// stop ends a bring-up that waits for the cluster.
 	stopMu sync.Mutex
 	stop   context.CancelFunc
+
+	// guard is the certificate deny list of every port (revoke.go);
+	// revKick wakes its watcher, which stopWatch ends.
+	guard     *denylist.Guard
+	revKick   chan struct{}
+	stopWatch context.CancelFunc
 }
 
 // bringUpContext returns a context that Seal and shutdown cancel.
@@ -86,7 +94,7 @@ func start(ctx context.Context, cfg config, logger *slog.Logger) (*host, error) 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	h := &host{cfg: cfg, logger: logger, served: make(chan error, 2)}
+	h := &host{cfg: cfg, logger: logger, served: make(chan error, 2), guard: denylist.NewGuard(), revKick: make(chan struct{}, 1)}
 	h.barrier = seal.NewBarrier(h)
 	joining, err := h.unsealAtStart()
 	if err != nil {
@@ -116,8 +124,12 @@ func start(ctx context.Context, cfg config, logger *slog.Logger) (*host, error) 
 		Audit: h.audit,
 	})
 	scfg := lim.serverConfig()
-	scfg.TLS, scfg.MaxMessageSize, scfg.Logger = cfg.KMIPTLS, cfg.MaxMessageSize, logger
+	scfg.TLS, scfg.MaxMessageSize, scfg.Logger = h.guard.TLS(cfg.KMIPTLS), cfg.MaxMessageSize, logger
+	scfg.Admit = func(c net.Conn, cs tls.ConnectionState) (func(), bool) { return h.guard.Admit(c, cs, "kmip") }
 	h.kmip = kmip.NewServer(scfg, svc)
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	h.stopWatch = stopWatch
+	go h.watchRevocations(watchCtx)
 	go func() { h.served <- h.kmip.Serve(h.kmipLn) }()
 
 	if h.barrier.Sealed() && !joining {
@@ -192,7 +204,7 @@ func (h *host) bringUp(ctx context.Context) error {
 		GossipAddr: cfg.GossipAddr, GossipKey: cfg.GossipKey,
 		Bootstrap: cfg.Bootstrap, JoinToken: cfg.JoinToken,
 		Barrier: h.barrier, NewJoinKeys: newJoinKeys(h.barrier, cfg.DataDir, cfg.Seal), Keyring: store,
-		ServerTLS: cfg.NodeServerTLS, ClientTLS: cfg.NodeClientTLS, NodeCAs: cfg.NodeCAs,
+		ServerTLS: cfg.NodeServerTLS, ClientTLS: cfg.NodeClientTLS, NodeCAs: cfg.NodeCAs, Guard: h.guard,
 		SnapshotThreshold: cfg.SnapshotThreshold, SnapshotInterval: cfg.SnapshotInterval,
 		HandshakeTimeout: cfg.Limits.HandshakeTimeout,
 		Autopilot:        cfg.Autopilot,
@@ -223,6 +235,7 @@ func (h *host) bringUp(ctx context.Context) error {
 		return nil
 	}
 	h.serving.Store(true)
+	h.kickRevocations()
 	h.logger.Info("serving", "kmip", h.kmipAddr, "admin", h.grpcLn.Addr().String(), "raft", rn.RaftAddr())
 	return nil
 }
@@ -294,6 +307,7 @@ func (h *host) shutdown() {
 	if err := h.audit.Close(); err != nil {
 		h.logger.Warn("closing the audit log", "err", err)
 	}
+	h.stopWatch()
 }
 
 // SealState implements admin.SealControl.

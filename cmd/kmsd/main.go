@@ -119,6 +119,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	reloadOnSIGHUP(ctx, cfg.TLS)
 	return n.wait(ctx)
 }
 

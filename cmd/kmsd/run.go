@@ -40,6 +40,9 @@ type config struct {
 	NodeServerTLS *tls.Config // Raft listener: node certificate; peers of the node CA only
 	NodeClientTLS *tls.Config // dialing other nodes: node certificate; trusts the node CA only
 	GRPCTLS       *tls.Config // gRPC port: node certificate; callers of the admin or node CA
+	// TLS is the material behind the four configurations above, which
+	// reload replaces (SIGHUP).
+	TLS *tlsState
 	// AdminCAs and NodeCAs are the trust anchors that tell operators and
 	// nodes apart on the gRPC port.
 	AdminCAs, NodeCAs []*x509.Certificate
@@ -59,6 +62,8 @@ type config struct {
 	// --audit-stdout.
 	Audit       auditFlags
 	AuditStdout io.Writer
+	// TLSLegacy lets the KMIP port accept TLS 1.2 CBC suites too.
+	TLSLegacy bool
 }
 
 // newGRPCServer serves the admin API (certificates of the admin CA with
@@ -67,7 +72,7 @@ type config struct {
 func newGRPCServer(cfg config, h *host, logger *slog.Logger) *grpc.Server {
 	policy := admin.DefaultPolicy(cfg.AdminCAs, cfg.NodeCAs)
 	opts := append([]grpc.ServerOption{
-		grpc.Creds(credentials.NewTLS(cfg.GRPCTLS)),
+		grpc.Creds(h.guard.Credentials(credentials.NewTLS(h.guard.TLS(cfg.GRPCTLS)), "grpc")),
 		grpc.MaxRecvMsgSize(8 << 20),
 	}, admin.AuditOptions(h.audit)...)
 	opts = append(opts, admin.ServerOptions(policy, logger)...)
@@ -77,7 +82,7 @@ func newGRPCServer(cfg config, h *host, logger *slog.Logger) *grpc.Server {
 		opts = append(opts, grpc.ConnectionTimeout(d))
 	}
 	g := grpc.NewServer(opts...)
-	admin.NewServer(admin.Config{Cluster: h, Seal: h, Keyring: h, AccessPolicy: h, PKI: h, AuditKeys: h.barrier, Logger: logger}).Register(g)
+	admin.NewServer(admin.Config{Cluster: h, Seal: h, Keyring: h, AccessPolicy: h, PKI: h, AuditKeys: h.barrier, Revocation: h, Logger: logger}).Register(g)
 	clusterpb.RegisterClusterServer(g, nodeService{h: h})
 	return g
 }

@@ -71,54 +71,76 @@ func devTLSFiles(p devpki.Paths, nodeCert, nodeKey string) tlsFiles {
 // CAs shared between domains are refused (checkSeparateCAs), or with
 // f.allowSharedCA logged as a warning.
 func loadTLS(cfg *config, f tlsFiles, logger *slog.Logger) error {
-	clientCAs, err := loadBundle("KMIP TLS", "--client-ca", f.clientCA)
+	m, err := loadMaterial(f, logger)
 	if err != nil {
 		return err
+	}
+	if cfg.NodeID, err = nodeIDFromCert(cfg.NodeID, f.nodeCert, m.nodeCert); err != nil {
+		return err
+	}
+	st := &tlsState{files: f, logger: logger, nodeID: cfg.NodeID, legacy: cfg.TLSLegacy}
+	st.cur.Store(m)
+	cfg.TLS = st
+	cfg.KMIPTLS = st.kmipServer()
+	cfg.NodeServerTLS = st.nodeServer()
+	cfg.NodeClientTLS = st.nodeClient()
+	cfg.GRPCTLS = st.grpcServer()
+	cfg.AdminCAs, cfg.NodeCAs = m.adminCAs, m.nodeCAs
+	return nil
+}
+
+// tlsMaterial is what the TLS files hold, checked.
+type tlsMaterial struct {
+	kmipCert, nodeCert           tls.Certificate
+	clientCAs, adminCAs, nodeCAs []*x509.Certificate
+}
+
+// loadMaterial reads and checks the files: separate CAs (see loadTLS), key
+// pairs that match, a node certificate of the node CA for server and
+// client auth.
+func loadMaterial(f tlsFiles, logger *slog.Logger) (*tlsMaterial, error) {
+	clientCAs, err := loadBundle("KMIP TLS", "--client-ca", f.clientCA)
+	if err != nil {
+		return nil, err
 	}
 	adminCAs, err := loadBundle("admin TLS", "--admin-ca", f.adminCA)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	nodeCAs, err := loadBundle("node TLS", "--node-ca", f.nodeCA)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkSeparateCAs(clientCAs, adminCAs, nodeCAs); err != nil {
 		if !f.allowSharedCA {
-			return err
+			return nil, err
 		}
 		logger.Warn("--allow-shared-ca: starting with a CA shared between trust domains", "err", err)
 	}
 	kmipCert, err := tls.LoadX509KeyPair(f.kmipCert, f.kmipKey)
 	if err != nil {
-		return fmt.Errorf("KMIP TLS: --tls-cert %s and --tls-key %s: %w", f.kmipCert, f.kmipKey, err)
+		return nil, fmt.Errorf("KMIP TLS: --tls-cert %s and --tls-key %s: %w", f.kmipCert, f.kmipKey, err)
 	}
 	nodeCert, err := tls.LoadX509KeyPair(f.nodeCert, f.nodeKey)
 	if err != nil {
-		return fmt.Errorf("node TLS: --node-cert %s and --node-key %s: %w", f.nodeCert, f.nodeKey, err)
+		return nil, fmt.Errorf("node TLS: --node-cert %s and --node-key %s: %w", f.nodeCert, f.nodeKey, err)
 	}
-	if nodeCert.Leaf == nil {
-		if nodeCert.Leaf, err = x509.ParseCertificate(nodeCert.Certificate[0]); err != nil {
-			return fmt.Errorf("node TLS: --node-cert %s: %w", f.nodeCert, err)
+	for _, c := range []*tls.Certificate{&kmipCert, &nodeCert} {
+		if c.Leaf == nil {
+			if c.Leaf, err = x509.ParseCertificate(c.Certificate[0]); err != nil {
+				return nil, fmt.Errorf("TLS: --tls-cert %s or --node-cert %s: %w", f.kmipCert, f.nodeCert, err)
+			}
 		}
 	}
 	nodePool := devpki.NewPool(nodeCAs...)
 	// A node serves Raft and gRPC and dials its peers with one certificate.
 	for _, usage := range []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth} {
 		if _, err := nodeCert.Leaf.Verify(x509.VerifyOptions{Roots: nodePool, KeyUsages: []x509.ExtKeyUsage{usage}}); err != nil {
-			return fmt.Errorf("node TLS: --node-cert %s does not chain to --node-ca %s for both server and client auth (peers would refuse it): %w",
+			return nil, fmt.Errorf("node TLS: --node-cert %s does not chain to --node-ca %s for both server and client auth (peers would refuse it): %w",
 				f.nodeCert, f.nodeCA, err)
 		}
 	}
-	if cfg.NodeID, err = nodeIDFromCert(cfg.NodeID, f.nodeCert, nodeCert); err != nil {
-		return err
-	}
-	cfg.KMIPTLS = devpki.ServerConfig(kmipCert, devpki.NewPool(clientCAs...))
-	cfg.NodeServerTLS = devpki.ServerConfig(nodeCert, nodePool)
-	cfg.NodeClientTLS = devpki.ClientConfig(nodeCert, nodePool)
-	cfg.GRPCTLS = devpki.ServerConfig(nodeCert, devpki.NewPool(append(append([]*x509.Certificate{}, adminCAs...), nodeCAs...)...))
-	cfg.AdminCAs, cfg.NodeCAs = adminCAs, nodeCAs
-	return nil
+	return &tlsMaterial{kmipCert: kmipCert, nodeCert: nodeCert, clientCAs: clientCAs, adminCAs: adminCAs, nodeCAs: nodeCAs}, nil
 }
 
 func loadBundle(what, flagName, file string) ([]*x509.Certificate, error) {

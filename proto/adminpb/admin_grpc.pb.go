@@ -83,6 +83,16 @@ type AdminClient interface {
 	// chain under this cluster's audit keys (which never leave the node) and
 	// reports the first bad line.
 	VerifyAuditLog(ctx context.Context, opts ...grpc.CallOption) (Admin_VerifyAuditLogClient, error)
+	// RevokeCertificate adds a certificate to the cluster's deny list: every
+	// node refuses it at the TLS handshake of its KMIP, gRPC and Raft ports
+	// and closes its open connections within seconds.
+	RevokeCertificate(ctx context.Context, in *RevokeCertificateRequest, opts ...grpc.CallOption) (*RevokeCertificateResponse, error)
+	// ListRevokedCertificates lists the deny list, a page at a time.
+	ListRevokedCertificates(ctx context.Context, in *ListRevokedCertificatesRequest, opts ...grpc.CallOption) (*ListRevokedCertificatesResponse, error)
+	// ImportCRL adds every certificate a CRL lists, in one entry of the log.
+	// The CRL must be signed by a CA the cluster trusts for KMIP clients,
+	// operators or nodes.
+	ImportCRL(ctx context.Context, in *ImportCRLRequest, opts ...grpc.CallOption) (*ImportCRLResponse, error)
 }
 
 type adminClient struct {
@@ -439,6 +449,33 @@ func (x *adminVerifyAuditLogClient) CloseAndRecv() (*VerifyAuditLogResponse, err
 	return m, nil
 }
 
+func (c *adminClient) RevokeCertificate(ctx context.Context, in *RevokeCertificateRequest, opts ...grpc.CallOption) (*RevokeCertificateResponse, error) {
+	out := new(RevokeCertificateResponse)
+	err := c.cc.Invoke(ctx, "/kmsd.admin.v1.Admin/RevokeCertificate", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) ListRevokedCertificates(ctx context.Context, in *ListRevokedCertificatesRequest, opts ...grpc.CallOption) (*ListRevokedCertificatesResponse, error) {
+	out := new(ListRevokedCertificatesResponse)
+	err := c.cc.Invoke(ctx, "/kmsd.admin.v1.Admin/ListRevokedCertificates", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) ImportCRL(ctx context.Context, in *ImportCRLRequest, opts ...grpc.CallOption) (*ImportCRLResponse, error) {
+	out := new(ImportCRLResponse)
+	err := c.cc.Invoke(ctx, "/kmsd.admin.v1.Admin/ImportCRL", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility
@@ -509,6 +546,16 @@ type AdminServer interface {
 	// chain under this cluster's audit keys (which never leave the node) and
 	// reports the first bad line.
 	VerifyAuditLog(Admin_VerifyAuditLogServer) error
+	// RevokeCertificate adds a certificate to the cluster's deny list: every
+	// node refuses it at the TLS handshake of its KMIP, gRPC and Raft ports
+	// and closes its open connections within seconds.
+	RevokeCertificate(context.Context, *RevokeCertificateRequest) (*RevokeCertificateResponse, error)
+	// ListRevokedCertificates lists the deny list, a page at a time.
+	ListRevokedCertificates(context.Context, *ListRevokedCertificatesRequest) (*ListRevokedCertificatesResponse, error)
+	// ImportCRL adds every certificate a CRL lists, in one entry of the log.
+	// The CRL must be signed by a CA the cluster trusts for KMIP clients,
+	// operators or nodes.
+	ImportCRL(context.Context, *ImportCRLRequest) (*ImportCRLResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -590,6 +637,15 @@ func (UnimplementedAdminServer) ListCertificates(context.Context, *ListCertifica
 }
 func (UnimplementedAdminServer) VerifyAuditLog(Admin_VerifyAuditLogServer) error {
 	return status.Errorf(codes.Unimplemented, "method VerifyAuditLog not implemented")
+}
+func (UnimplementedAdminServer) RevokeCertificate(context.Context, *RevokeCertificateRequest) (*RevokeCertificateResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RevokeCertificate not implemented")
+}
+func (UnimplementedAdminServer) ListRevokedCertificates(context.Context, *ListRevokedCertificatesRequest) (*ListRevokedCertificatesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListRevokedCertificates not implemented")
+}
+func (UnimplementedAdminServer) ImportCRL(context.Context, *ImportCRLRequest) (*ImportCRLResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ImportCRL not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 
@@ -1084,6 +1140,60 @@ func (x *adminVerifyAuditLogServer) Recv() (*AuditLogChunk, error) {
 	return m, nil
 }
 
+func _Admin_RevokeCertificate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeCertificateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).RevokeCertificate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/kmsd.admin.v1.Admin/RevokeCertificate",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).RevokeCertificate(ctx, req.(*RevokeCertificateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_ListRevokedCertificates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRevokedCertificatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).ListRevokedCertificates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/kmsd.admin.v1.Admin/ListRevokedCertificates",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).ListRevokedCertificates(ctx, req.(*ListRevokedCertificatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_ImportCRL_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ImportCRLRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).ImportCRL(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/kmsd.admin.v1.Admin/ImportCRL",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).ImportCRL(ctx, req.(*ImportCRLRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _Admin_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "kmsd.admin.v1.Admin",
 	HandlerType: (*AdminServer)(nil),
@@ -1167,6 +1277,18 @@ var _Admin_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListCertificates",
 			Handler:    _Admin_ListCertificates_Handler,
+		},
+		{
+			MethodName: "RevokeCertificate",
+			Handler:    _Admin_RevokeCertificate_Handler,
+		},
+		{
+			MethodName: "ListRevokedCertificates",
+			Handler:    _Admin_ListRevokedCertificates_Handler,
+		},
+		{
+			MethodName: "ImportCRL",
+			Handler:    _Admin_ImportCRL_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
