@@ -20,5 +20,5 @@ var (
 
 	ErrNoAuthority         = errors.New("fsm: the cluster has no certificate authority")
 	ErrTooManyCertificates = errors.New("fsm: too many issued certificates")
-	ErrTooManyRevoked = errors.New("fsm: the certificate deny list is full")
+	ErrTooManyRevoked      = errors.New("fsm: the certificate deny list is full")
 )
