@@ -208,8 +208,10 @@ func TestClusterSnapshotRestore(t *testing.T) {
 		n.Stop()
 	}
 
+	// The same CAs: the objects belong to the tenant of the client's
+	// identity, which names the CA that issued its certificate.
 	b := harness.StartCluster(t, 3, harness.JoinAtStart(), harness.WithName("b"),
-		harness.WithSealFrom(a.Nodes[0].Dir))
+		harness.WithSealFrom(a.Nodes[0].Dir), harness.WithPKI(a.PKI))
 	if _, err := b.AdminCtl(t, 1, "snapshot", "restore", file); err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,7 @@ type clusterOptions struct {
 	env      []string
 	initArgs []string
 	sealFrom string
+	pki      *PKI
 }
 
 // WithEnv adds environment variables (KEY=value) to every node's process;
@@ -72,6 +73,11 @@ func WithName(name string) Option { return func(o *clusterOptions) { o.name = na
 // key and cluster id: it can then restore that cluster's snapshots.
 func WithSealFrom(dir string) Option { return func(o *clusterOptions) { o.sealFrom = dir } }
 
+// WithPKI makes the cluster use another cluster's PKI instead of a new one:
+// the same CAs, so that clients keep their identities (a client's identity
+// names the CA that issued its certificate).
+func WithPKI(p PKI) Option { return func(o *clusterOptions) { o.pki = &p } }
+
 // ClusterStabilization is the --autopilot-stabilization every cluster node
 // gets: how long a joined server waits before it is promoted to voter.
 const ClusterStabilization = "1s"
@@ -87,7 +93,11 @@ func StartCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	for _, o := range opts {
 		o(&c.opts)
 	}
-	c.PKI = WritePKI(t, filepath.Join(c.Dir, "pki"))
+	if c.opts.pki != nil {
+		c.PKI = *c.opts.pki
+	} else {
+		c.PKI = WritePKI(t, filepath.Join(c.Dir, "pki"))
+	}
 	for i := range n {
 		c.Nodes = append(c.Nodes, c.newNode(t, i))
 	}
