@@ -70,6 +70,8 @@ type AdminClient interface {
 	// ResolveIdentity says which binding, tenant and role the policy gives a
 	// client certificate.
 	ResolveIdentity(ctx context.Context, in *ResolveIdentityRequest, opts ...grpc.CallOption) (*ResolveIdentityResponse, error)
+	// TenantUsage reports tenants' objects and bytes against their quotas.
+	TenantUsage(ctx context.Context, in *TenantUsageRequest, opts ...grpc.CallOption) (*TenantUsageResponse, error)
 }
 
 type adminClient struct {
@@ -365,6 +367,15 @@ func (c *adminClient) ResolveIdentity(ctx context.Context, in *ResolveIdentityRe
 	return out, nil
 }
 
+func (c *adminClient) TenantUsage(ctx context.Context, in *TenantUsageRequest, opts ...grpc.CallOption) (*TenantUsageResponse, error) {
+	out := new(TenantUsageResponse)
+	err := c.cc.Invoke(ctx, "/kmsd.admin.v1.Admin/TenantUsage", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility
@@ -422,6 +433,8 @@ type AdminServer interface {
 	// ResolveIdentity says which binding, tenant and role the policy gives a
 	// client certificate.
 	ResolveIdentity(context.Context, *ResolveIdentityRequest) (*ResolveIdentityResponse, error)
+	// TenantUsage reports tenants' objects and bytes against their quotas.
+	TenantUsage(context.Context, *TenantUsageRequest) (*TenantUsageResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -491,6 +504,9 @@ func (UnimplementedAdminServer) DeletePolicy(context.Context, *DeletePolicyReque
 }
 func (UnimplementedAdminServer) ResolveIdentity(context.Context, *ResolveIdentityRequest) (*ResolveIdentityResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ResolveIdentity not implemented")
+}
+func (UnimplementedAdminServer) TenantUsage(context.Context, *TenantUsageRequest) (*TenantUsageResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method TenantUsage not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 
@@ -905,6 +921,24 @@ func _Admin_ResolveIdentity_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_TenantUsage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TenantUsageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).TenantUsage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/kmsd.admin.v1.Admin/TenantUsage",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).TenantUsage(ctx, req.(*TenantUsageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _Admin_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "kmsd.admin.v1.Admin",
 	HandlerType: (*AdminServer)(nil),
@@ -976,6 +1010,10 @@ var _Admin_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ResolveIdentity",
 			Handler:    _Admin_ResolveIdentity_Handler,
+		},
+		{
+			MethodName: "TenantUsage",
+			Handler:    _Admin_TenantUsage_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
