@@ -35,6 +35,10 @@ var errorCodes = map[string]error{
 	"retired_key":     ErrRetiredKey,
 	"policy_refused":  ErrPolicyRefused,
 	"no_policy_entry": ErrNoPolicyEntry,
+	"object_quota":    ErrObjectQuota,
+	"byte_quota":      ErrByteQuota,
+	"too_many_attrs":  ErrTooManyAttrs,
+	"attr_too_large":  ErrAttrTooLarge,
 	"unknown_failure": errUnknownFailure,
 }
 
