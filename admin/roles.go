@@ -61,6 +61,7 @@ var methodRoles = map[string][]Role{
 	"ResolveIdentity":         readers,
 	"ListCertificates":        readers,
 	"ListRevokedCertificates": readers,
+	"TenantUsage":             readers,
 
 	"Join":                    operators,
 	"CreateJoinToken":         operators,

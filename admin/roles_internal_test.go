@@ -49,7 +49,7 @@ func TestMethodRolesTable(t *testing.T) {
 	if got, want := may(RoleBackup), []string{"InspectSnapshot", "Snapshot", "Status"}; !slices.Equal(got, want) {
 		t.Errorf("backup may call %v, want %v", got, want)
 	}
-	if got, want := may(RoleReadOnly), []string{"GetPolicy", "Keyring", "ListCertificates", "ListPolicy", "ListRevokedCertificates", "Members", "ResolveIdentity", "SealStatus", "Status"}; !slices.Equal(got, want) {
+	if got, want := may(RoleReadOnly), []string{"GetPolicy", "Keyring", "ListCertificates", "ListPolicy", "ListRevokedCertificates", "Members", "ResolveIdentity", "SealStatus", "Status", "TenantUsage"}; !slices.Equal(got, want) {
 		t.Errorf("read-only may call %v, want %v", got, want)
 	}
 	if roleMayCall(RoleOperator, "/kmsd.cluster.v1.Cluster/Forward") || roleMayCall(RoleOperator, AdminServicePrefix+"NoSuchMethod") {

@@ -75,31 +75,50 @@ func position(o *Object, name kmip.AttributeName, index int32) (int, error) {
 	return -1, ErrIndexRange
 }
 
+// applyAddAttribute adds an instance, within the per-object limits and the
+// tenant's quota.
 func applyAddAttribute(tx *memdb.Txn, c *applyCtx, body *kmsdpb.AddAttribute) ([]string, error) {
+	if err := checkAttrSizes([][]byte{body.GetAttribute()}); err != nil {
+		return nil, err
+	}
 	a, err := DecodeAttribute(body.GetAttribute())
 	if err != nil {
 		return nil, err
 	}
-	return mutate(tx, c, body.GetId(), func(o *Object) error {
-		if err := checkChangeable(o, a.AttributeName, c.now); err != nil {
-			return err
-		}
-		if body.GetSingleInstance() {
-			if _, present := o.Attr(a.AttributeName); present {
-				return ErrSingleValued
+	return growing(tx, c.cmd.GetActor(), func() ([]string, error) {
+		return mutate(tx, c, body.GetId(), func(o *Object) error {
+			if err := checkChangeable(o, a.AttributeName, c.now); err != nil {
+				return err
 			}
-		}
-		o.Attrs = append(o.Attrs, a)
-		touch(o, c.now)
-		return nil
+			if body.GetSingleInstance() {
+				if _, present := o.Attr(a.AttributeName); present {
+					return ErrSingleValued
+				}
+			}
+			if len(o.Attrs) >= MaxObjectAttrs {
+				return ErrTooManyAttrs
+			}
+			o.Attrs = append(o.Attrs, a)
+			touch(o, c.now)
+			return nil
+		})
 	})
 }
 
+// applyModifyAttribute replaces an instance; a larger value must fit the
+// tenant's quota.
 func applyModifyAttribute(tx *memdb.Txn, c *applyCtx, body *kmsdpb.ModifyAttribute) ([]string, error) {
+	if err := checkAttrSizes([][]byte{body.GetAttribute()}); err != nil {
+		return nil, err
+	}
 	a, err := DecodeAttribute(body.GetAttribute())
 	if err != nil {
 		return nil, err
 	}
+	return growing(tx, c.cmd.GetActor(), func() ([]string, error) { return modifyAttribute(tx, c, body, a) })
+}
+
+func modifyAttribute(tx *memdb.Txn, c *applyCtx, body *kmsdpb.ModifyAttribute, a kmip.Attribute) ([]string, error) {
 	return mutate(tx, c, body.GetId(), func(o *Object) error {
 		if err := checkChangeable(o, a.AttributeName, c.now); err != nil {
 			return err

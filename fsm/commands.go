@@ -42,7 +42,8 @@ var singleInstance = []kmip.AttributeName{
 }
 
 // applyCreate stores new objects (one, or the halves of a key pair) all or
-// nothing. The store assigns the server-managed attributes.
+// nothing, within the tenant's quota. The store assigns the server-managed
+// attributes.
 func applyCreate(tx *memdb.Txn, c *applyCtx, body *kmsdpb.CreateObjects) ([]string, error) {
 	if len(body.GetObjects()) == 0 {
 		return nil, fmt.Errorf("%w: no objects", ErrMalformed)
@@ -50,8 +51,15 @@ func applyCreate(tx *memdb.Txn, c *applyCtx, body *kmsdpb.CreateObjects) ([]stri
 	if c.cmd.GetActor() == "" {
 		return nil, fmt.Errorf("%w: no actor", ErrMalformed)
 	}
+	return growing(tx, c.cmd.GetActor(), func() ([]string, error) { return createObjects(tx, c, body) })
+}
+
+func createObjects(tx *memdb.Txn, c *applyCtx, body *kmsdpb.CreateObjects) ([]string, error) {
 	ids := make([]string, 0, len(body.GetObjects()))
 	for _, p := range body.GetObjects() {
+		if err := checkAttrSizes(p.GetAttributes()); err != nil {
+			return nil, err
+		}
 		o, err := ObjectFromProto(p)
 		if err != nil {
 			return nil, err

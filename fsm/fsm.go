@@ -200,19 +200,29 @@ func hasObject(tx *memdb.Txn, id string) bool {
 }
 
 // putObject inserts or replaces an object after recomputing its indexes.
+// With deleteObject it is the only writer of object rows in Apply, and both
+// keep the tenants' usage (quota.go) in step.
 func putObject(tx *memdb.Txn, o *Object) error {
 	o.reindex()
-	if err := tx.Insert(tableObjects, newRow(o)); err != nil {
+	r := newRow(o)
+	raw, err := tx.First(tableObjects, indexID, o.ID)
+	if err == nil {
+		err = tx.Insert(tableObjects, r)
+	}
+	if err != nil {
 		return fmt.Errorf("fsm: insert %q: %w", o.ID, err)
 	}
-	return nil
+	before, _ := raw.(*row)
+	return rowChanged(tx, before, r)
 }
 
 // deleteObject removes an object.
 func deleteObject(tx *memdb.Txn, id string) error {
 	raw, err := tx.First(tableObjects, indexID, id)
 	if err == nil && raw != nil {
-		err = tx.Delete(tableObjects, raw)
+		if err = tx.Delete(tableObjects, raw); err == nil {
+			err = rowChanged(tx, raw.(*row), nil)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("fsm: delete %q: %w", id, err)

@@ -64,6 +64,12 @@ func applyRekey(tx *memdb.Txn, c *applyCtx, body *kmsdpb.Rekey) ([]string, error
 	if p.GetId() == oldID || body.GetOffsetSeconds() < 0 {
 		return nil, fmt.Errorf("%w: bad re-key body", ErrMalformed)
 	}
+	if err := checkAttrSizes(p.GetAttributes()); err != nil {
+		return nil, err
+	}
+	if err := checkAttrSizes(body.GetAddedAttributes()); err != nil {
+		return nil, err
+	}
 	set, err := ObjectFromProto(p)
 	if err != nil {
 		return nil, err
@@ -103,13 +109,15 @@ func applyRekey(tx *memdb.Txn, c *applyCtx, body *kmsdpb.Rekey) ([]string, error
 		LinkType: kmip.LinkTypeReplacementObjectLink, LinkedObjectIdentifier: repl.ID,
 	}})
 	touch(old, c.now)
-	if err := putObject(tx, old); err != nil {
-		return nil, err
-	}
-	if err := putObject(tx, repl); err != nil {
-		return nil, err
-	}
-	return []string{repl.ID, old.ID}, nil
+	return growing(tx, old.Owner, func() ([]string, error) {
+		if err := putObject(tx, old); err != nil {
+			return nil, err
+		}
+		if err := putObject(tx, repl); err != nil {
+			return nil, err
+		}
+		return []string{repl.ID, old.ID}, nil
+	})
 }
 
 // checkRekeyable settles the existing key's state and refuses what cannot be

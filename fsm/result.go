@@ -38,6 +38,10 @@ var errorCodes = map[string]error{
 	"no_authority":     ErrNoAuthority,
 	"too_many_certs":   ErrTooManyCertificates,
 	"too_many_revoked": ErrTooManyRevoked,
+	"object_quota":     ErrObjectQuota,
+	"byte_quota":       ErrByteQuota,
+	"too_many_attrs":   ErrTooManyAttrs,
+	"attr_too_large":   ErrAttrTooLarge,
 	"unknown_failure":  errUnknownFailure,
 }
 

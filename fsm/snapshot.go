@@ -255,6 +255,7 @@ func restoreObjects(br *bufio.Reader, tx *memdb.Txn) error {
 		}
 	}()
 	var err error
+	usage := usageCounter{}
 	for b := range ch {
 		if err != nil {
 			continue // drain, so that the decoder has stopped reading br
@@ -273,9 +274,14 @@ func restoreObjects(br *bufio.Reader, tx *memdb.Txn) error {
 				close(stop)
 				break
 			}
+			usage.add(r)
 		}
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	// Usage is not in snapshots: it is the sum over the rows.
+	return usage.insert(tx)
 }
 
 // readRecords calls fn for each length-prefixed record up to a zero length.

@@ -193,20 +193,14 @@ func definedIn(name kmip.AttributeName, v kmip.ProtocolVersion) bool {
 	return spec.until == (kmip.ProtocolVersion{}) || !before(spec.until, v)
 }
 
-// Bounds on the attributes a client sends.
-const (
-	// maxAttrBytes bounds one attribute as stored (name, index and value).
-	maxAttrBytes = 64 << 10
-	// maxObjectAttrs bounds the attribute instances of one object.
-	maxObjectAttrs = 1024
-)
-
 // checkClientAttrs validates the attributes a client sends with Create or
 // Register: each must be defined in the request's version and settable by a
 // client at creation; custom attributes from clients must use the x-
-// prefix. It also sets the Usage Limits Count the server owns.
+// prefix. It also sets the Usage Limits Count the server owns. The bounds
+// on attributes are the state machine's (fsm.MaxObjectAttrs,
+// fsm.MaxAttrBytes), which Apply checks again.
 func checkClientAttrs(attrs []kmip.Attribute, v kmip.ProtocolVersion) error {
-	if len(attrs) > maxObjectAttrs {
+	if len(attrs) > fsm.MaxObjectAttrs {
 		return errorf(kmip.ResultReasonInvalidField, "too many attributes")
 	}
 	seen := map[kmip.AttributeName]bool{}
@@ -259,8 +253,8 @@ func checkShape(a kmip.Attribute) error {
 	if _, generic := a.AttributeValue.(ttlv.Value); generic && !a.AttributeName.IsCustom() {
 		return errorf(kmip.ResultReasonInvalidField, "attribute %q has a value of the wrong type", a.AttributeName)
 	}
-	if n, ok := encodedLen(a); !ok || n > maxAttrBytes {
-		return errorf(kmip.ResultReasonInvalidField, "attribute %q is malformed or larger than %d bytes", truncate(string(a.AttributeName)), maxAttrBytes)
+	if n, ok := encodedLen(a); !ok || n > fsm.MaxAttrBytes {
+		return errorf(kmip.ResultReasonInvalidField, "attribute %q is malformed or larger than %d bytes", truncate(string(a.AttributeName)), fsm.MaxAttrBytes)
 	}
 	if a.AttributeName == kmip.AttributeNameOperationPolicyName && a.AttributeValue != any(defaultOperationPolicy) {
 		return errorf(kmip.ResultReasonInvalidField, "unknown operation policy: this server has one, %q (its access policy)", defaultOperationPolicy)

@@ -119,7 +119,10 @@ func (s *Service) templateAttrs(rc *reqCtx, t kmip.TemplateAttribute) ([]kmip.At
 			merged = withoutName(merged, a.AttributeName)
 		}
 	}
-	return append(merged, t.Attribute...), nil
+	if merged = append(merged, t.Attribute...); len(merged) > fsm.MaxObjectAttrs {
+		return nil, errorf(kmip.ResultReasonInvalidField, "too many attributes")
+	}
+	return merged, nil
 }
 
 // templateContent returns the attributes held by the client's template of

@@ -9,7 +9,11 @@
 // may take to arrive (from its first TCP byte) and to be written; the
 // Service bounds execution: the request deadline checked between batch
 // items, a token bucket per identity, concurrent key-pair generations and
-// the identifiers one Locate returns (limits.go).
+// the identifiers one Locate returns (limits.go). What a tenant may store
+// (its quota in the policy) and the attributes an object may hold
+// (fsm.MaxObjectAttrs, fsm.MaxAttrBytes) are enforced by the state machine
+// when it applies a command; handlers check the per-object limits first
+// for a precise answer, and errors.go maps the state machine's refusals.
 //
 // Who may do what is decided once per request message (identity.go): the
 // identity from the certificate chain is resolved through the replicated

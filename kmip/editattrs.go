@@ -123,8 +123,8 @@ func (s *Service) addAttribute(ctx context.Context, rc *reqCtx, req *payloads.Ad
 	if err := usageLimits(&a); err != nil {
 		return nil, err
 	}
-	if len(o.Attrs) >= maxObjectAttrs {
-		return nil, errorf(kmip.ResultReasonPermissionDenied, "the object holds the most attributes allowed (%d)", maxObjectAttrs)
+	if len(o.Attrs) >= fsm.MaxObjectAttrs {
+		return nil, errTooManyAttrs
 	}
 	single := !a.AttributeName.IsCustom() && !attrSpecs[a.AttributeName].multi
 	body := &kmsdpb.AddAttribute{Id: o.ID, Attribute: fsm.EncodeAttribute(a), SingleInstance: single}

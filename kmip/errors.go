@@ -49,6 +49,13 @@ var (
 	errDeadline       = errorf(kmip.ResultReasonGeneralFailure, "request deadline exceeded")
 	errDeadlinePassed = errorf(kmip.ResultReasonGeneralFailure, "not executed: the request deadline passed")
 	errRateLimited    = errorf(kmip.ResultReasonGeneralFailure, "not executed: this client's request rate is over the server's limit; retry later")
+	// A quota is a policy refusal, which a retry does not cure: Permission
+	// Denied, not General Failure, which this server answers for
+	// conditions that pass (unavailable, deadline, rate limit).
+	errObjectQuota  = errorf(kmip.ResultReasonPermissionDenied, "tenant object quota exceeded")
+	errByteQuota    = errorf(kmip.ResultReasonPermissionDenied, "tenant byte quota exceeded")
+	errTooManyAttrs = errorf(kmip.ResultReasonPermissionDenied, "the object holds the most attributes allowed (%d)", fsm.MaxObjectAttrs)
+	errAttrTooLarge = errorf(kmip.ResultReasonInvalidField, "an attribute is larger than %d bytes", fsm.MaxAttrBytes)
 )
 
 // clientError maps any error to what the client may see. The second result
@@ -78,6 +85,14 @@ func clientError(err error) (*Error, bool) {
 		return &Error{Reason: kmip.ResultReasonIllegalOperation, Message: "the attribute allows a single instance and already has one"}, false
 	case errors.Is(err, fsm.ErrNotModifiable):
 		return &Error{Reason: kmip.ResultReasonPermissionDenied, Message: "the attribute cannot be changed in the object's current state"}, false
+	case errors.Is(err, fsm.ErrObjectQuota):
+		return errObjectQuota.(*Error), false
+	case errors.Is(err, fsm.ErrByteQuota):
+		return errByteQuota.(*Error), false
+	case errors.Is(err, fsm.ErrTooManyAttrs):
+		return errTooManyAttrs.(*Error), false
+	case errors.Is(err, fsm.ErrAttrTooLarge):
+		return errAttrTooLarge.(*Error), false
 	case errors.Is(err, fsm.ErrRetiredKey):
 		// Sealed just before a data key was retired: a retry seals under
 		// the newest key.

@@ -43,6 +43,8 @@ type Principal struct {
 type Policy struct {
 	bindings []binding // in the order they are tried
 	def      *binding  // the default entry, or nil
+	// tenants are the tenant entries by name.
+	tenants map[string]*kmsdpb.PolicyEntry
 }
 
 type binding struct {
@@ -65,14 +67,27 @@ func Compile(entries []*kmsdpb.PolicyEntry) (*Policy, error) {
 	}
 	roles := map[string]*Role{}
 	seen := map[string]bool{}
+	p := &Policy{}
 	for _, e := range entries {
-		if err := checkName(e.GetName()); err != nil {
-			return nil, err
+		// A tenant entry's name is a tenant's (checkTenantEntry).
+		if e.GetTenant() == nil {
+			if err := checkName(e.GetName()); err != nil {
+				return nil, err
+			}
 		}
 		if seen[e.GetName()] {
 			return nil, fmt.Errorf("%w: entry %q appears twice", ErrInvalid, e.GetName())
 		}
 		seen[e.GetName()] = true
+		if e.GetTenant() != nil {
+			if err := checkTenantEntry(e); err != nil {
+				return nil, err
+			}
+			if p.tenants == nil {
+				p.tenants = map[string]*kmsdpb.PolicyEntry{}
+			}
+			p.tenants[e.GetName()] = e
+		}
 		if pr := e.GetRole(); pr != nil {
 			if e.GetName() == DefaultEntry {
 				return nil, fmt.Errorf("%w: %q is the name of the default binding, not of a role", ErrInvalid, DefaultEntry)
@@ -84,12 +99,11 @@ func Compile(entries []*kmsdpb.PolicyEntry) (*Policy, error) {
 			roles[e.GetName()] = r
 		}
 	}
-	p := &Policy{}
 	for _, e := range entries {
 		pb := e.GetBinding()
 		if pb == nil {
-			if e.GetRole() == nil {
-				return nil, fmt.Errorf("%w: entry %q is neither a binding nor a role", ErrInvalid, e.GetName())
+			if e.GetRole() == nil && e.GetTenant() == nil {
+				return nil, fmt.Errorf("%w: entry %q is neither a binding, a role nor a tenant", ErrInvalid, e.GetName())
 			}
 			continue
 		}

@@ -93,6 +93,8 @@ type AdminClient interface {
 	// The CRL must be signed by a CA the cluster trusts for KMIP clients,
 	// operators or nodes.
 	ImportCRL(ctx context.Context, in *ImportCRLRequest, opts ...grpc.CallOption) (*ImportCRLResponse, error)
+	// TenantUsage reports tenants' objects and bytes against their quotas.
+	TenantUsage(ctx context.Context, in *TenantUsageRequest, opts ...grpc.CallOption) (*TenantUsageResponse, error)
 }
 
 type adminClient struct {
@@ -476,6 +478,15 @@ func (c *adminClient) ImportCRL(ctx context.Context, in *ImportCRLRequest, opts 
 	return out, nil
 }
 
+func (c *adminClient) TenantUsage(ctx context.Context, in *TenantUsageRequest, opts ...grpc.CallOption) (*TenantUsageResponse, error) {
+	out := new(TenantUsageResponse)
+	err := c.cc.Invoke(ctx, "/kmsd.admin.v1.Admin/TenantUsage", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility
@@ -556,6 +567,8 @@ type AdminServer interface {
 	// The CRL must be signed by a CA the cluster trusts for KMIP clients,
 	// operators or nodes.
 	ImportCRL(context.Context, *ImportCRLRequest) (*ImportCRLResponse, error)
+	// TenantUsage reports tenants' objects and bytes against their quotas.
+	TenantUsage(context.Context, *TenantUsageRequest) (*TenantUsageResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -646,6 +659,9 @@ func (UnimplementedAdminServer) ListRevokedCertificates(context.Context, *ListRe
 }
 func (UnimplementedAdminServer) ImportCRL(context.Context, *ImportCRLRequest) (*ImportCRLResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ImportCRL not implemented")
+}
+func (UnimplementedAdminServer) TenantUsage(context.Context, *TenantUsageRequest) (*TenantUsageResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method TenantUsage not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 
@@ -1194,6 +1210,24 @@ func _Admin_ImportCRL_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_TenantUsage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TenantUsageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).TenantUsage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/kmsd.admin.v1.Admin/TenantUsage",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).TenantUsage(ctx, req.(*TenantUsageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _Admin_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "kmsd.admin.v1.Admin",
 	HandlerType: (*AdminServer)(nil),
@@ -1289,6 +1323,10 @@ var _Admin_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ImportCRL",
 			Handler:    _Admin_ImportCRL_Handler,
+		},
+		{
+			MethodName: "TenantUsage",
+			Handler:    _Admin_TenantUsage_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
