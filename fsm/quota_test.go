@@ -126,14 +126,13 @@ func TestObjectQuotaStopsCreatesAtTheLimit(t *testing.T) {
 			storedObject(b, []kmip.Attribute{attr(kmip.AttributeNameObjectType, kmip.ObjectTypePublicKey)}))
 	}
 	f.mustApply(pair("priv1", "pub1"))
-	full := f.digest()
 	// A registered object (client material) is the same command.
 	secret := storedObject("s1", []kmip.Attribute{attr(kmip.AttributeNameObjectType, kmip.ObjectTypeSecretData)})
 	f.mustApply(createEntry(t, alice, t0, secret))
 	if u := f.TenantUsage(alice); u.Objects != 4 {
 		t.Fatalf("at the limit: %+v", u)
 	}
-	full = f.digest()
+	full := f.digest()
 	wantQuotaErr(t, f.apply(keyOf(t, "k2")), ErrObjectQuota)
 	wantQuotaErr(t, f.apply(pair("priv2", "pub2")), ErrObjectQuota)
 	wantQuotaErr(t, f.apply(rekeyEntry(t, alice, t0, rekeyBody("k1", "k1b"))), ErrObjectQuota)
