@@ -1,11 +1,9 @@
 package main
 
 import (
-	"crypto/tls"
 	"encoding/pem"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -20,31 +18,9 @@ import (
 func startPolicyAdmin(t *testing.T) (*admintest.AccessPolicy, devpki.Paths, []string) {
 	t.Helper()
 	devDir := t.TempDir()
-	p, err := devpki.Ensure(filepath.Join(devDir, "pki"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile, err := devpki.EnsureNode(p, "node-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	adminCAs, err := devpki.LoadCerts(p.AdminCACert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodeCAs, err := devpki.LoadCerts(p.NodeCACert)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ap := admintest.NewAccessPolicy()
-	cfg := devpki.ServerConfig(cert, devpki.NewPool(append(slices.Clone(adminCAs), nodeCAs...)...))
-	addr := admintest.ServeKeyring(t, admintest.NewFakeCluster(), admintest.NewFakeKeyring(0), cfg,
-		admintest.Options{AdminCAs: adminCAs, NodeCAs: nodeCAs, AccessPolicy: ap})
-	return ap, p, []string{"--admin", addr, "--dev-dir", devDir}
+	addr := serveAdminWith(t, devDir, admintest.NewFakeCluster(), admintest.Options{AccessPolicy: ap})
+	return ap, devpki.PathsIn(filepath.Join(devDir, "pki")), []string{"--admin", addr, "--dev-dir", devDir}
 }
 
 func TestPolicyCommands(t *testing.T) {

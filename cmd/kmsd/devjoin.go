@@ -21,18 +21,14 @@ func devJoinToken(ctx context.Context, pki devpki.Paths, adminAddr, dir string) 
 	if fileExists(filepath.Join(dir, "seal.json")) {
 		return "", nil
 	}
-	cfg, err := devpki.ClientTLS(pki.NodeCACert, pki.AdminCert, pki.AdminKey)
+	c, done, err := devAdmin(pki, adminAddr)
 	if err != nil {
 		return "", err
 	}
-	conn, err := grpc.NewClient(adminAddr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
+	defer done()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	resp, err := adminpb.NewAdminClient(conn).CreateJoinToken(ctx, &adminpb.CreateJoinTokenRequest{})
+	resp, err := c.CreateJoinToken(ctx, &adminpb.CreateJoinTokenRequest{})
 	if err != nil {
 		return "", fmt.Errorf("join token from %s: %w", adminAddr, err)
 	}
@@ -43,18 +39,13 @@ func devJoinToken(ctx context.Context, pki devpki.Paths, adminAddr, dir string) 
 // certificates unless the cluster has one, so that `kmsctl pki issue`
 // works against kmsd dev at once.
 func devAuthority(ctx context.Context, pki devpki.Paths, adminAddr string) error {
-	cfg, err := devpki.ClientTLS(pki.NodeCACert, pki.AdminCert, pki.AdminKey)
+	c, done, err := devAdmin(pki, adminAddr)
 	if err != nil {
 		return err
 	}
-	conn, err := grpc.NewClient(adminAddr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
+	defer done()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	c := adminpb.NewAdminClient(conn)
 	list, err := c.ListCertificates(ctx, &adminpb.ListCertificatesRequest{})
 	if err != nil {
 		return fmt.Errorf("certificate authority of %s: %w", adminAddr, err)
@@ -75,4 +66,18 @@ func devAuthority(ctx context.Context, pki devpki.Paths, adminAddr string) error
 		return fmt.Errorf("set the certificate authority of %s: %w", adminAddr, err)
 	}
 	return nil
+}
+
+// devAdmin is an admin client of the node at adminAddr with the development
+// admin certificate; done closes it.
+func devAdmin(pki devpki.Paths, adminAddr string) (c adminpb.AdminClient, done func(), err error) {
+	cfg, err := devpki.ClientTLS(pki.NodeCACert, pki.AdminCert, pki.AdminKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := grpc.NewClient(adminAddr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	if err != nil {
+		return nil, nil, err
+	}
+	return adminpb.NewAdminClient(conn), func() { _ = conn.Close() }, nil
 }
