@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -17,62 +15,16 @@ import (
 	"github.com/kmsd/kmsd/admin"
 	"github.com/kmsd/kmsd/admin/admintest"
 	"github.com/kmsd/kmsd/cluster/audit"
+	"github.com/kmsd/kmsd/cluster/audit/audittest"
 	"github.com/kmsd/kmsd/cluster/seal"
 	"github.com/kmsd/kmsd/proto/adminpb"
 )
-
-// lineSink keeps audit lines; fail makes writes fail.
-type lineSink struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	fail bool
-}
-
-func (s *lineSink) Write(line []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail {
-		return errors.New("disk full")
-	}
-	s.buf.Write(line)
-	return nil
-}
-
-func (s *lineSink) Close() error { return nil }
-
-func (s *lineSink) setFail(f bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fail = f
-}
-
-func (s *lineSink) bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.buf.Bytes())
-}
 
 type adminLine struct {
 	Identity, Role, Operation, Result, Reason, Remote, Tenant string
 	Objects                                                   []string
 	Item                                                      *int
 	Request                                                   string
-}
-
-func (s *lineSink) lines(t *testing.T) []adminLine {
-	t.Helper()
-	var out []adminLine
-	for _, l := range bytes.Split(bytes.TrimSuffix(s.bytes(), []byte("\n")), []byte("\n")) {
-		if len(l) == 0 {
-			continue
-		}
-		var a adminLine
-		if err := json.Unmarshal(l, &a); err != nil {
-			t.Fatalf("line %s: %v", l, err)
-		}
-		out = append(out, a)
-	}
-	return out
 }
 
 // memKeys is the replicated keyring, in memory.
@@ -112,9 +64,9 @@ func newBarrier(t *testing.T) *seal.Barrier {
 }
 
 // auditedEnv serves the admin API with an audit log over a sink.
-func auditedEnv(t *testing.T, failClosed bool, opts admintest.Options) (*env, *lineSink, *seal.Barrier) {
+func auditedEnv(t *testing.T, failClosed bool, opts admintest.Options) (*env, *audittest.Sink, *seal.Barrier) {
 	t.Helper()
-	sink := &lineSink{}
+	sink := &audittest.Sink{}
 	b := newBarrier(t)
 	opts.Audit = audit.New(audit.Config{Node: "n1", Keys: b, Sinks: []audit.Sink{sink}, FailClosed: failClosed})
 	if opts.AuditKeys == nil {
@@ -146,7 +98,7 @@ func TestAuditAdminCalls(t *testing.T) {
 	if _, err := h.Check(t.Context(), &healthpb.HealthCheckRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	lines := sink.lines(t)
+	lines := audittest.Decode[adminLine](t, sink)
 	type want struct{ identity, role, op, result, reason string }
 	wants := []want{
 		{"reader", "read-only", "kmsd.admin.v1.Admin/Status", "success", ""},
@@ -193,8 +145,8 @@ func TestAuditAdminNoSecrets(t *testing.T) {
 	if _, err := c.Join(ctx, &adminpb.JoinRequest{Address: "10.0.0.9:5697", Token: joinToken}); err != nil {
 		t.Fatal(err)
 	}
-	out := sink.bytes()
-	if n := len(sink.lines(t)); n != 4 {
+	out := sink.Bytes()
+	if n := len(audittest.Decode[adminLine](t, sink)); n != 4 {
 		t.Fatalf("%d lines, want 4", n)
 	}
 	for name, secret := range map[string][]byte{"passphrase": passphrase, "share": []byte(`"s1"`),
@@ -212,7 +164,7 @@ func TestAuditAdminNoSecrets(t *testing.T) {
 func TestAuditAdminFailClosed(t *testing.T) {
 	e, sink, _ := auditedEnv(t, true, admintest.Options{})
 	c := adminpb.NewAdminClient(admintest.Dial(t, e.addr, e.pki.AdminTLS(t, "alice")))
-	sink.setFail(true)
+	sink.SetFail(true)
 	_, err := c.Status(t.Context(), &adminpb.StatusRequest{})
 	wantStatus(t, err, codes.Unavailable, "audit log unavailable")
 	calls := len(e.fake.Calls())
@@ -227,7 +179,7 @@ func TestAuditAdminFailClosed(t *testing.T) {
 	if _, err := h.Check(t.Context(), &healthpb.HealthCheckRequest{}); err != nil {
 		t.Fatalf("health while the audit log fails: %v", err)
 	}
-	sink.setFail(false)
+	sink.SetFail(false)
 	_, err = c.Status(t.Context(), &adminpb.StatusRequest{})
 	wantStatus(t, err, codes.Unavailable, "audit log unavailable")
 	if _, err := c.Status(t.Context(), &adminpb.StatusRequest{}); err != nil {
@@ -264,7 +216,7 @@ func TestVerifyAuditLogRPC(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	log := sink.bytes()
+	log := sink.Bytes()
 	lines := bytes.SplitAfter(log, []byte("\n"))
 	first, second := bytes.Join(lines[:3], nil), bytes.Join(lines[3:], nil)
 

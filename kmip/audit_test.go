@@ -4,51 +4,18 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/ovh/kmip-go"
 	"github.com/ovh/kmip-go/payloads"
 
 	"github.com/kmsd/kmsd/cluster/audit"
+	"github.com/kmsd/kmsd/cluster/audit/audittest"
 	kmsdkmip "github.com/kmsd/kmsd/kmip"
 	"github.com/kmsd/kmsd/kmip/kmiptest"
 )
-
-// auditSink keeps the lines written; fail makes writes fail.
-type auditSink struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	fail bool
-}
-
-func (s *auditSink) Write(line []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail {
-		return errors.New("disk full")
-	}
-	s.buf.Write(line)
-	return nil
-}
-
-func (s *auditSink) Close() error { return nil }
-
-func (s *auditSink) setFail(f bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fail = f
-}
-
-func (s *auditSink) bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.buf.Bytes())
-}
 
 // auditLine is a line's fields as a test reads them.
 type auditLine struct {
@@ -67,27 +34,11 @@ type auditLine struct {
 	Remote    string   `json:"remote"`
 }
 
-func (s *auditSink) lines(t *testing.T) []auditLine {
-	t.Helper()
-	var out []auditLine
-	for _, l := range bytes.Split(bytes.TrimSuffix(s.bytes(), []byte("\n")), []byte("\n")) {
-		if len(l) == 0 {
-			continue
-		}
-		var a auditLine
-		if err := json.Unmarshal(l, &a); err != nil {
-			t.Fatalf("audit line is not JSON: %v\n%s", err, l)
-		}
-		out = append(out, a)
-	}
-	return out
-}
-
 // audited is a fixture whose service writes its audit lines to a sink,
 // keyed by the fixture's barrier.
-func audited(t *testing.T, failClosed bool, configure ...func(*kmsdkmip.Config)) (*kmiptest.Fixture, *auditSink) {
+func audited(t *testing.T, failClosed bool, configure ...func(*kmsdkmip.Config)) (*kmiptest.Fixture, *audittest.Sink) {
 	t.Helper()
-	sink := &auditSink{}
+	sink := &audittest.Sink{}
 	f := kmiptest.NewWith(t, func(c *kmsdkmip.Config) {
 		for _, fn := range configure {
 			fn(c)
@@ -107,13 +58,13 @@ func withAudit(f *kmiptest.Fixture, a kmsdkmip.Auditor, configure ...func(*kmsdk
 	return cfg
 }
 
-func verifyAudit(t *testing.T, f *kmiptest.Fixture, sink *auditSink) audit.Report {
+func verifyAudit(t *testing.T, f *kmiptest.Fixture, sink *audittest.Sink) audit.Report {
 	t.Helper()
 	s := audit.NewStream(f.Barrier, 0)
 	if err := s.StartFile("audit.log"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Write(sink.bytes()); err != nil {
+	if err := s.Write(sink.Bytes()); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := s.Finish()
@@ -136,7 +87,7 @@ func TestAuditEveryItem(t *testing.T) {
 		&payloads.GetAttributesRequestPayload{UniqueIdentifier: "no-such-object"},
 	)
 	id := ok[*payloads.CreateResponsePayload](t, items[0]).UniqueIdentifier
-	lines := sink.lines(t)
+	lines := audittest.Decode[auditLine](t, sink)
 	if len(lines) != 3 {
 		t.Fatalf("%d lines for 3 items", len(lines))
 	}
@@ -161,7 +112,7 @@ func TestAuditEveryItem(t *testing.T) {
 		}
 	}
 	exec(t, f, alice, kmip.V1_4, &payloads.GetRequestPayload{UniqueIdentifier: id})
-	if l := sink.lines(t)[3]; l.Request == lines[0].Request {
+	if l := audittest.Decode[auditLine](t, sink)[3]; l.Request == lines[0].Request {
 		t.Error("two request messages share a request id")
 	}
 	if rep := verifyAudit(t, f, sink); rep.Lines != 4 || !slices.Equal(rep.KeyVersions, []uint32{1}) {
@@ -174,7 +125,7 @@ func TestAuditLocateAndKeyPair(t *testing.T) {
 	f, sink := audited(t, false)
 	a, b := create(t, f, kmip.V1_4), create(t, f, kmip.V1_4)
 	do(t, f, kmip.V1_4, &payloads.LocateRequestPayload{})
-	l := sink.lines(t)[2]
+	l := audittest.Decode[auditLine](t, sink)[2]
 	if l.Operation != "Locate" || len(l.Objects) != 2 || !slices.Contains(l.Objects, a) || !slices.Contains(l.Objects, b) {
 		t.Errorf("Locate line: %+v", l)
 	}
@@ -193,8 +144,8 @@ func TestAuditNoSecrets(t *testing.T) {
 		t.Fatal("Get returned no object")
 	}
 	wrapped := getWrapped(t, f, kmip.V1_4, id, wrapSpec(kek, nistKW, 0))
-	out := sink.bytes()
-	if n := len(sink.lines(t)); n != 4 {
+	out := sink.Bytes()
+	if n := len(audittest.Decode[auditLine](t, sink)); n != 4 {
 		t.Fatalf("%d lines, want 4", n)
 	}
 	for name, s := range map[string][]byte{"key": secret, "wrapping key": rfcKEK256, "wrapped key": *wrapped.KeyValue.Wrapped} {
@@ -217,7 +168,7 @@ func TestAuditNoSecrets(t *testing.T) {
 func TestAuditFailClosed(t *testing.T) {
 	f, sink := audited(t, true)
 	id := create(t, f, kmip.V1_4)
-	sink.setFail(true)
+	sink.SetFail(true)
 	bi := do(t, f, kmip.V1_4, &payloads.GetRequestPayload{UniqueIdentifier: id})
 	fails(t, bi, kmip.ResultReasonGeneralFailure)
 	if bi.ResultMessage != "audit log unavailable" {
@@ -229,7 +180,7 @@ func TestAuditFailClosed(t *testing.T) {
 	if f.FSM.Count() != count {
 		t.Error("a Create ran while the audit log could not be written")
 	}
-	sink.setFail(false)
+	sink.SetFail(false)
 	// The first line written again clears the failure; that item was
 	// refused before it could run.
 	fails(t, do(t, f, kmip.V1_4, &payloads.GetRequestPayload{UniqueIdentifier: id}), kmip.ResultReasonGeneralFailure)
@@ -237,7 +188,7 @@ func TestAuditFailClosed(t *testing.T) {
 
 	open, openSink := audited(t, false)
 	oid := create(t, open, kmip.V1_4)
-	openSink.setFail(true)
+	openSink.SetFail(true)
 	ok[*payloads.GetResponsePayload](t, do(t, open, kmip.V1_4, &payloads.GetRequestPayload{UniqueIdentifier: oid}))
 	if len(open.Logs.Contains("cannot write the audit log")) != 1 {
 		t.Error("the failure was not logged once")
@@ -253,7 +204,7 @@ func TestAuditRefusedMessages(t *testing.T) {
 		f.Execute(t, alice, m)
 	}
 	exec2()
-	lines := sink.lines(t)
+	lines := audittest.Decode[auditLine](t, sink)
 	if len(lines) != 2 || lines[0].Operation != "Get" || lines[1].Operation != "Locate" || lines[1].Reason != "GeneralFailure" || lines[0].Result != "failure" {
 		t.Fatalf("sealed: %+v", lines)
 	}
@@ -261,7 +212,7 @@ func TestAuditRefusedMessages(t *testing.T) {
 	r, rsink := audited(t, false, func(c *kmsdkmip.Config) { c.RateLimit, c.RateBurst = 1, 1 })
 	exec(t, r, alice, kmip.V1_4, &payloads.QueryRequestPayload{})
 	exec(t, r, alice, kmip.V1_4, &payloads.QueryRequestPayload{}, &payloads.QueryRequestPayload{})
-	lines = rsink.lines(t)
+	lines = audittest.Decode[auditLine](t, rsink)
 	if len(lines) != 3 || lines[0].Result != "success" || lines[2].Reason != "GeneralFailure" || lines[2].Item == nil || *lines[2].Item != 1 {
 		t.Fatalf("rate limited: %+v", lines)
 	}
@@ -279,7 +230,7 @@ func TestAuditUndo(t *testing.T) {
 	if resp.BatchItem[0].ResultStatus != kmip.ResultStatusOperationUndone {
 		t.Fatalf("create not undone: %v", resp.BatchItem[0].ResultStatus)
 	}
-	lines := sink.lines(t)
+	lines := audittest.Decode[auditLine](t, sink)
 	ops := make([]string, len(lines))
 	for i, l := range lines {
 		ops[i] = l.Operation + "/" + l.Result
@@ -303,7 +254,7 @@ func TestAuditRemoteAddress(t *testing.T) {
 	conn := srv.MustDial(t, alice)
 	defer conn.Close()
 	roundTrip(t, conn, encode(kmip.V1_2, &payloads.QueryRequestPayload{}))
-	lines := sink.lines(t)
+	lines := audittest.Decode[auditLine](t, sink)
 	if len(lines) != 1 || lines[0].Remote != conn.LocalAddr().String() {
 		t.Fatalf("remote %+v, want %s", lines, conn.LocalAddr())
 	}
@@ -319,7 +270,7 @@ func TestAuditInvalidMessage(t *testing.T) {
 	eight := make([]byte, 8)
 	resp := roundTrip(t, conn, queryMessage(nil, rawItem(kmip.TagBatchCount, tInteger, 8, eight)))
 	fails(t, resp.BatchItem[0], kmip.ResultReasonInvalidMessage)
-	lines := sink.lines(t)
+	lines := audittest.Decode[auditLine](t, sink)
 	if len(lines) != 1 || lines[0].Operation != "" || lines[0].Reason != "InvalidMessage" || lines[0].Item != nil ||
 		lines[0].Identity != srv.PKI.Identity(alice) || lines[0].Remote != conn.LocalAddr().String() || lines[0].Result != "failure" {
 		t.Fatalf("lines %+v", lines)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/kmsd/kmsd/cluster/audit/audittest"
 )
 
 func TestLineFields(t *testing.T) {
@@ -58,12 +60,12 @@ func mustJSON(t *testing.T, v any) string {
 }
 
 func TestAdminRecordHasNoItem(t *testing.T) {
-	sink := &memSink{}
+	sink := &audittest.Sink{}
 	l := New(Config{Node: "n", Sinks: []Sink{sink}})
 	if err := l.Record(Record{Operation: "kmsd.admin.v1.Admin/Status", Item: -1, Success: true}); err != nil {
 		t.Fatal(err)
 	}
-	if line := sink.lines()[0]; strings.Contains(line, `"item"`) {
+	if line := sink.Lines()[0]; strings.Contains(line, `"item"`) {
 		t.Errorf("admin line has an item: %s", line)
 	}
 }
@@ -74,13 +76,13 @@ func TestFieldsBounded(t *testing.T) {
 	for i := range objs {
 		objs[i] = long
 	}
-	sink := &memSink{}
+	sink := &audittest.Sink{}
 	l := New(Config{Node: long, Keys: newFakeKeys(), Sinks: []Sink{sink}})
 	r := Record{Identity: long, Tenant: long, Role: long, Operation: long, Objects: objs, Reason: long, RequestID: long, Remote: long}
 	if err := l.Record(r); err != nil {
 		t.Fatal(err)
 	}
-	line := sink.lines()[0]
+	line := sink.Lines()[0]
 	if len(line) > MaxLineSize {
 		t.Fatalf("line of %d bytes, more than MaxLineSize", len(line))
 	}
@@ -96,7 +98,7 @@ func TestFieldsBounded(t *testing.T) {
 	if len(got.Objects) != MaxObjects || got.ObjectsOmitted != 5 {
 		t.Errorf("%d objects, %d omitted; want %d, 5", len(got.Objects), got.ObjectsOmitted, MaxObjects)
 	}
-	if rep := verify(t, newFakeKeys(), sink.lines()); rep.Problem != nil {
+	if rep := verify(t, newFakeKeys(), sink.Lines()); rep.Problem != nil {
 		t.Errorf("bounded line does not verify: %+v", rep.Problem)
 	}
 }
@@ -109,7 +111,7 @@ type line2 struct {
 
 func TestVerifyIntact(t *testing.T) {
 	keys := newFakeKeys()
-	sink := &memSink{}
+	sink := &audittest.Sink{}
 	l := New(Config{Node: "node-1", Keys: keys, Sinks: []Sink{sink}})
 	for i := range 20 {
 		if i == 10 {
@@ -119,7 +121,7 @@ func TestVerifyIntact(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rep := verify(t, keys, sink.lines())
+	rep := verify(t, keys, sink.Lines())
 	if rep.Problem != nil {
 		t.Fatalf("intact log: %+v", rep.Problem)
 	}
@@ -127,12 +129,12 @@ func TestVerifyIntact(t *testing.T) {
 		t.Errorf("report %+v", rep)
 	}
 	// The second half alone starts mid-chain and verifies.
-	rep = verify(t, keys, sink.lines()[12:])
+	rep = verify(t, keys, sink.Lines()[12:])
 	if rep.Problem != nil || !rep.MidChain || rep.FirstSeq != 13 || rep.Start != (Position{"f1", 1}) {
 		t.Errorf("mid-chain file: %+v %+v", rep, rep.Problem)
 	}
 	// Two files in order are one chain; out of order they are not.
-	lines := sink.lines()
+	lines := sink.Lines()
 	if rep := verify(t, keys, lines[:7], lines[7:]); rep.Problem != nil || rep.Lines != 20 {
 		t.Errorf("two files: %+v %+v", rep, rep.Problem)
 	}
@@ -256,7 +258,7 @@ func TestVerifyRetiredAndForeignKey(t *testing.T) {
 // later keyed line protects them.
 func TestUnkeyedLines(t *testing.T) {
 	keys := newFakeKeys()
-	sink := &memSink{}
+	sink := &audittest.Sink{}
 	l := New(Config{Node: "n", Keys: keys, Sinks: []Sink{sink}})
 	for i := range 9 {
 		keys.setSealed(i >= 3 && i < 6 || i >= 8)
@@ -265,7 +267,7 @@ func TestUnkeyedLines(t *testing.T) {
 		}
 	}
 	keys.setSealed(false)
-	lines := sink.lines()
+	lines := sink.Lines()
 	if !strings.Contains(lines[3], `"kv":0`) || strings.Contains(lines[2], `"kv":0`) {
 		t.Fatalf("kv: %s / %s", lines[2], lines[3])
 	}
@@ -339,7 +341,7 @@ func TestStreamBounds(t *testing.T) {
 // is written again; without fail-closed nothing fails and the failure is
 // logged once per interval.
 func TestFailClosed(t *testing.T) {
-	sink := &memSink{}
+	sink := &audittest.Sink{}
 	l := New(Config{Node: "n", Sinks: []Sink{sink}, FailClosed: true})
 	if err := l.Ready(); err != nil {
 		t.Fatal(err)
@@ -347,14 +349,14 @@ func TestFailClosed(t *testing.T) {
 	if err := l.Record(record(0)); err != nil {
 		t.Fatal(err)
 	}
-	sink.setFail(true)
+	sink.SetFail(true)
 	if err := l.Record(record(1)); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Record with a failing sink: %v", err)
 	}
 	if err := l.Ready(); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Ready after a failure: %v", err)
 	}
-	sink.setFail(false)
+	sink.SetFail(false)
 	if err := l.Record(record(2)); err != nil {
 		t.Fatal(err)
 	}
@@ -362,13 +364,13 @@ func TestFailClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The lost line is a gap.
-	if rep := verify(t, nil, sink.lines()); rep.Problem == nil || rep.Problem.Kind != KindDeleted {
+	if rep := verify(t, nil, sink.Lines()); rep.Problem == nil || rep.Problem.Kind != KindDeleted {
 		t.Errorf("lost line: %+v", rep.Problem)
 	}
 
 	var logs strings.Builder
 	open := New(Config{Node: "n", Sinks: []Sink{sink}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	sink.setFail(true)
+	sink.SetFail(true)
 	for i := range 5 {
 		if err := open.Record(record(i)); err != nil {
 			t.Fatalf("fail-open Record: %v", err)
@@ -394,12 +396,12 @@ func TestNoSinks(t *testing.T) {
 }
 
 func TestRecordTimeDefaultsToNow(t *testing.T) {
-	sink := &memSink{}
+	sink := &audittest.Sink{}
 	now := time.Date(2027, 1, 2, 3, 4, 5, 6, time.FixedZone("x", 3600))
 	l := New(Config{Sinks: []Sink{sink}, Now: func() time.Time { return now }})
 	_ = l.Record(Record{Operation: "x", Item: -1})
-	if !strings.Contains(sink.lines()[0], `"time":"2027-01-02T02:04:05.000000006Z"`) {
-		t.Errorf("time: %s", sink.lines()[0])
+	if !strings.Contains(sink.Lines()[0], `"time":"2027-01-02T02:04:05.000000006Z"`) {
+		t.Errorf("time: %s", sink.Lines()[0])
 	}
 }
 
@@ -407,7 +409,7 @@ func TestRecordTimeDefaultsToNow(t *testing.T) {
 // rotate, form one chain.
 func TestConcurrentRecords(t *testing.T) {
 	keys := newFakeKeys()
-	sink := &memSink{}
+	sink := &audittest.Sink{}
 	l := New(Config{Node: "n", Keys: keys, Sinks: []Sink{sink}})
 	done := make(chan struct{})
 	for g := range 8 {
@@ -424,7 +426,7 @@ func TestConcurrentRecords(t *testing.T) {
 	for range 8 {
 		<-done
 	}
-	rep := verify(t, keys, sink.lines())
+	rep := verify(t, keys, sink.Lines())
 	if rep.Problem != nil || rep.Lines != 400 || rep.LastSeq != 400 {
 		t.Fatalf("concurrent lines: %+v %+v", rep, rep.Problem)
 	}

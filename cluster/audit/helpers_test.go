@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kmsd/kmsd/cluster/audit/audittest"
 )
 
 // fakeKeys is a keyring of audit keys in memory.
@@ -72,44 +74,6 @@ func (k *fakeKeys) AuditMAC(v uint32, data []byte) ([]byte, error) {
 	return m.Sum(nil), nil
 }
 
-// memSink keeps lines; fail makes Write fail.
-type memSink struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	fail  bool
-	close int
-}
-
-func (s *memSink) Write(line []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail {
-		return errors.New("disk full")
-	}
-	s.buf.Write(line)
-	return nil
-}
-
-func (s *memSink) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.close++
-	return nil
-}
-
-func (s *memSink) setFail(f bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fail = f
-}
-
-func (s *memSink) lines() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l := strings.SplitAfter(s.buf.String(), "\n")
-	return l[:len(l)-1]
-}
-
 var testTime = time.Date(2026, 12, 4, 14, 20, 27, 123456789, time.UTC)
 
 // record is a KMIP-like record number i.
@@ -131,14 +95,14 @@ func reasonOf(i int) string {
 // writeLog records n lines through a Log over keys and returns them.
 func writeLog(t *testing.T, keys Keys, n int) []string {
 	t.Helper()
-	sink := &memSink{}
+	sink := &audittest.Sink{}
 	l := New(Config{Node: "node-1", Keys: keys, Sinks: []Sink{sink}})
 	for i := range n {
 		if err := l.Record(record(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return sink.lines()
+	return sink.Lines()
 }
 
 // verify runs lines (each ending in "\n" except perhaps the last) through a
