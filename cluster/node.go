@@ -87,16 +87,19 @@ type StateMachine interface {
 
 // Config configures a Node. Zero values get defaults.
 type Config struct {
-	NodeID     string // required; the id the node certificate names
-	DataDir    string // required: raft state lives in DataDir/raft
-	RaftAddr   string // host:port to bind and advertise for Raft; required
-	AdminAddr  string // advertised gRPC address (admin API and node service)
-	KMIPAddr   string // advertised KMIP address, for members listings
-	GossipAddr string // host:port for memberlist; empty disables gossip
-	GossipKey  []byte // 32-byte key encrypting and authenticating gossip
-	Version    string
-	Bootstrap  bool     // form a one-voter cluster when there is no state yet
-	Join       []string // admin addresses of members to join on start
+	NodeID   string // required; the id the node certificate names
+	DataDir  string // required: raft state lives in DataDir/raft
+	RaftAddr string // host:port to bind Raft on, and to advertise unless RaftAdvertise is set; required
+	// RaftAdvertise is the Raft address peers dial, when it is not
+	// RaftAddr (a NAT, a proxy, a Kubernetes Service).
+	RaftAdvertise string
+	AdminAddr     string // advertised gRPC address (admin API and node service)
+	KMIPAddr      string // advertised KMIP address, for members listings
+	GossipAddr    string // host:port for memberlist; empty disables gossip
+	GossipKey     []byte // 32-byte key encrypting and authenticating gossip
+	Version       string
+	Bootstrap     bool     // form a one-voter cluster when there is no state yet
+	Join          []string // admin addresses of members to join on start
 	// Barrier is this node's seal barrier: it wraps the cluster's keys for
 	// a node that joins and keys snapshot MACs. Required.
 	Barrier *seal.Barrier
@@ -263,6 +266,13 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 		cleanup()
 		return nil, err
 	}
+	if cfg.RaftAdvertise != "" {
+		if err := stream.advertiseAs(cfg.RaftAdvertise); err != nil {
+			stream.Close()
+			cleanup()
+			return nil, err
+		}
+	}
 	n.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog,
 	})
@@ -286,7 +296,7 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 		return nil, fmt.Errorf("cluster: start raft: %w", err)
 	}
 	n.raftp.Store(n.raft)
-	n.rpc = newRPCClients(cfg.ClientTLS, cfg.NodeCAs, n.admitsServer, cfg.Guard)
+	n.rpc = newRPCClients(cfg.ClientTLS, cfg.NodeCAs, n.admitsServer, cfg.Guard, sourceAddr(cfg.RaftAddr))
 	n.peers.put(peerInfo{ID: cfg.NodeID, RaftAddr: string(n.transport.LocalAddr()), AdminAddr: cfg.AdminAddr, KMIPAddr: cfg.KMIPAddr, GossipAddr: cfg.GossipAddr, Version: cfg.Version})
 	n.pilot = autopilot.New(n.raft, &pilotDelegate{n: n}, autopilot.WithLogger(hlog),
 		autopilot.WithReconcileInterval(2*time.Second), autopilot.WithUpdateInterval(time.Second))

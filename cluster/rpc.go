@@ -28,12 +28,17 @@ type rpcClients struct {
 	anchors []*x509.Certificate
 	admits  func(id string) bool
 	guard   *denylist.Guard
+	dialer  net.Dialer // its LocalAddr is the node's own address, if it names one
 	mu      sync.Mutex
 	conns   map[string]*grpc.ClientConn
 }
 
-func newRPCClients(cfg *tls.Config, anchors []*x509.Certificate, admits func(string) bool, guard *denylist.Guard) *rpcClients {
-	return &rpcClients{tls: cfg, anchors: anchors, admits: admits, guard: guard, conns: map[string]*grpc.ClientConn{}}
+func newRPCClients(cfg *tls.Config, anchors []*x509.Certificate, admits func(string) bool, guard *denylist.Guard, local *net.TCPAddr) *rpcClients {
+	r := &rpcClients{tls: cfg, anchors: anchors, admits: admits, guard: guard, conns: map[string]*grpc.ClientConn{}}
+	if local != nil {
+		r.dialer.LocalAddr = local
+	}
+	return r
 }
 
 func (r *rpcClients) client(addr string) (clusterpb.ClusterClient, error) {
@@ -55,7 +60,8 @@ func (r *rpcClients) client(addr string) (clusterpb.ClusterClient, error) {
 	if host, _, err := net.SplitHostPort(addr); err == nil && cfg.ServerName == "" {
 		cfg.ServerName = host
 	}
-	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(r.guard.Credentials(credentials.NewTLS(cfg), "node-service client")))
+	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(r.guard.Credentials(credentials.NewTLS(cfg), "node-service client")),
+		grpc.WithContextDialer(func(ctx context.Context, a string) (net.Conn, error) { return r.dialer.DialContext(ctx, "tcp", a) }))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err)
 	}

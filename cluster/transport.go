@@ -34,6 +34,7 @@ func HasOrganization(cs tls.ConnectionState, org string) bool {
 type tlsStreamLayer struct {
 	net.Listener
 	advertise net.Addr
+	dialer    net.Dialer // its LocalAddr is the node's own address, if it names one
 	client    *tls.Config
 	memberAt  func(addr string) (string, bool)
 	anchors   []*x509.Certificate
@@ -65,6 +66,7 @@ func newTLSStreamLayer(bind string, server, client *tls.Config, anchors []*x509.
 	return &tlsStreamLayer{
 		Listener:  claimListener{Listener: tls.NewListener(ln, accept), anchors: anchors, handshake: handshake, guard: guard},
 		advertise: ln.Addr(),
+		dialer:    net.Dialer{LocalAddr: sourceAddr(bind)},
 		client:    client,
 		memberAt:  memberAt,
 		anchors:   anchors,
@@ -75,6 +77,38 @@ func newTLSStreamLayer(bind string, server, client *tls.Config, anchors []*x509.
 var errNotANode = errors.New("cluster: peer certificate names no node id")
 
 func (t *tlsStreamLayer) Addr() net.Addr { return t.advertise }
+
+// advertiseAs makes the layer announce addr (host:port) to its peers instead
+// of the address it listens on: the address peers dial, through a NAT, a
+// proxy or a Kubernetes Service.
+func (t *tlsStreamLayer) advertiseAs(addr string) error {
+	a, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("cluster: raft advertise address %q: %w", addr, err)
+	}
+	if a.IP == nil || a.IP.IsUnspecified() || a.Port == 0 {
+		return fmt.Errorf("cluster: raft advertise address %q must name a host and a port that peers can dial", addr)
+	}
+	t.advertise = a
+	return nil
+}
+
+// sourceAddr is the local address of the connections a node opens to its
+// peers: the host of bind when it names one IP address, so that a node on
+// a multi-homed host (or one of several nodes sharing a host, on their own
+// addresses) reaches its peers from the address it serves on; nil (the
+// system's choice) for a wildcard or a host name.
+func sourceAddr(bind string) *net.TCPAddr {
+	host, _, err := net.SplitHostPort(bind)
+	if err != nil {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || ip.IsUnspecified() {
+		return nil
+	}
+	return &net.TCPAddr{IP: ip}
+}
 
 // Dial connects to another node's Raft port and completes the handshake, so
 // that a peer that is not the member at that address fails here rather than
@@ -97,8 +131,9 @@ func (t *tlsStreamLayer) Dial(address raft.ServerAddress, timeout time.Duration)
 	if host, _, err := net.SplitHostPort(string(address)); err == nil && cfg.ServerName == "" {
 		cfg.ServerName = host
 	}
-	d := &net.Dialer{Timeout: timeout}
-	conn, err := tls.DialWithDialer(d, "tcp", string(address), cfg)
+	d := t.dialer
+	d.Timeout = timeout
+	conn, err := tls.DialWithDialer(&d, "tcp", string(address), cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ type commonFlags struct {
 	configFile                                string
 	dataDir, nodeID                           string
 	kmipAddr, adminAddr, raftAddr, gossipAddr string
+	adminAdvertise, raftAdvertise             string
 	join, joinToken, joinTokenFile            string
 	maxMessageSize                            int
 	readConsistency                           string
@@ -39,8 +40,10 @@ func (c *commonFlags) register(fs *flag.FlagSet, defaultDataDir string) {
 	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir, "folder for all node state (raft log, snapshots, node key)")
 	fs.StringVar(&c.nodeID, "node-id", "", "unique node id; it must be the id the node certificate names (default: that id; kmsd dev: node-1)")
 	fs.StringVar(&c.kmipAddr, "kmip-addr", "127.0.0.1:5696", "KMIP listen address (mutual TLS)")
-	fs.StringVar(&c.adminAddr, "admin-addr", "127.0.0.1:5697", "gRPC listen and advertise address: admin API and node-to-node service")
-	fs.StringVar(&c.raftAddr, "raft-addr", "127.0.0.1:5698", "raft listen and advertise address")
+	fs.StringVar(&c.adminAddr, "admin-addr", "127.0.0.1:5697", "gRPC listen address: admin API and node-to-node service (also advertised, unless --admin-advertise)")
+	fs.StringVar(&c.raftAddr, "raft-addr", "127.0.0.1:5698", "raft listen address (also advertised, unless --raft-advertise); when its host is an IP address, connections to peers are made from it")
+	fs.StringVar(&c.adminAdvertise, "admin-advertise", "", "gRPC address peers dial, when it is not --admin-addr (a NAT, a proxy, a Kubernetes Service)")
+	fs.StringVar(&c.raftAdvertise, "raft-advertise", "", "raft address peers dial, when it is not --raft-addr")
 	fs.StringVar(&c.gossipAddr, "gossip-addr", "127.0.0.1:5699", "gossip (memberlist) listen and advertise address; empty disables gossip")
 	fs.StringVar(&c.join, "join", "", "comma-separated admin addresses of cluster members to join at start")
 	fs.StringVar(&c.joinToken, "join-token", "", "one-time join token from `kmsctl cluster token create` (env "+envJoinToken+")")
@@ -90,6 +93,7 @@ func (c *commonFlags) config() config {
 	return config{
 		DataDir: c.dataDir, NodeID: c.nodeID,
 		KMIPAddr: c.kmipAddr, AdminAddr: c.adminAddr, RaftAddr: c.raftAddr, GossipAddr: c.gossipAddr,
+		AdminAdvertise: c.adminAdvertise, RaftAdvertise: c.raftAdvertise,
 		Join:              join,
 		JoinToken:         c.joinTokenValue(),
 		MaxMessageSize:    c.maxMessageSize,

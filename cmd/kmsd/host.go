@@ -200,7 +200,7 @@ func (h *host) bringUp(ctx context.Context) error {
 	h.store.Store(store)
 	rn, err := cluster.New(cluster.Config{
 		NodeID: cfg.NodeID, DataDir: cfg.DataDir, Version: version,
-		RaftAddr: cfg.RaftAddr, AdminAddr: h.grpcLn.Addr().String(), KMIPAddr: h.kmipAddr,
+		RaftAddr: cfg.RaftAddr, RaftAdvertise: cfg.RaftAdvertise, AdminAddr: h.adminAdvertise(), KMIPAddr: h.kmipAddr,
 		GossipAddr: cfg.GossipAddr, GossipKey: cfg.GossipKey,
 		Bootstrap: cfg.Bootstrap, JoinToken: cfg.JoinToken,
 		Barrier: h.barrier, NewJoinKeys: newJoinKeys(h.barrier, cfg.DataDir, cfg.Seal), Keyring: store,
@@ -236,7 +236,7 @@ func (h *host) bringUp(ctx context.Context) error {
 	}
 	h.serving.Store(true)
 	h.kickRevocations()
-	h.logger.Info("serving", "kmip", h.kmipAddr, "admin", h.grpcLn.Addr().String(), "raft", rn.RaftAddr())
+	h.logger.Info("serving", "kmip", h.kmipAddr, "admin", h.adminAdvertise(), "raft", rn.RaftAddr())
 	return nil
 }
 
@@ -395,4 +395,13 @@ func (h *host) Seal(context.Context) error {
 	h.shares.Store(0)
 	h.logger.Warn("sealed: keys forgotten, KMIP refused, Raft stopped")
 	return nil
+}
+
+// adminAdvertise is the gRPC address peers dial: --admin-advertise, or the
+// address the listener got.
+func (h *host) adminAdvertise() string {
+	if h.cfg.AdminAdvertise != "" {
+		return h.cfg.AdminAdvertise
+	}
+	return h.grpcLn.Addr().String()
 }

@@ -25,9 +25,12 @@ type config struct {
 	AdminAddr  string
 	RaftAddr   string
 	GossipAddr string
-	Join       []string
-	JoinToken  string
-	Bootstrap  bool
+	// AdminAdvertise and RaftAdvertise are the addresses peers dial when
+	// they are not the listen addresses; empty: the listen addresses.
+	AdminAdvertise, RaftAdvertise string
+	Join                          []string
+	JoinToken                     string
+	Bootstrap                     bool
 	// Seal is how a new cluster (or a joining node) protects its root key.
 	Seal seal.InitOptions
 	// UnsealPassphrase and PKCS11PIN unseal at start without an operator;
