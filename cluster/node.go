@@ -141,6 +141,10 @@ type Config struct {
 	// entries, 120s) when set.
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
+	// TrailingLogs is how many log entries a snapshot leaves behind, for
+	// followers that lag to catch up from the log instead of a snapshot
+	// install; default raft's 10240.
+	TrailingLogs uint64
 	// HeartbeatTimeout and ElectionTimeout override raft's defaults (1s).
 	HeartbeatTimeout time.Duration
 	ElectionTimeout  time.Duration
@@ -331,6 +335,9 @@ func raftConfig(cfg Config, hlog hclog.Logger) *raft.Config {
 	}
 	if cfg.SnapshotInterval > 0 {
 		rc.SnapshotInterval = cfg.SnapshotInterval
+	}
+	if cfg.TrailingLogs > 0 {
+		rc.TrailingLogs = cfg.TrailingLogs
 	}
 	if cfg.HeartbeatTimeout > 0 {
 		rc.HeartbeatTimeout = cfg.HeartbeatTimeout

@@ -27,6 +27,7 @@ type commonFlags struct {
 	logLevel, logFormat                       string
 	snapshotThreshold                         uint64
 	snapshotInterval                          time.Duration
+	trailingLogs                              uint64
 	cleanupDeadServers                        bool
 	minQuorum                                 uint
 	stabilization                             time.Duration
@@ -55,6 +56,7 @@ func (c *commonFlags) register(fs *flag.FlagSet, defaultDataDir string) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	fs.Uint64Var(&c.snapshotThreshold, "snapshot-threshold", 8192, "log entries between raft snapshots, at least (it grows to half the number of objects stored)")
+	fs.Uint64Var(&c.trailingLogs, "snapshot-trailing-logs", 10240, "log entries kept after a snapshot, so that a follower that lags by fewer catches up from the log rather than by a snapshot install")
 	fs.DurationVar(&c.snapshotInterval, "snapshot-interval", 10*time.Second, "how often raft checks whether to snapshot")
 	fs.BoolVar(&c.cleanupDeadServers, "autopilot-cleanup-dead-servers", false, "remove servers that gossip declares failed")
 	fs.UintVar(&c.minQuorum, "autopilot-min-quorum", 3, "never remove dead servers below this many voters")
@@ -100,6 +102,7 @@ func (c *commonFlags) config() config {
 		ConsistentReads:   c.readConsistency != readStale,
 		SnapshotThreshold: c.snapshotThreshold,
 		SnapshotInterval:  c.snapshotInterval,
+		TrailingLogs:      c.trailingLogs,
 		Autopilot: cluster.AutopilotConfig{
 			CleanupDeadServers:      c.cleanupDeadServers,
 			MinQuorum:               c.minQuorum,

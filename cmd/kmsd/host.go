@@ -205,7 +205,7 @@ func (h *host) bringUp(ctx context.Context) error {
 		Bootstrap: cfg.Bootstrap, JoinToken: cfg.JoinToken,
 		Barrier: h.barrier, NewJoinKeys: newJoinKeys(h.barrier, cfg.DataDir, cfg.Seal), Keyring: store,
 		ServerTLS: cfg.NodeServerTLS, ClientTLS: cfg.NodeClientTLS, NodeCAs: cfg.NodeCAs, Guard: h.guard,
-		SnapshotThreshold: cfg.SnapshotThreshold, SnapshotInterval: cfg.SnapshotInterval,
+		SnapshotThreshold: cfg.SnapshotThreshold, SnapshotInterval: cfg.SnapshotInterval, TrailingLogs: cfg.TrailingLogs,
 		HandshakeTimeout: cfg.Limits.HandshakeTimeout,
 		Autopilot:        cfg.Autopilot,
 		Logger:           h.logger,

@@ -56,6 +56,7 @@ type config struct {
 
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
+	TrailingLogs      uint64
 	Autopilot         cluster.AutopilotConfig
 
 	// Limits; zero values get the packages' defaults.
