@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -19,12 +20,15 @@ type Cluster struct {
 	Dir   string
 	PKI   PKI
 	Nodes []*Node
+	// Net is the network between the nodes, with WithFaultNet.
+	Net *FaultNet
 
 	// InitOutput is what `kmsd init` printed, with WithInit.
 	InitOutput string
 
 	opts             clusterOptions
-	reportedNoDigest bool // a missing store digest was reported
+	mu               sync.Mutex // guards Nodes while AddNode runs
+	reportedNoDigest bool       // a missing store digest was reported
 }
 
 type clusterOptions struct {
@@ -35,6 +39,7 @@ type clusterOptions struct {
 	initArgs []string
 	sealFrom string
 	pki      *PKI
+	faultNet bool
 }
 
 // WithEnv adds environment variables (KEY=value) to every node's process;
@@ -98,6 +103,10 @@ func StartCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	} else {
 		c.PKI = WritePKI(t, filepath.Join(c.Dir, "pki"))
 	}
+	if c.opts.faultNet {
+		c.Net = newFaultNet()
+		t.Cleanup(c.Net.close) // after the nodes' cleanups, which run first
+	}
 	for i := range n {
 		c.Nodes = append(c.Nodes, c.newNode(t, i))
 	}
@@ -145,6 +154,10 @@ func (c *Cluster) newNode(t testing.TB, i int) *Node {
 		Name: prefix,
 		t:    t,
 	}
+	if c.Net != nil {
+		n.raftListen, n.adminListen = c.Net.listenAddr(t, i), c.Net.listenAddr(t, i)
+		n.RaftAddr, n.AdminAddr = c.Net.relay(t, i, n.raftListen), c.Net.relay(t, i, n.adminListen)
+	}
 	n.NodeCert, n.NodeKey = c.PKI.NodeCert(t, c.ID(i))
 	if err := os.MkdirAll(n.Dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -161,11 +174,16 @@ func (c *Cluster) serveArgs(t testing.TB, i int, bootstrap bool, join []string) 
 	n := c.Nodes[i]
 	args := []string{kmsdBinary(t), "serve",
 		"--data-dir", n.Dir, "--node-id", c.ID(i),
-		"--kmip-addr", n.KMIPAddr, "--admin-addr", n.AdminAddr, "--raft-addr", n.RaftAddr, "--gossip-addr", n.GossipAddr,
+		"--kmip-addr", n.KMIPAddr, "--gossip-addr", n.GossipAddr,
 		"--tls-cert", c.PKI.ServerCert, "--tls-key", c.PKI.ServerKey, "--client-ca", c.PKI.CA,
 		"--admin-ca", c.PKI.AdminCA, "--node-ca", c.PKI.NodeCA, "--node-cert", n.NodeCert, "--node-key", n.NodeKey,
 		"--gossip-key-file", c.PKI.GossipKey,
 		"--autopilot-stabilization", ClusterStabilization,
+	}
+	if n.raftListen != "" {
+		args = append(args, "--raft-addr", n.raftListen, "--raft-advertise", n.RaftAddr, "--admin-addr", n.adminListen, "--admin-advertise", n.AdminAddr)
+	} else {
+		args = append(args, "--admin-addr", n.AdminAddr, "--raft-addr", n.RaftAddr)
 	}
 	if bootstrap {
 		args = append(args, "--bootstrap")

@@ -53,6 +53,10 @@ type Node struct {
 	// Env is added to the process environment at each start.
 	Env []string
 
+	// raftListen and adminListen are the addresses the node listens on
+	// behind a FaultNet's relays (RaftAddr and AdminAddr).
+	raftListen, adminListen string
+
 	t    testing.TB // the test that started it: logs and cleanup
 	args []string
 
