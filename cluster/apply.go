@@ -45,6 +45,11 @@ func (n *Node) retryLeader(ctx context.Context, once func(context.Context) error
 		if err == nil || !retryable(err) {
 			return err
 		}
+		if n.raftDown() {
+			// Raft stopped under the node (it was removed from the
+			// cluster): no leader will come.
+			return ErrShutdown
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%w: %v", ErrTimeout, err)
@@ -54,6 +59,10 @@ func (n *Node) retryLeader(ctx context.Context, once func(context.Context) error
 		}
 	}
 }
+
+// raftDown reports whether raft has shut down while the node runs, as it
+// does on a node that the cluster removed.
+func (n *Node) raftDown() bool { return n.raft.State() == raft.Shutdown }
 
 func retryable(err error) bool {
 	return isErr(err, ErrNotLeader) || isErr(err, ErrNoLeader) || isErr(err, ErrUnreachable)
@@ -104,6 +113,9 @@ func (n *Node) waitApplied(ctx context.Context, index uint64) error {
 		changed := n.appliedW.changed()
 		if n.applied(index) {
 			return nil
+		}
+		if n.raftDown() {
+			return ErrShutdown
 		}
 		select {
 		case <-ctx.Done():

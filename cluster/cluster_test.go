@@ -199,3 +199,32 @@ func TestNodeTrafficNeedsNodeCertificate(t *testing.T) {
 		t.Error("a node without the node organization joined the cluster")
 	}
 }
+
+// A leader that the cluster removes shuts its raft down; from then on its
+// writes and reads fail at once with ErrShutdown instead of waiting out
+// the apply timeout for a leader that will never come, so that its
+// clients retry elsewhere and the process can stop promptly.
+func TestRemovedNodeFailsFast(t *testing.T) {
+	c := clustertest.New(t)
+	long := func(cfg *cluster.Config) { cfg.ApplyTimeout = 5 * time.Minute }
+	c.Start(long)
+	c.Leader()
+	c.Start(long)
+	c.Start(long)
+	c.WaitVoters(3)
+	leader := c.Leader()
+	apply(t, leader, "k=1")
+	if err := leader.Node.Remove(context.Background(), leader.ID); err != nil {
+		t.Fatalf("remove the leader: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := leader.Node.Apply(ctx, []byte("k=2")); !errors.Is(err, cluster.ErrShutdown) {
+		t.Errorf("write on the removed node: %v, want ErrShutdown", err)
+	}
+	if err := leader.Node.ReadBarrier(ctx); !errors.Is(err, cluster.ErrShutdown) {
+		t.Errorf("read barrier on the removed node: %v, want ErrShutdown", err)
+	}
+	c.WaitVoters(2)
+	apply(t, c.Leader(), "k=3")
+}
