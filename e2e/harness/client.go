@@ -82,14 +82,16 @@ func (n *Node) Roundtrip(t testing.TB, req []byte) []byte {
 		t.Fatalf("harness: dial %s: %v", n.Name, err)
 	}
 	defer func() { _ = conn.Close() }()
-	resp, err := roundtrip(conn, req, roundtripTimeout)
+	resp, err := Exchange(conn, req, roundtripTimeout)
 	if err != nil {
 		t.Fatalf("harness: roundtrip with %s: %v", n.Name, err)
 	}
 	return resp
 }
 
-func roundtrip(conn net.Conn, req []byte, timeout time.Duration) ([]byte, error) {
+// Exchange writes one binary TTLV message on conn and reads one message
+// back (8-byte header, then its length), all within timeout.
+func Exchange(conn net.Conn, req []byte, timeout time.Duration) ([]byte, error) {
 	if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
 		return nil, err
 	}
@@ -124,7 +126,7 @@ func (n *Node) probe() error {
 	}
 	defer func() { _ = conn.Close() }()
 	msg := kmip.NewRequestMessage(kmip.V1_4, &payloads.DiscoverVersionsRequestPayload{})
-	resp, err := roundtrip(conn, ttlv.MarshalTTLV(&msg), 2*time.Second)
+	resp, err := Exchange(conn, ttlv.MarshalTTLV(&msg), 2*time.Second)
 	if err != nil {
 		return err
 	}

@@ -308,11 +308,16 @@ func (c *Cluster) AddNode(t testing.TB) int {
 	return i
 }
 
-// Remove removes node i from the cluster's configuration through node via.
+// Remove removes node i from the cluster's configuration through node via
+// and stops it; RestartAll leaves it stopped.
 func (c *Cluster) Remove(t testing.TB, i, via int) error {
 	t.Helper()
-	_, err := c.AdminCtl(t, via, "cluster", "remove", c.ID(i))
-	return err
+	if _, err := c.AdminCtl(t, via, "cluster", "remove", c.ID(i)); err != nil {
+		return err
+	}
+	c.Nodes[i].removed = true
+	c.Nodes[i].Stop()
+	return nil
 }
 
 // KMIPAddrs returns the KMIP addresses of all nodes, safe to call while
@@ -325,4 +330,22 @@ func (c *Cluster) KMIPAddrs() []string {
 		out[i] = n.KMIPAddr
 	}
 	return out
+}
+
+// RestartAll starts every stopped node at once, as after a power loss,
+// and waits until each is ready: a node that needs its peers for a quorum
+// is not waited for before they start.
+func (c *Cluster) RestartAll(t testing.TB) {
+	t.Helper()
+	var started []*Node
+	var procs []*process
+	for _, n := range c.Nodes {
+		if n.removed || n.running() != nil {
+			continue
+		}
+		started, procs = append(started, n), append(procs, n.launch(t))
+	}
+	for i, n := range started {
+		n.waitReady(t, procs[i])
+	}
 }

@@ -56,6 +56,7 @@ type Node struct {
 	// raftListen and adminListen are the addresses the node listens on
 	// behind a FaultNet's relays (RaftAddr and AdminAddr).
 	raftListen, adminListen string
+	removed                 bool // Cluster.Remove took it out of the cluster
 
 	t    testing.TB // the test that started it: logs and cleanup
 	args []string
@@ -113,6 +114,12 @@ func StartDev(t testing.TB, dir string, extraArgs ...string) *Node {
 // start runs the binary and waits until it is ready.
 func (n *Node) start(t testing.TB) {
 	t.Helper()
+	n.waitReady(t, n.launch(t))
+}
+
+// launch runs the binary.
+func (n *Node) launch(t testing.TB) *process {
+	t.Helper()
 	cmd := exec.Command(n.args[0], n.args[1:]...)
 	if len(n.Env) > 0 {
 		cmd.Env = append(os.Environ(), n.Env...)
@@ -135,7 +142,7 @@ func (n *Node) start(t testing.TB) {
 	n.mu.Lock()
 	n.proc = p
 	n.mu.Unlock()
-	n.waitReady(t, p)
+	return p
 }
 
 // waitReady polls Discover Versions until it succeeds, the process exits,

@@ -1,0 +1,481 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	mrand "math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+	"github.com/ovh/kmip-go"
+
+	"github.com/kmsd/kmsd/e2e/harness"
+)
+
+// The nemesis suite: concurrent KMIP clients on a three-node cluster while
+// faults are injected, the history checked for linearizability against
+// nemesisModel, and the replicas compared at the end. See e2e/README.md
+// for the long run.
+
+// Fault kinds.
+const (
+	faultKillLeader  = "kill-leader"
+	faultKillRandom  = "kill-random"
+	faultPause       = "pause"
+	faultIsolate     = "isolate-leader"
+	faultMinority    = "partition-minority"
+	faultOneWay      = "one-way"
+	faultBridge      = "bridge"
+	faultFlap        = "flapping-link"
+	faultRestartAll  = "restart-all"
+	faultReplace     = "replace-node"
+	faultGrowShrink  = "add-remove-node"
+	faultSnapInstall = "snapshot-install"
+)
+
+var allFaults = []string{
+	faultKillLeader, faultKillRandom, faultPause, faultIsolate, faultMinority, faultOneWay,
+	faultBridge, faultFlap, faultRestartAll, faultReplace, faultGrowShrink, faultSnapInstall,
+}
+
+// nemesisConfig is a run's settings, from the environment.
+type nemesisConfig struct {
+	duration time.Duration // 0: each fault kind once
+	seed     uint64
+	clients  int
+	faults   []string
+}
+
+func nemesisConfigFromEnv(t *testing.T) nemesisConfig {
+	cfg := nemesisConfig{seed: uint64(time.Now().UnixNano()), clients: 6, faults: allFaults}
+	if v := os.Getenv("KMSD_NEMESIS_DURATION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("KMSD_NEMESIS_DURATION=%q: %v", v, err)
+		}
+		cfg.duration = d
+	}
+	if v := os.Getenv("KMSD_NEMESIS_SEED"); v != "" {
+		s, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("KMSD_NEMESIS_SEED=%q: %v", v, err)
+		}
+		cfg.seed = s
+	}
+	if v := os.Getenv("KMSD_NEMESIS_CLIENTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 256 {
+			t.Fatalf("KMSD_NEMESIS_CLIENTS=%q: want 1 to 256", v)
+		}
+		cfg.clients = n
+	}
+	if v := os.Getenv("KMSD_NEMESIS_FAULTS"); v != "" {
+		cfg.faults = nil
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); !slices.Contains(allFaults, f) {
+				t.Fatalf("KMSD_NEMESIS_FAULTS: unknown fault %q; known: %s", f, strings.Join(allFaults, ","))
+			}
+			cfg.faults = append(cfg.faults, f)
+		}
+	}
+	return cfg
+}
+
+// scheduled is one fault of the schedule, for the report.
+type scheduled struct {
+	at     time.Duration
+	kind   string
+	detail string
+	took   time.Duration
+}
+
+// nemesis injects faults into c.
+type nemesis struct {
+	t        *testing.T
+	c        *harness.Cluster
+	rng      *mrand.Rand
+	start    time.Time
+	schedule []scheduled
+}
+
+func (n *nemesis) log(kind, format string, args ...any) {
+	detail := fmt.Sprintf(format, args...)
+	n.schedule = append(n.schedule, scheduled{at: time.Since(n.start), kind: kind, detail: detail})
+	n.t.Logf("nemesis %s: %s: %s", time.Since(n.start).Round(time.Millisecond), kind, detail)
+}
+
+func (n *nemesis) hold(min, max time.Duration) {
+	time.Sleep(min + time.Duration(n.rng.Int64N(int64(max-min)+1)))
+}
+
+func (n *nemesis) pick(nodes []int) int { return nodes[n.rng.IntN(len(nodes))] }
+
+func (n *nemesis) name(i int) string { return n.c.ID(i) }
+
+// inject runs one fault and repairs it: after it, every member runs, the
+// network is whole and the cluster has a leader.
+func (n *nemesis) inject(kind string) {
+	c, t := n.c, n.t
+	began := time.Now()
+	leader := c.Leader(t)
+	running := c.Running()
+	followers := c.Followers(leader)
+	switch kind {
+	case faultKillLeader, faultKillRandom:
+		victim := leader
+		if kind == faultKillRandom {
+			victim = n.pick(running)
+		}
+		n.log(kind, "SIGKILL %s", n.name(victim))
+		c.Nodes[victim].Kill()
+		n.hold(500*time.Millisecond, 3*time.Second)
+		c.Nodes[victim].Restart(t)
+	case faultPause:
+		victim := leader
+		if n.rng.IntN(2) == 0 {
+			victim = n.pick(running)
+		}
+		n.log(kind, "SIGSTOP %s", n.name(victim))
+		if err := c.Nodes[victim].Pause(); err != nil {
+			t.Fatal(err)
+		}
+		n.hold(2*time.Second, 5*time.Second)
+		if err := c.Nodes[victim].Resume(); err != nil {
+			t.Fatal(err)
+		}
+	case faultIsolate:
+		n.log(kind, "%s cut off from %v", n.name(leader), followers)
+		c.Net.Partition([]int{leader}, followers)
+		n.hold(2*time.Second, 5*time.Second)
+		c.Net.Heal()
+	case faultMinority:
+		f := n.pick(followers)
+		n.log(kind, "%s cut off from the others", n.name(f))
+		c.Net.Partition([]int{f}, without(running, f))
+		n.hold(2*time.Second, 5*time.Second)
+		c.Net.Heal()
+	case faultOneWay:
+		f := n.pick(followers)
+		if n.rng.IntN(2) == 0 {
+			n.log(kind, "%s -> %s dropped (the follower hears nothing)", n.name(leader), n.name(f))
+			c.Net.Cut(leader, f)
+		} else {
+			n.log(kind, "%s -> %s dropped (the leader hears nothing back)", n.name(f), n.name(leader))
+			c.Net.Cut(f, leader)
+		}
+		n.hold(2*time.Second, 5*time.Second)
+		c.Net.Heal()
+	case faultBridge:
+		if len(followers) < 2 {
+			n.log(kind, "skipped: %d followers", len(followers))
+			return
+		}
+		// The leader sees both followers, which cannot see each other;
+		// or a follower bridges the leader and the other follower.
+		a, b := followers[0], followers[1]
+		if n.rng.IntN(2) == 0 {
+			a = leader
+		}
+		n.log(kind, "%s and %s cut apart; the others see both", n.name(a), n.name(b))
+		c.Net.Partition([]int{a}, []int{b})
+		n.hold(2*time.Second, 5*time.Second)
+		c.Net.Heal()
+	case faultFlap:
+		f := n.pick(running)
+		n.log(kind, "%s cut off and healed every few hundred ms", n.name(f))
+		until := time.Now().Add(3*time.Second + time.Duration(n.rng.IntN(3000))*time.Millisecond)
+		for time.Now().Before(until) {
+			c.Net.Partition([]int{f}, without(running, f))
+			n.hold(100*time.Millisecond, 700*time.Millisecond)
+			c.Net.Heal()
+			n.hold(100*time.Millisecond, 700*time.Millisecond)
+		}
+	case faultRestartAll:
+		n.log(kind, "SIGKILL %d nodes, then start them together", len(running))
+		for _, i := range running {
+			c.Nodes[i].Kill()
+		}
+		n.hold(200*time.Millisecond, time.Second)
+		c.RestartAll(t)
+	case faultReplace:
+		// A dead follower is removed and a new node, with a new id and an
+		// empty disk, joins in its place.
+		f := n.pick(followers)
+		c.Nodes[f].Kill()
+		if err := c.Remove(t, f, leader); err != nil {
+			t.Fatalf("remove the dead %s: %v", n.name(f), err)
+		}
+		added := c.AddNode(t)
+		n.log(kind, "%s died and was removed; %s joined", n.name(f), n.name(added))
+		c.WaitVoters(t, len(running))
+	case faultGrowShrink:
+		added := c.AddNode(t)
+		c.WaitVoters(t, len(running)+1)
+		gone := n.pick(without(c.Running(), added))
+		via := n.pick(without(c.Running(), gone))
+		if err := c.Remove(t, gone, via); err != nil {
+			t.Fatalf("remove %s: %v", n.name(gone), err)
+		}
+		n.log(kind, "%s joined; then %s was removed", n.name(added), n.name(gone))
+		c.WaitVoters(t, len(running))
+	case faultSnapInstall:
+		// A follower cut off while the others write past the trailing
+		// logs of a snapshot can catch up only by a snapshot install.
+		f := n.pick(followers)
+		n.log(kind, "%s cut off while the others write and snapshot", n.name(f))
+		c.Net.Partition([]int{f}, without(running, f))
+		n.hold(6*time.Second, 9*time.Second)
+		c.Net.Heal()
+	default:
+		t.Fatalf("unknown fault %q", kind)
+	}
+	c.Leader(t)
+	n.schedule[len(n.schedule)-1].took = time.Since(began)
+}
+
+func without(nodes []int, x int) []int {
+	return slices.DeleteFunc(slices.Clone(nodes), func(i int) bool { return i == x })
+}
+
+// nemesisArgs make snapshots frequent and short, so that a follower cut off
+// for a few seconds catches up by a snapshot install.
+var nemesisArgs = []string{"--snapshot-threshold", "256", "--snapshot-trailing-logs", "64", "--snapshot-interval", "1s"}
+
+// TestNemesis runs the workload on a three-node cluster while the nemesis
+// injects each fault kind once (in an order the seed decides), or for
+// KMSD_NEMESIS_DURATION with kinds the seed picks. The history must be
+// linearizable, every replica must end with the same state, no id may be
+// answered twice, and every object the history knows must read back from
+// every node as the model says.
+func TestNemesis(t *testing.T) {
+	cfg := nemesisConfigFromEnv(t)
+	t.Logf("nemesis: seed %d (KMSD_NEMESIS_SEED=%d reproduces the schedule), %d clients, faults %s",
+		cfg.seed, cfg.seed, cfg.clients, strings.Join(cfg.faults, ","))
+	c := harness.StartCluster(t, 3, harness.JoinAtStart(), harness.WithFaultNet(), harness.WithArgs(nemesisArgs...))
+	balancer := c.Balancer(t)
+	tlsCfg := c.Nodes[0].TLSConfig(t)
+
+	w := newWorkload(tlsCfg, func(rng *mrand.Rand) string {
+		addrs := c.KMIPAddrs()
+		if rng.IntN(3) == 0 {
+			return balancer
+		}
+		return addrs[rng.IntN(len(addrs))]
+	}, "nem"+strconv.FormatUint(cfg.seed%100000, 10))
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i := range cfg.clients {
+		cl := &nemClient{id: i, w: w, target: w.targets, rng: mrand.New(mrand.NewPCG(cfg.seed, uint64(i)+1))}
+		wg.Add(1)
+		go func() { defer wg.Done(); cl.run(ctx) }()
+	}
+
+	n := &nemesis{t: t, c: c, rng: mrand.New(mrand.NewPCG(cfg.seed, 0)), start: time.Now()}
+	time.Sleep(2 * time.Second)
+	if cfg.duration == 0 {
+		order := slices.Clone(cfg.faults)
+		n.rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, kind := range order {
+			n.inject(kind)
+			n.hold(500*time.Millisecond, 1500*time.Millisecond)
+		}
+	} else {
+		for deadline := time.Now().Add(cfg.duration); time.Now().Before(deadline); {
+			n.inject(cfg.faults[n.rng.IntN(len(cfg.faults))])
+			n.hold(time.Second, 4*time.Second)
+		}
+	}
+	time.Sleep(time.Second)
+	stop()
+	wg.Wait()
+
+	// Every replica ends in one state; then every object is read back
+	// through every node, as part of the history.
+	c.WaitDigestsEqual(t)
+	finalReads(t, c, w)
+
+	checkNemesisHistory(t, w, n, cfg)
+}
+
+// finalClient is the client id of the final reads through node 0; node i
+// reads as finalClient+i.
+const finalClient = 1000
+
+// finalReads reads every lineage back through every running node: Locate
+// by its Name, and Get and Get Attributes of each id the clients learnt.
+func finalReads(t *testing.T, c *harness.Cluster, w *workload) {
+	t.Helper()
+	addrs := c.KMIPAddrs()
+	for _, i := range c.Running() {
+		cl := &nemClient{id: finalClient + i, w: w, target: func(*mrand.Rand) string { return addrs[i] }}
+		for _, l := range w.all {
+			ops := []nemOp{{kind: opLocate, lineage: l.name}}
+			for _, id := range l.ids {
+				ops = append(ops, nemOp{kind: opGet, lineage: l.name, id: id}, nemOp{kind: opAttrs, lineage: l.name, id: id})
+			}
+			for _, in := range ops {
+				call := w.stamp()
+				out, sent := cl.exchange(finalPayload(in))
+				ret := w.stamp()
+				if !sent || out.unknown {
+					t.Errorf("final read %s through %s: no answer (%s)", nemesisModel.DescribeOperation(in, out), c.Nodes[i].Name, out.reason)
+					continue
+				}
+				w.record(cl.id, in, out, call, ret)
+			}
+		}
+		if cl.conn != nil {
+			cl.conn.Close()
+		}
+	}
+}
+
+func finalPayload(in nemOp) kmip.OperationPayload {
+	switch in.kind {
+	case opLocate:
+		return locatePayload(in.lineage)
+	case opGet:
+		return getPayload(in.id)
+	default:
+		return attrsPayload(in.id)
+	}
+}
+
+// checkNemesisHistory checks the history with porcupine, reports the run,
+// and fails the test on an anomaly: the seed, the schedule, the shortest
+// partial history that porcupine could not linearize, and its HTML
+// visualisation are printed.
+func checkNemesisHistory(t *testing.T, w *workload, n *nemesis, cfg nemesisConfig) {
+	t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	res, info := porcupine.CheckOperationsVerbose(nemesisModel, w.history, 5*time.Minute)
+
+	var dup []string
+	for id, k := range w.answered {
+		if k > 1 {
+			dup = append(dup, fmt.Sprintf("%s (%d times)", id, k))
+		}
+	}
+	lost := lostWrites(w)
+	reportNemesis(t, w, n, cfg, res, len(dup), lost)
+	if len(dup) > 0 {
+		t.Errorf("ids answered more than once: %s", strings.Join(dup, ", "))
+	}
+	if res != porcupine.Ok {
+		file := filepath.Join(t.TempDir(), "nemesis.html")
+		if dir := os.Getenv("KMSD_NEMESIS_OUT"); dir != "" {
+			file = filepath.Join(dir, fmt.Sprintf("nemesis-%d.html", cfg.seed))
+		}
+		if f, err := os.Create(file); err == nil {
+			_ = porcupine.Visualize(nemesisModel, info, f)
+			_ = f.Close()
+		}
+		t.Errorf("seed %d: the history is not linearizable (%s); visualisation: %s", cfg.seed, res, file)
+		for _, s := range n.schedule {
+			t.Logf("  fault at %s: %s: %s", s.at.Round(time.Millisecond), s.kind, s.detail)
+		}
+		for _, ops := range minimalViolation(w.history) {
+			t.Logf("  %s", ops)
+		}
+	}
+	if lost > 0 {
+		t.Errorf("%d acknowledged writes lost", lost)
+	}
+}
+
+// lostWrites counts acknowledged creates, registers and re-keys whose
+// object a final read through some node did not find.
+func lostWrites(w *workload) int {
+	acked := map[string]bool{}
+	missing := map[string]bool{}
+	for _, op := range w.history {
+		in, out := op.Input.(nemOp), op.Output.(nemResult)
+		switch {
+		case (in.kind == opCreate || in.kind == opRegister || in.kind == opRekey) && out.ok:
+			acked[out.id] = true
+		case op.ClientId >= finalClient && in.kind == opAttrs && !out.ok:
+			missing[in.id] = true
+		}
+	}
+	lost := 0
+	for id := range missing {
+		if acked[id] {
+			lost++
+		}
+	}
+	return lost
+}
+
+// minimalViolation describes the lineage histories porcupine could not
+// linearize, shortest first, one operation a line.
+func minimalViolation(history []porcupine.Operation) []string {
+	var bad [][]porcupine.Operation
+	for _, part := range nemesisModel.Partition(history) {
+		if res := porcupine.CheckOperations(nemesisModel, part); !res {
+			bad = append(bad, part)
+		}
+	}
+	sort.Slice(bad, func(i, j int) bool { return len(bad[i]) < len(bad[j]) })
+	var out []string
+	for k, part := range bad {
+		if k == 3 {
+			out = append(out, fmt.Sprintf("... and %d more lineages", len(bad)-k))
+			break
+		}
+		sort.Slice(part, func(i, j int) bool { return part[i].Call < part[j].Call })
+		out = append(out, fmt.Sprintf("lineage %s, %d operations:", part[0].Input.(nemOp).lineage, len(part)))
+		for _, op := range part {
+			ret := "?"
+			if op.Return != math.MaxInt64 {
+				ret = time.Duration(op.Return).String()
+			}
+			out = append(out, fmt.Sprintf("  client %d [%s, %s] %s", op.ClientId, time.Duration(op.Call), ret,
+				nemesisModel.DescribeOperation(op.Input, op.Output)))
+		}
+	}
+	return out
+}
+
+// reportNemesis logs the summary table of a run.
+func reportNemesis(t *testing.T, w *workload, n *nemesis, cfg nemesisConfig, res porcupine.CheckResult, dups, lost int) {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "operation\tok\trefused\tunknown\t\n")
+	kinds := make([]string, 0, len(w.outcomes))
+	for k := range w.outcomes {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	total := 0
+	for _, k := range kinds {
+		o := w.outcomes[k]
+		total += o["ok"] + o["refused"] + o["unknown"]
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t\n", k, o["ok"], o["refused"], o["unknown"])
+	}
+	tw.Flush()
+	faults := map[string]int{}
+	for _, s := range n.schedule {
+		faults[s.kind]++
+	}
+	fmt.Fprintf(&b, "\nfaults (%d):", len(n.schedule))
+	for _, k := range allFaults {
+		if faults[k] > 0 {
+			fmt.Fprintf(&b, " %s=%d", k, faults[k])
+		}
+	}
+	parts := len(nemesisModel.Partition(w.history))
+	fmt.Fprintf(&b, "\nseed %d, %d clients, %s of faults; %d operations in %d lineage histories: %s; ids answered twice: %d; acknowledged writes lost: %d\n",
+		cfg.seed, cfg.clients, time.Since(n.start).Round(time.Second), total, parts, res, dups, lost)
+	t.Logf("nemesis summary:\n%s", b.String())
+}
