@@ -78,6 +78,9 @@ type Config struct {
 	// Revocation keeps the certificate deny list; nil answers that this
 	// node keeps none.
 	Revocation RevocationControl
+	// Usage reads tenants' usage and quotas; nil answers that this node
+	// keeps none.
+	Usage UsageSource
 }
 
 // Server implements the kmsd.admin.v1.Admin service on top of a Cluster.

@@ -6,12 +6,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ovh/kmip-go"
+
+	"github.com/kmsd/kmsd/admin"
 	"github.com/kmsd/kmsd/fsm"
 	"github.com/kmsd/kmsd/proto/kmsdpb"
 )
 
-// AccessPolicy is an admin.AccessPolicy over a real state machine, as a
-// single node keeps it.
+// AccessPolicy is an admin.AccessPolicy and admin.UsageSource over a real
+// state machine, as a single node keeps it.
 type AccessPolicy struct {
 	FSM *fsm.FSM
 
@@ -39,6 +42,23 @@ func (p *AccessPolicy) SetPolicy(_ context.Context, entries []*kmsdpb.PolicyEntr
 // DeletePolicy implements admin.AccessPolicy.
 func (p *AccessPolicy) DeletePolicy(_ context.Context, name, actor string) error {
 	entry, err := p.FSM.EncodeDeletePolicyEntry(p.env(actor), name)
+	if err != nil {
+		return err
+	}
+	return p.apply(entry)
+}
+
+// Accounting implements admin.UsageSource.
+func (p *AccessPolicy) Accounting(context.Context) (admin.Accounting, error) { return p.FSM, nil }
+
+// CreateKey stores, in tenant, a symmetric key with id, the given sealed
+// material and an Object Type attribute, through the state machine's
+// create command, so that it counts in the tenant's usage.
+func (p *AccessPolicy) CreateKey(tenant, id string, sealed []byte) error {
+	obj := &kmsdpb.StoredObject{Id: id, SealedMaterial: sealed, Attributes: [][]byte{
+		fsm.EncodeAttribute(kmip.Attribute{AttributeName: kmip.AttributeNameObjectType, AttributeValue: kmip.ObjectTypeSymmetricKey}),
+	}}
+	entry, err := fsm.Encode(kmsdpb.CommandType_COMMAND_TYPE_CREATE_OBJECTS, p.env(tenant), &kmsdpb.CreateObjects{Objects: []*kmsdpb.StoredObject{obj}})
 	if err != nil {
 		return err
 	}

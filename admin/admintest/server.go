@@ -36,8 +36,9 @@ type Options struct {
 	AuditKeys     admin.AuditKeys
 	MaxAuditLines int64
 	MaxAuditBytes int64
-	// Revocation is passed to admin.Config.
+	// Revocation and Usage are passed to admin.Config.
 	Revocation admin.RevocationControl
+	Usage      admin.UsageSource
 }
 
 // Serve starts an admin.Server for c on a loopback port with serverTLS and
@@ -65,7 +66,7 @@ func Serve(t testing.TB, c admin.Cluster, serverTLS *tls.Config, opts Options) s
 		grpc.WaitForHandlers(true),
 	)...)
 	admin.NewServer(admin.Config{Cluster: c, Logger: opts.Logger, MaxSnapshotSize: opts.MaxSnapshotSize, Seal: opts.Seal,
-		AccessPolicy: opts.AccessPolicy, PKI: opts.PKI, Revocation: opts.Revocation,
+		AccessPolicy: opts.AccessPolicy, PKI: opts.PKI, Revocation: opts.Revocation, Usage: opts.Usage,
 		AuditKeys: opts.AuditKeys, MaxAuditLines: opts.MaxAuditLines, MaxAuditBytes: opts.MaxAuditBytes}).Register(g)
 	done := make(chan struct{})
 	go func() {

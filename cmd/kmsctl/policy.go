@@ -39,7 +39,7 @@ wrap-only, none; custom roles list operations and object types.
 An identity no binding names gets the binding called "default" if there is
 one, otherwise a tenant of its own and the role user.`,
 	}
-	cmd.AddCommand(newPolicyListCmd(ad), newPolicyGetCmd(ad), newPolicySetCmd(ad), newPolicyDeleteCmd(ad), newPolicyResolveCmd(ad))
+	cmd.AddCommand(newPolicyListCmd(ad), newPolicyGetCmd(ad), newPolicySetCmd(ad), newPolicyDeleteCmd(ad), newPolicyResolveCmd(ad), newPolicyUsageCmd(ad))
 	return cmd
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,16 +11,17 @@ import (
 	"github.com/kmsd/kmsd/admin/admintest"
 	"github.com/kmsd/kmsd/cluster/devpki"
 	"github.com/kmsd/kmsd/kmip/policy"
+	"github.com/kmsd/kmsd/proto/kmsdpb"
 )
 
-// startPolicyAdmin serves an admin API with an access policy over a real
-// state machine, with dev certificates; it returns the policy, the dev
-// PKI and kmsctl's connection flags.
+// startPolicyAdmin serves an admin API with an access policy and tenant
+// usage over a real state machine, with dev certificates; it returns the
+// policy, the dev PKI and kmsctl's connection flags.
 func startPolicyAdmin(t *testing.T) (*admintest.AccessPolicy, devpki.Paths, []string) {
 	t.Helper()
 	devDir := t.TempDir()
 	ap := admintest.NewAccessPolicy()
-	addr := serveAdminWith(t, devDir, admintest.NewFakeCluster(), admintest.Options{AccessPolicy: ap})
+	addr := serveAdminWith(t, devDir, admintest.NewFakeCluster(), admintest.Options{AccessPolicy: ap, Usage: ap})
 	return ap, devpki.PathsIn(filepath.Join(devDir, "pki")), []string{"--admin", addr, "--dev-dir", devDir}
 }
 
@@ -131,4 +133,47 @@ func issueClientCert(t *testing.T, p devpki.Paths, cn string, dns []string, file
 	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestPolicyUsageCommand(t *testing.T) {
+	clearAdminEnv(t)
+	ap, _, conn := startPolicyAdmin(t)
+	if out := ok(t, conn, "policy", "usage"); !strings.Contains(out, "no tenant holds objects") {
+		t.Errorf("empty usage: %q", out)
+	}
+	for i := range 2 {
+		if err := ap.CreateKey("vsphere", fmt.Sprintf("k%d", i), make([]byte, 64)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ap.SetPolicy(t.Context(), []*kmsdpb.PolicyEntry{
+		{Name: "vsphere", Entry: &kmsdpb.PolicyEntry_Tenant{Tenant: &kmsdpb.PolicyTenant{MaxObjects: 100}}},
+		{Name: "*", Entry: &kmsdpb.PolicyEntry_Tenant{Tenant: &kmsdpb.PolicyTenant{MaxBytes: 4096}}},
+	}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	bytes := ap.FSM.TenantUsage("vsphere").Bytes
+
+	for _, tt := range []struct {
+		args []string
+		row  string
+	}{
+		{nil, fmt.Sprintf("vsphere 2 100 %d unlimited", bytes)},
+		{[]string{"vsphere"}, fmt.Sprintf("vsphere 2 100 %d unlimited", bytes)},
+		{[]string{"apps"}, "apps 0 unlimited 0 4096"},
+	} {
+		out := ok(t, conn, append([]string{"policy", "usage"}, tt.args...)...)
+		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+		if len(lines) != 2 || strings.Join(strings.Fields(lines[0]), " ") != "TENANT OBJECTS OBJECT QUOTA BYTES BYTE QUOTA" ||
+			strings.Join(strings.Fields(lines[1]), " ") != tt.row {
+			t.Errorf("usage %v:\n%s\nwant the row %q", tt.args, out, tt.row)
+		}
+	}
+	rows := decodeJSON[[]map[string]any](t, ok(t, conn, "-o", "json", "policy", "usage", "vsphere"))
+	if len(rows) != 1 || rows[0]["tenant"] != "vsphere" || rows[0]["objects"] != 2.0 || rows[0]["bytes"] != float64(bytes) ||
+		rows[0]["max_objects"] != 100.0 || rows[0]["max_bytes"] != 0.0 || rows[0]["quota_entry"] != "vsphere" {
+		t.Errorf("usage json: %v", rows)
+	}
+	fails(t, conn, "at most 1024 bytes", "policy", "usage", strings.Repeat("t", 1025))
+	fails(t, conn, "accepts at most 1 arg", "policy", "usage", "a", "b")
 }

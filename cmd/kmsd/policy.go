@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 
+	"github.com/kmsd/kmsd/admin"
 	"github.com/kmsd/kmsd/cluster"
 	"github.com/kmsd/kmsd/fsm"
 	"github.com/kmsd/kmsd/kmip/policy"
@@ -35,4 +36,13 @@ func (h *host) SetPolicy(ctx context.Context, entries []*kmsdpb.PolicyEntry, act
 // DeletePolicy implements admin.AccessPolicy.
 func (h *host) DeletePolicy(ctx context.Context, name, actor string) error {
 	return h.applyControl(ctx, func(st *fsm.FSM, env *kmsdpb.Command) ([]byte, error) { return st.EncodeDeletePolicyEntry(env, name) }, actor)
+}
+
+// Accounting implements admin.UsageSource, as of a read index.
+func (h *host) Accounting(ctx context.Context) (admin.Accounting, error) {
+	st, err := h.synced(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
 }

@@ -86,7 +86,7 @@ func newGRPCServer(cfg config, h *host, logger *slog.Logger) *grpc.Server {
 		opts = append(opts, grpc.ConnectionTimeout(d))
 	}
 	g := grpc.NewServer(opts...)
-	admin.NewServer(admin.Config{Cluster: h, Seal: h, Keyring: h, AccessPolicy: h, PKI: h, AuditKeys: h.barrier, Revocation: h, Logger: logger}).Register(g)
+	admin.NewServer(admin.Config{Cluster: h, Seal: h, Keyring: h, AccessPolicy: h, PKI: h, AuditKeys: h.barrier, Revocation: h, Usage: h, Logger: logger}).Register(g)
 	clusterpb.RegisterClusterServer(g, nodeService{h: h})
 	return g
 }
