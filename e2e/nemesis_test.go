@@ -41,12 +41,20 @@ const (
 	faultReplace     = "replace-node"
 	faultGrowShrink  = "add-remove-node"
 	faultSnapInstall = "snapshot-install"
+	// faultClockJump steps the machine's wall clock back and then
+	// forward again: every node sees the jump (a process cannot be given
+	// a clock of its own here), and so does every other process, which is
+	// why it runs only when KMSD_NEMESIS_FAULTS names it.
+	faultClockJump = "clock-jump"
 )
 
-var allFaults = []string{
+// defaultFaults are the faults of a run that does not name them.
+var defaultFaults = []string{
 	faultKillLeader, faultKillRandom, faultPause, faultIsolate, faultMinority, faultOneWay,
 	faultBridge, faultFlap, faultRestartAll, faultReplace, faultGrowShrink, faultSnapInstall,
 }
+
+var allFaults = append(slices.Clone(defaultFaults), faultClockJump)
 
 // nemesisConfig is a run's settings, from the environment.
 type nemesisConfig struct {
@@ -57,7 +65,7 @@ type nemesisConfig struct {
 }
 
 func nemesisConfigFromEnv(t *testing.T) nemesisConfig {
-	cfg := nemesisConfig{seed: uint64(time.Now().UnixNano()), clients: 6, faults: allFaults}
+	cfg := nemesisConfig{seed: uint64(time.Now().UnixNano()), clients: 6, faults: defaultFaults}
 	if v := os.Getenv("KMSD_NEMESIS_DURATION"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -106,6 +114,7 @@ type nemesis struct {
 	rng      *mrand.Rand
 	start    time.Time
 	schedule []scheduled
+	installs int // snapshot installs the nodes logged
 }
 
 func (n *nemesis) log(kind, format string, args ...any) {
@@ -121,6 +130,14 @@ func (n *nemesis) hold(min, max time.Duration) {
 func (n *nemesis) pick(nodes []int) int { return nodes[n.rng.IntN(len(nodes))] }
 
 func (n *nemesis) name(i int) string { return n.c.ID(i) }
+
+func (n *nemesis) names(nodes []int) string {
+	out := make([]string, len(nodes))
+	for k, i := range nodes {
+		out[k] = n.name(i)
+	}
+	return strings.Join(out, ", ")
+}
 
 // inject runs one fault and repairs it: after it, every member runs, the
 // network is whole and the cluster has a leader.
@@ -154,7 +171,7 @@ func (n *nemesis) inject(kind string) {
 			t.Fatal(err)
 		}
 	case faultIsolate:
-		n.log(kind, "%s cut off from %v", n.name(leader), followers)
+		n.log(kind, "%s cut off from %s", n.name(leader), n.names(followers))
 		c.Net.Partition([]int{leader}, followers)
 		n.hold(2*time.Second, 5*time.Second)
 		c.Net.Heal()
@@ -236,6 +253,18 @@ func (n *nemesis) inject(kind string) {
 		c.Net.Partition([]int{f}, without(running, f))
 		n.hold(6*time.Second, 9*time.Second)
 		c.Net.Heal()
+	case faultClockJump:
+		back := time.Duration(5+n.rng.IntN(25)) * time.Second
+		n.log(kind, "wall clock stepped back %s, then forward again", back)
+		before := time.Now()
+		if err := setWallClock(before.Add(-back)); err != nil {
+			t.Fatalf("step the clock: %v (the clock-jump fault needs CAP_SYS_TIME)", err)
+		}
+		n.hold(2*time.Second, 6*time.Second)
+		// time.Since reads the monotonic clock, which the step left alone.
+		if err := setWallClock(before.Add(time.Since(before))); err != nil {
+			t.Fatalf("restore the clock: %v", err)
+		}
 	default:
 		t.Fatalf("unknown fault %q", kind)
 	}
@@ -304,7 +333,33 @@ func TestNemesis(t *testing.T) {
 	c.WaitDigestsEqual(t)
 	finalReads(t, c, w)
 
+	installs := 0
+	for _, node := range c.Nodes {
+		installs += strings.Count(string(node.Output()), "Installed remote snapshot")
+	}
+	n.installs = installs
 	checkNemesisHistory(t, w, n, cfg)
+	if slices.Contains(cfg.faults, faultSnapInstall) && installs == 0 {
+		t.Error("no node installed a snapshot: the snapshot-install fault did not do what it is for")
+	}
+	checkStrongHistory(t, w)
+}
+
+// checkStrongHistory fails a run whose history could not have shown the
+// anomalies the model looks for: each operation kind must have succeeded,
+// and some Gets must have been refused after a Destroy.
+func checkStrongHistory(t *testing.T, w *workload) {
+	t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, k := range []string{opCreate, opRegister, opGet, opAttrs, opAdd, opModify, opDelete, opActivate, opRevoke, opCompro, opDestroy, opLocate, opRekey} {
+		if w.outcomes[k]["ok"] == 0 {
+			t.Errorf("weak history: no %s succeeded", k)
+		}
+	}
+	if w.outcomes[opGet]["refused"] == 0 {
+		t.Error("weak history: no Get was refused (after a Destroy)")
+	}
 }
 
 // finalClient is the client id of the final reads through node 0; node i
@@ -475,6 +530,7 @@ func reportNemesis(t *testing.T, w *workload, n *nemesis, cfg nemesisConfig, res
 		}
 	}
 	parts := len(nemesisModel.Partition(w.history))
+	fmt.Fprintf(&b, "; snapshot installs: %d", n.installs)
 	fmt.Fprintf(&b, "\nseed %d, %d clients, %s of faults; %d operations in %d lineage histories: %s; ids answered twice: %d; acknowledged writes lost: %d\n",
 		cfg.seed, cfg.clients, time.Since(n.start).Round(time.Second), total, parts, res, dups, lost)
 	t.Logf("nemesis summary:\n%s", b.String())
