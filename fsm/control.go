@@ -189,7 +189,7 @@ func (f *FSM) Outcome(res any) error {
 }
 
 // controlRecords lists the cluster section of a snapshot in a fixed order:
-// the cluster id, tokens by hash, data keys by version, the root transition
+// the cluster id, the clock, tokens by hash, data keys by version, the root transition
 // (only after a root rotation), policy entries by name, the certificate
 // authority, the issued certificates by serial, the certificate deny list
 // by key.
@@ -199,6 +199,9 @@ func controlRecords(tx *memdb.Txn) ([]proto.Message, error) {
 		return nil, err
 	} else if raw != nil {
 		out = append(out, &kmsdpb.ControlRecord{Record: &kmsdpb.ControlRecord_ClusterId{ClusterId: raw.(*metaRow).Value}})
+	}
+	if r := clockRecord(tx); r != nil {
+		out = append(out, r)
 	}
 	it, err := tx.Get(tableTokens, indexID)
 	if err != nil {
@@ -245,6 +248,8 @@ func restoreControl(tx *memdb.Txn, p *kmsdpb.ControlRecord) error {
 			return fmt.Errorf("empty cluster id")
 		}
 		return tx.Insert(tableMeta, &metaRow{Key: metaClusterID, Value: r.ClusterId})
+	case *kmsdpb.ControlRecord_ClockUnixSeconds:
+		return restoreClock(tx, r.ClockUnixSeconds)
 	case *kmsdpb.ControlRecord_JoinToken:
 		t, err := tokenFromProto(r.JoinToken)
 		if err != nil {

@@ -155,9 +155,18 @@ func (f *FSM) applyOnce(tx *memdb.Txn, c *applyCtx, def command, body proto.Mess
 	if prev := f.requests.seen(c.cmd.GetRequestId(), c.index); prev != nil {
 		return prev.IDs, nil
 	}
+	clock := clockOf(tx)
+	if c.now.Before(clock) {
+		c.now = clock
+	}
 	ids, err := def.apply(tx, c, body)
 	if err != nil {
 		return nil, err
+	}
+	if c.now.After(clock) {
+		if err := setClock(tx, c.now); err != nil {
+			return nil, err
+		}
 	}
 	f.requests.remember(c, ids)
 	return ids, nil

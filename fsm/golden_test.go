@@ -26,7 +26,7 @@ const (
 
 // goldenApplied is the applied index in each golden file: from format 3 on,
 // the golden store also holds the cluster's own state.
-var goldenApplied = map[int]uint64{1: 9, 2: 9, 3: 12}
+var goldenApplied = map[int]uint64{1: 9, 2: 9, 3: 12, 4: 12}
 
 // goldenFile is the golden snapshot of one format version; every format this
 // build has ever written must keep loading.

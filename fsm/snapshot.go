@@ -19,10 +19,11 @@ import (
 // on, one length-prefixed AppliedRequest per remembered request and a zero
 // length follow; from version 3 on, the cluster section: one
 // length-prefixed ControlRecord each (cluster id, join tokens, data keys)
-// and a zero length. Policy entries are records of the cluster section too.
+// and a zero length. Policy entries are records of the cluster section too;
+// version 4 adds the clock record (clock.go).
 const (
 	snapshotMagic   = "KMSDSNAP"
-	snapshotVersion = 3
+	snapshotVersion = 4
 	// maxRecord bounds one record so a corrupt length cannot allocate wildly.
 	maxRecord = 64 << 20
 )

@@ -1,6 +1,8 @@
 package kmip
 
 import (
+	"time"
+
 	"context"
 
 	"github.com/kmsd/kmsd/cluster/seal"
@@ -20,6 +22,10 @@ type Replicator interface {
 type Store interface {
 	Get(id string) (*fsm.Object, error)
 	Locate(q fsm.Query) (ids []string, total int, err error)
+	// Now returns local, or the time the store has applied commands up
+	// to if that is later (fsm.FSM.Now), so that a request never
+	// evaluates dates behind what the store already holds.
+	Now(local time.Time) time.Time
 }
 
 // Sealer protects key material (*seal.Barrier): a ciphertext is bound to

@@ -172,7 +172,7 @@ func (s *Service) execute(ctx context.Context, id policy.Identity, req *kmip.Req
 	identity := id.String()
 	hdr := req.Header
 	version := negotiate(hdr.ProtocolVersion)
-	now := s.cfg.Now().UTC().Truncate(time.Second)
+	now := s.cfg.Store.Now(s.cfg.Now()).UTC().Truncate(time.Second)
 	rc := &reqCtx{identity: identity, version: version, now: now, requestID: correlationValue(), remote: remoteOf(ctx)}
 	messageError := func(version kmip.ProtocolVersion, hdr kmip.RequestHeader, err error) *kmip.ResponseMessage {
 		resp := messageError(version, hdr, now, err)

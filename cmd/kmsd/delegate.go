@@ -58,6 +58,14 @@ func (h *host) Locate(q fsm.Query) ([]string, int, error) {
 	return nil, 0, cluster.ErrSealed
 }
 
+// Now implements kmip.Store.
+func (h *host) Now(local time.Time) time.Time {
+	if st := h.store.Load(); st != nil {
+		return st.Now(local)
+	}
+	return local
+}
+
 // DataKey implements seal.KeySource.
 func (h *host) DataKey(version uint32) ([]byte, bool) {
 	if st := h.store.Load(); st != nil {
