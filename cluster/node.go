@@ -257,8 +257,8 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 			n.store.Close()
 		}
 	}
-	if n.store, err = raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db")); err != nil {
-		return nil, fmt.Errorf("cluster: open log store: %w", err)
+	if n.store, err = openLogStore(filepath.Join(dir, "raft.db"), hasSnapshots(dir)); err != nil {
+		return nil, err
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, cfg.SnapshotRetain, hlog)
 	if err != nil {
@@ -297,7 +297,7 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 	}
 	if n.raft, err = raft.NewRaft(rc, &raftFSM{sm: sm, root: n.root, applied: n.appliedW}, n.logs, n.store, snaps, n.transport); err != nil {
 		cleanup()
-		return nil, fmt.Errorf("cluster: start raft: %w", err)
+		return nil, explainSnapshots(err, snaps, dir)
 	}
 	n.raftp.Store(n.raft)
 	n.rpc = newRPCClients(cfg.ClientTLS, cfg.NodeCAs, n.admitsServer, cfg.Guard, sourceAddr(cfg.RaftAddr))

@@ -140,8 +140,10 @@ func start(ctx context.Context, cfg config, logger *slog.Logger) (*host, error) 
 	readyCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if err := h.bringUp(h.bringUpContext(readyCtx)); err != nil {
+	err = h.bringUp(h.bringUpContext(readyCtx))
+	h.mu.Unlock()
+	if err != nil {
+		// shutdown takes h.mu itself.
 		h.shutdown()
 		return nil, err
 	}

@@ -174,3 +174,44 @@ func TestHostMigratesLegacyNodeKey(t *testing.T) {
 		t.Fatalf("a legacy object does not open after the migration: %q, %v", pt, err)
 	}
 }
+
+// TestHostStartReturnsBringUpError: when Raft cannot come up (here the
+// raft folder is a file), start shuts down what it opened and returns the
+// error. It used to deadlock instead: it held h.mu while shutdown, which
+// takes h.mu, ran, so a node with an unreadable store hung after logging
+// "shutting down" and never exited.
+func TestHostStartReturnsBringUpError(t *testing.T) {
+	cfg := testHostConfig(t, seal.InitOptions{})
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.DataDir, "raft"), []byte("not a folder"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		h, err := start(context.Background(), cfg, slog.New(slog.DiscardHandler))
+		if h != nil {
+			h.shutdown()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("start succeeded with a file in place of the raft folder")
+		}
+		t.Logf("start: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("start neither returned nor failed within a minute of a bring-up error")
+	}
+	// The listeners were closed: the ports can be bound again.
+	for _, addr := range []string{cfg.KMIPAddr, cfg.AdminAddr} {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Errorf("%s still in use after the failed start: %v", addr, err)
+			continue
+		}
+		ln.Close()
+	}
+}
