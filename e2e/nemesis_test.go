@@ -46,12 +46,17 @@ const (
 	// a clock of its own here), and so does every other process, which is
 	// why it runs only when KMSD_NEMESIS_FAULTS names it.
 	faultClockJump = "clock-jump"
+	// The disk faults act on one node whose data folder is on a loop
+	// device (harness.LoopDisk), which needs root.
+	faultDiskFull = "disk-full"
+	faultSlowDisk = "slow-disk"
 )
 
 // defaultFaults are the faults of a run that does not name them.
 var defaultFaults = []string{
 	faultKillLeader, faultKillRandom, faultPause, faultIsolate, faultMinority, faultOneWay,
 	faultBridge, faultFlap, faultRestartAll, faultReplace, faultGrowShrink, faultSnapInstall,
+	faultDiskFull, faultSlowDisk,
 }
 
 var allFaults = append(slices.Clone(defaultFaults), faultClockJump)
@@ -115,6 +120,10 @@ type nemesis struct {
 	start    time.Time
 	schedule []scheduled
 	installs int // snapshot installs the nodes logged
+
+	disk     *harness.Disk // the data folder of node diskNode, for the disk faults
+	diskNode int
+	notes    []string // what the run could not do, for the summary
 }
 
 func (n *nemesis) log(kind, format string, args ...any) {
@@ -227,7 +236,7 @@ func (n *nemesis) inject(kind string) {
 	case faultReplace:
 		// A dead follower is removed and a new node, with a new id and an
 		// empty disk, joins in its place.
-		f := n.pick(followers)
+		f := n.pick(n.removable(followers))
 		c.Nodes[f].Kill()
 		if err := c.Remove(t, f, leader); err != nil {
 			t.Fatalf("remove the dead %s: %v", n.name(f), err)
@@ -238,7 +247,7 @@ func (n *nemesis) inject(kind string) {
 	case faultGrowShrink:
 		added := c.AddNode(t)
 		c.WaitVoters(t, len(running)+1)
-		gone := n.pick(without(c.Running(), added))
+		gone := n.pick(n.removable(without(c.Running(), added)))
 		via := n.pick(without(c.Running(), gone))
 		if err := c.Remove(t, gone, via); err != nil {
 			t.Fatalf("remove %s: %v", n.name(gone), err)
@@ -253,6 +262,30 @@ func (n *nemesis) inject(kind string) {
 		c.Net.Partition([]int{f}, without(running, f))
 		n.hold(6*time.Second, 9*time.Second)
 		c.Net.Heal()
+	case faultDiskFull:
+		target := n.diskTarget(leader)
+		wrote, err := n.disk.Fill()
+		if err != nil {
+			t.Fatalf("fill the disk of %s: %v", n.name(target), err)
+		}
+		n.log(kind, "the disk of %s filled up (%d MiB written)", n.name(target), wrote>>20)
+		n.hold(3*time.Second, 6*time.Second)
+		if err := n.disk.Unfill(); err != nil {
+			t.Fatalf("free the disk of %s: %v", n.name(target), err)
+		}
+		n.reviveDiskNode()
+	case faultSlowDisk:
+		target := n.diskTarget(leader)
+		iops := 5 + n.rng.IntN(20)
+		n.log(kind, "the disk of %s limited to %d writes a second", n.name(target), iops)
+		if err := n.disk.Throttle(c.Nodes[target], iops); err != nil {
+			t.Fatalf("throttle the disk of %s: %v", n.name(target), err)
+		}
+		n.hold(4*time.Second, 8*time.Second)
+		if err := n.disk.Unthrottle(); err != nil {
+			t.Fatalf("unthrottle: %v", err)
+		}
+		n.reviveDiskNode()
 	case faultClockJump:
 		back := time.Duration(5+n.rng.IntN(25)) * time.Second
 		n.log(kind, "wall clock stepped back %s, then forward again", back)
@@ -270,6 +303,57 @@ func (n *nemesis) inject(kind string) {
 	}
 	c.Leader(t)
 	n.schedule[len(n.schedule)-1].took = time.Since(began)
+}
+
+// removable leaves out the node with the loop disk, which the disk faults
+// need.
+func (n *nemesis) removable(nodes []int) []int {
+	if n.disk == nil || len(nodes) < 2 {
+		return nodes
+	}
+	return without(nodes, n.diskNode)
+}
+
+// diskTarget returns the disk node, made leader first half of the time:
+// a leader whose disk fails is the harder case.
+func (n *nemesis) diskTarget(leader int) int {
+	if leader != n.diskNode && n.rng.IntN(2) == 0 {
+		if _, err := n.c.AdminCtl(n.t, leader, "cluster", "transfer-leader", n.c.ID(n.diskNode)); err != nil {
+			n.t.Logf("nemesis: transfer leadership to %s: %v", n.name(n.diskNode), err)
+		}
+	}
+	return n.diskNode
+}
+
+// reviveDiskNode restarts the disk node if its disk fault made it exit,
+// and records that it did.
+func (n *nemesis) reviveDiskNode() {
+	node := n.c.Nodes[n.diskNode]
+	if len(n.c.Running()) > 0 && !slices.Contains(n.c.Running(), n.diskNode) {
+		n.notes = append(n.notes, fmt.Sprintf("%s exited during a disk fault at %s and was restarted", n.name(n.diskNode), time.Since(n.start).Round(time.Second)))
+		n.t.Logf("nemesis: %s exited during the disk fault; restarting it", node.Name)
+		node.Restart(n.t)
+	}
+}
+
+// setUpDisk moves the data folder of node i onto a loop disk, or drops the
+// disk faults from the run and says why.
+func (n *nemesis) setUpDisk(cfg *nemesisConfig, i int) {
+	if !slices.Contains(cfg.faults, faultDiskFull) && !slices.Contains(cfg.faults, faultSlowDisk) {
+		return
+	}
+	node := n.c.Nodes[i]
+	node.Stop()
+	d, err := harness.LoopDisk(n.t, node, 512<<20)
+	node.Restart(n.t)
+	if err != nil {
+		cfg.faults = slices.DeleteFunc(cfg.faults, func(f string) bool { return f == faultDiskFull || f == faultSlowDisk })
+		n.notes = append(n.notes, "disk faults not simulated: "+err.Error())
+		n.t.Logf("nemesis: no disk faults: %v", err)
+		return
+	}
+	n.disk, n.diskNode = d, i
+	n.c.Leader(n.t)
 }
 
 func without(nodes []int, x int) []int {
@@ -291,6 +375,9 @@ func TestNemesis(t *testing.T) {
 	t.Logf("nemesis: seed %d (KMSD_NEMESIS_SEED=%d reproduces the schedule), %d clients, faults %s",
 		cfg.seed, cfg.seed, cfg.clients, strings.Join(cfg.faults, ","))
 	c := harness.StartCluster(t, 3, harness.JoinAtStart(), harness.WithFaultNet(), harness.WithArgs(nemesisArgs...))
+	n := &nemesis{t: t, c: c, rng: mrand.New(mrand.NewPCG(cfg.seed, 0))}
+	n.setUpDisk(&cfg, 2)
+	n.start = time.Now()
 	balancer := c.Balancer(t)
 	tlsCfg := c.Nodes[0].TLSConfig(t)
 
@@ -309,7 +396,6 @@ func TestNemesis(t *testing.T) {
 		go func() { defer wg.Done(); cl.run(ctx) }()
 	}
 
-	n := &nemesis{t: t, c: c, rng: mrand.New(mrand.NewPCG(cfg.seed, 0)), start: time.Now()}
 	time.Sleep(2 * time.Second)
 	if cfg.duration == 0 {
 		order := slices.Clone(cfg.faults)
@@ -531,6 +617,9 @@ func reportNemesis(t *testing.T, w *workload, n *nemesis, cfg nemesisConfig, res
 	}
 	parts := len(nemesisModel.Partition(w.history))
 	fmt.Fprintf(&b, "; snapshot installs: %d", n.installs)
+	for _, note := range n.notes {
+		fmt.Fprintf(&b, "\n%s", note)
+	}
 	fmt.Fprintf(&b, "\nseed %d, %d clients, %s of faults; %d operations in %d lineage histories: %s; ids answered twice: %d; acknowledged writes lost: %d\n",
 		cfg.seed, cfg.clients, time.Since(n.start).Round(time.Second), total, parts, res, dups, lost)
 	t.Logf("nemesis summary:\n%s", b.String())

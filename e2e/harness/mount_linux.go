@@ -16,6 +16,19 @@ import (
 // (the test is not root), so that the caller can skip.
 func MountTmpfs(t testing.TB, dir string, size int64) error {
 	t.Helper()
+	opts := fmt.Sprintf("size=%d,mode=0700", size)
+	return remount(t, dir, func() error {
+		if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, opts); err != nil {
+			return fmt.Errorf("harness: mount -t tmpfs -o %s %s: %w", opts, dir, err)
+		}
+		return nil
+	}, func() error { return syscall.Unmount(dir, syscall.MNT_DETACH) })
+}
+
+// remount mounts a file system on dir with mount, keeping what dir held,
+// and undoes it with unmount in t.Cleanup.
+func remount(t testing.TB, dir string, mount, unmount func() error) error {
+	t.Helper()
 	saved := t.TempDir()
 	if err := os.CopyFS(saved, os.DirFS(dir)); err != nil {
 		return fmt.Errorf("harness: save %s: %w", dir, err)
@@ -24,12 +37,11 @@ func MountTmpfs(t testing.TB, dir string, size int64) error {
 	if err != nil {
 		return err
 	}
-	opts := fmt.Sprintf("size=%d,mode=0700", size)
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, opts); err != nil {
-		return fmt.Errorf("harness: mount -t tmpfs -o %s %s: %w", opts, dir, err)
+	if err := mount(); err != nil {
+		return err
 	}
 	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+		if err := unmount(); err != nil {
 			t.Errorf("harness: unmount %s: %v", dir, err)
 		}
 	})
