@@ -1,16 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -27,7 +22,7 @@ import (
 func newPolicyCmd(ad *adminCLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "policy",
-		Short: "Who may use the KMIP port: bindings of client certificates to tenants and roles, and custom roles",
+		Short: "Who may use the KMIP port: bindings of client certificates to tenants and roles, custom roles, and tenants' quotas",
 		Long: `The access policy maps client identities to a tenant and a role.
 
 An identity is the CA that issued a client certificate plus the names the
@@ -37,7 +32,11 @@ tenant they act in and their role. Built-in roles: admin, user, read-only,
 wrap-only, none; custom roles list operations and object types.
 
 An identity no binding names gets the binding called "default" if there is
-one, otherwise a tenant of its own and the role user.`,
+one, otherwise a tenant of its own and the role user.
+
+A tenant entry, named after a tenant, bounds how many objects the tenant
+holds and how many bytes they take; the tenant entry "*" bounds every
+tenant without one.`,
 	}
 	cmd.AddCommand(newPolicyListCmd(ad), newPolicyGetCmd(ad), newPolicySetCmd(ad), newPolicyDeleteCmd(ad), newPolicyResolveCmd(ad), newPolicyUsageCmd(ad))
 	return cmd
@@ -66,7 +65,7 @@ var entryJSON = protojson.MarshalOptions{UseProtoNames: true}
 func (p policyEntries) MarshalJSON() ([]byte, error) {
 	parts := make([]json.RawMessage, 0, len(p))
 	for _, e := range p {
-		b, err := entryJSON.Marshal(e)
+		b, err := marshalEntry(e)
 		if err != nil {
 			return nil, err
 		}
@@ -94,6 +93,10 @@ func (p policyEntries) writeText(w io.Writer) error {
 			rows = append(rows, []string{e.GetName(), "role", "-", "-", strings.Join(r.GetOperations(), ",") + " on " + types, updated})
 			continue
 		}
+		if e.GetTenant() != nil {
+			rows = append(rows, tenantRow(e, updated))
+			continue
+		}
 		b := e.GetBinding()
 		tenant := b.GetTenant()
 		if tenant == "" {
@@ -108,7 +111,7 @@ func (p policyEntries) writeText(w io.Writer) error {
 		}
 		rows = append(rows, []string{e.GetName(), "binding", tenant, b.GetRole(), strings.Join(ids, "; "), updated})
 	}
-	return writeTable(w, []string{"NAME", "KIND", "TENANT", "ROLE", "IDENTITIES / OPERATIONS", "UPDATED"}, rows)
+	return writeTable(w, []string{"NAME", "KIND", "TENANT", "ROLE", "IDENTITIES / OPERATIONS / QUOTA", "UPDATED"}, rows)
 }
 
 // matchText shows an identity match as "cn=esx* dns=... @ca".
@@ -129,7 +132,7 @@ func matchText(m *kmsdpb.IdentityMatch) string {
 func newPolicyListCmd(ad *adminCLI) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
-		Short: "List the policy's bindings and custom roles",
+		Short: "List the policy's bindings, custom roles and tenant entries",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return ad.withAdmin(cmd, ad.flags.timeout, func(ctx context.Context, c *adminConn) error {
@@ -194,7 +197,10 @@ func (f *bindingFlags) entry() (*kmsdpb.PolicyEntry, error) {
 }
 
 func newPolicySetCmd(ad *adminCLI) *cobra.Command {
-	var bf bindingFlags
+	var (
+		bf bindingFlags
+		qf quotaFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "set [FILE]",
 		Short: "Add or replace policy entries, from a JSON file or from flags",
@@ -205,7 +211,9 @@ entries ("-" reads standard input), all applied together; for example:
     "binding": {"identities": [{"ca_file": "clients-ca.pem", "dns": "*.vsphere.example.com"}],
                 "tenant": "vsphere", "role": "user"}},
    {"name": "backup-reader",
-    "role": {"operations": ["Get", "Locate", "GetAttributes"], "object_types": ["SymmetricKey"]}}]
+    "role": {"operations": ["Get", "Locate", "GetAttributes"], "object_types": ["SymmetricKey"]}},
+   {"name": "vsphere", "tenant": {"max_objects": 100000, "max_bytes": 1073741824}},
+   {"name": "*", "tenant": {"max_objects": 1000}}]
 
 "ca" is the issuing CA's SHA-256 fingerprint (hex) or "*" for any client CA;
 "ca_file" names a PEM file (relative to FILE) whose first certificate is the CA.
@@ -215,16 +223,29 @@ second factor next to the certificate; kmsctl sends only an Argon2id hash:
   "credentials": [{"username": "Fred", "password": "..."},
                   {"device_identifier": "devID2233", "password": "..."}]
 
+A tenant entry is named after the tenant whose objects it bounds, or "*"
+for every tenant without an entry of its own; "max_objects" and "max_bytes"
+(sealed material plus attributes) are whole numbers, 0 or absent for no
+limit.
+
 Without FILE the flags give one binding:
 
   kmsctl policy set --name vsphere-hosts --tenant vsphere --role user \
-    --ca-file clients-ca.pem --dns '*.vsphere.example.com'`,
+    --ca-file clients-ca.pem --dns '*.vsphere.example.com'
+
+or one tenant entry:
+
+  kmsctl policy set --tenant-quota vsphere --max-objects 100000 --max-bytes 1073741824`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			fl := cmd.Flags()
+			qf.tenantSet, qf.maxObjSet, qf.maxByteSet = fl.Changed("tenant-quota"), fl.Changed("max-objects"), fl.Changed("max-bytes")
 			var entries []*kmsdpb.PolicyEntry
 			switch {
-			case len(args) == 1 && bf.set():
-				return errors.New("give a FILE or binding flags, not both")
+			case len(args) == 1 && (bf.set() || qf.set()):
+				return errors.New("give a FILE or flags, not both")
+			case bf.set() && qf.set():
+				return errors.New("give binding flags (--name, --tenant, --role, identities) or tenant quota flags (--tenant-quota, --max-objects, --max-bytes), not both")
 			case len(args) == 1:
 				var err error
 				if entries, err = readPolicyFile(cmd.InOrStdin(), args[0]); err != nil {
@@ -236,8 +257,14 @@ Without FILE the flags give one binding:
 					return err
 				}
 				entries = []*kmsdpb.PolicyEntry{e}
+			case qf.set():
+				e, err := qf.entry()
+				if err != nil {
+					return err
+				}
+				entries = []*kmsdpb.PolicyEntry{e}
 			default:
-				return errors.New("give a policy FILE, or --name, --tenant, --role and the identity flags (see --help)")
+				return errors.New("give a policy FILE, or --name, --tenant, --role and the identity flags, or --tenant-quota with --max-objects and --max-bytes (see --help)")
 			}
 			return ad.withAdmin(cmd, ad.flags.timeout, func(ctx context.Context, c *adminConn) error {
 				if _, err := c.client.SetPolicy(ctx, &adminpb.SetPolicyRequest{Entries: entries}); err != nil {
@@ -261,6 +288,9 @@ Without FILE the flags give one binding:
 	fl.StringVar(&bf.dns, "dns", "", "DNS subject alternative name, exact or with '*'")
 	fl.StringVar(&bf.email, "email", "", "e-mail subject alternative name, exact or with '*'")
 	fl.StringVar(&bf.uri, "uri", "", "URI subject alternative name, exact or with '*'")
+	fl.StringVar(&qf.tenant, "tenant-quota", "", "set the quota of `TENANT` (\"*\" for every tenant without a quota of its own) instead of a binding")
+	fl.Var(&qf.maxObjects, "max-objects", "with --tenant-quota: the most objects the tenant may hold (0: no limit)")
+	fl.Var(&qf.maxBytes, "max-bytes", "with --tenant-quota: the most bytes its objects may take, sealed material plus attributes (0: no limit)")
 	return cmd
 }
 
@@ -342,151 +372,4 @@ func (r resolveResult) writeText(w io.Writer) error {
 		binding = "(none: built-in default)"
 	}
 	return writeKV(w, [2]string{"identity", r.Identity}, [2]string{"tenant", r.Tenant}, [2]string{"role", r.Role}, [2]string{"binding", binding})
-}
-
-// maxPolicyFile bounds a policy file.
-const maxPolicyFile = 16 << 20
-
-// readPolicyFile reads one entry or an array of entries; "ca_file" in an
-// identity becomes "ca", the fingerprint of the file's first certificate.
-func readPolicyFile(stdin io.Reader, name string) ([]*kmsdpb.PolicyEntry, error) {
-	var r io.Reader = stdin
-	dir := "."
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		r, dir = f, filepath.Dir(name)
-	}
-	data, err := io.ReadAll(io.LimitReader(r, maxPolicyFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxPolicyFile {
-		return nil, fmt.Errorf("%s: larger than %d bytes", name, maxPolicyFile)
-	}
-	data = bytes.TrimSpace(data)
-	var raw []map[string]any
-	if len(data) > 0 && data[0] == '[' {
-		err = json.Unmarshal(data, &raw)
-	} else {
-		var one map[string]any
-		err = json.Unmarshal(data, &one)
-		raw = []map[string]any{one}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: not a JSON policy entry or array of entries: %v", name, err)
-	}
-	entries := make([]*kmsdpb.PolicyEntry, 0, len(raw))
-	for i, m := range raw {
-		if err := hashPasswords(m); err != nil {
-			return nil, fmt.Errorf("%s: entry %d: %w", name, i+1, err)
-		}
-		if err := resolveCAFiles(m, dir); err != nil {
-			return nil, fmt.Errorf("%s: entry %d: %w", name, i+1, err)
-		}
-		b, err := json.Marshal(m)
-		if err != nil {
-			return nil, err
-		}
-		e := &kmsdpb.PolicyEntry{}
-		if err := protojson.Unmarshal(b, e); err != nil {
-			return nil, fmt.Errorf("%s: entry %d: %v", name, i+1, err)
-		}
-		if e.GetName() == "" {
-			return nil, fmt.Errorf("%s: entry %d has no name", name, i+1)
-		}
-		if e.GetBinding() == nil && e.GetRole() == nil {
-			return nil, fmt.Errorf("%s: entry %q is neither a binding nor a role", name, e.GetName())
-		}
-		entries = append(entries, e)
-	}
-	return entries, nil
-}
-
-// hashPasswords replaces the "password" of each credential of a binding
-// with its Argon2id hash: a password never leaves kmsctl.
-func hashPasswords(entry map[string]any) error {
-	b, _ := entry["binding"].(map[string]any)
-	creds, _ := b["credentials"].([]any)
-	for _, c := range creds {
-		m, ok := c.(map[string]any)
-		if !ok {
-			continue
-		}
-		pw, ok := m["password"].(string)
-		if !ok {
-			continue
-		}
-		if _, both := m["password_argon2id"]; both {
-			return errors.New(`a credential gives both "password" and "password_argon2id"`)
-		}
-		h, err := policy.HashPassword(pw)
-		if err != nil {
-			return err
-		}
-		delete(m, "password")
-		m["password_argon2id"] = h
-	}
-	return nil
-}
-
-func resolveCAFiles(entry map[string]any, dir string) error {
-	b, _ := entry["binding"].(map[string]any)
-	ids, _ := b["identities"].([]any)
-	for _, id := range ids {
-		m, ok := id.(map[string]any)
-		if !ok {
-			continue
-		}
-		file, ok := m["ca_file"].(string)
-		if !ok {
-			continue
-		}
-		if _, both := m["ca"]; both {
-			return errors.New(`an identity gives both "ca" and "ca_file"`)
-		}
-		if !filepath.IsAbs(file) {
-			file = filepath.Join(dir, file)
-		}
-		fp, err := fingerprintFile(file)
-		if err != nil {
-			return err
-		}
-		delete(m, "ca_file")
-		m["ca"] = fp
-	}
-	return nil
-}
-
-func fingerprintFile(name string) (string, error) {
-	c, err := firstCertificate(name)
-	if err != nil {
-		return "", err
-	}
-	return policy.Fingerprint(c), nil
-}
-
-// firstCertificate reads the first certificate of a PEM file.
-func firstCertificate(name string) (*x509.Certificate, error) {
-	data, err := os.ReadFile(name)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			return nil, fmt.Errorf("%s: no PEM certificate", name)
-		}
-		if block.Type == "CERTIFICATE" {
-			c, err := x509.ParseCertificate(block.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %v", name, err)
-			}
-			return c, nil
-		}
-	}
 }

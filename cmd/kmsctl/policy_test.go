@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -176,4 +177,126 @@ func TestPolicyUsageCommand(t *testing.T) {
 	}
 	fails(t, conn, "at most 1024 bytes", "policy", "usage", strings.Repeat("t", 1025))
 	fails(t, conn, "accepts at most 1 arg", "policy", "usage", "a", "b")
+}
+
+func TestPolicyTenantEntries(t *testing.T) {
+	clearAdminEnv(t)
+	ap, _, conn := startPolicyAdmin(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "quotas.json")
+	if err := os.WriteFile(file, []byte(`[{"name": "vsphere", "tenant": {"max_objects": 100000, "max_bytes": 1073741824}},
+	  {"name": "*", "tenant": {"max_objects": 1000000}}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := ok(t, conn, "policy", "set", file); out != "policy entries set: vsphere, *\n" {
+		t.Errorf("set: %q", out)
+	}
+	if out := ok(t, conn, "policy", "set", "--tenant-quota", "apps", "--max-bytes", "4096"); out != "policy entries set: apps\n" {
+		t.Errorf("set from flags: %q", out)
+	}
+	pol, err := ap.FSM.Policy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tenant, want := range map[string]policy.Quota{
+		"vsphere": {MaxObjects: 100000, MaxBytes: 1 << 30, Entry: "vsphere"},
+		"apps":    {MaxBytes: 4096, Entry: "apps"},
+		"other":   {MaxObjects: 1000000, Entry: "*"},
+	} {
+		if got := pol.Quota(tenant); got != want {
+			t.Errorf("quota of %s: %+v, want %+v", tenant, got, want)
+		}
+	}
+
+	out := ok(t, conn, "policy", "list")
+	for _, want := range []string{
+		"vsphere  tenant  vsphere      -     max_objects=100000 max_bytes=1073741824",
+		"*        tenant  (any other)  -     max_objects=1000000 max_bytes=unlimited",
+		"apps     tenant  apps         -     max_objects=unlimited max_bytes=4096",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("list lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "binding") {
+		t.Errorf("list shows a tenant entry as a binding:\n%s", out)
+	}
+	if out := ok(t, conn, "policy", "get", "*"); !strings.Contains(out, "*     tenant  (any other)  -     max_objects=1000000 max_bytes=unlimited") {
+		t.Errorf("get *:\n%s", out)
+	}
+
+	// In JSON, the entry as a policy file writes it, limits as numbers;
+	// and what get writes, set reads back.
+	got := ok(t, conn, "-o", "json", "policy", "get", "vsphere")
+	entries := decodeJSON[[]map[string]any](t, got)
+	if len(entries) != 1 || entries[0]["name"] != "vsphere" || entries[0]["binding"] != nil ||
+		!reflect.DeepEqual(entries[0]["tenant"], map[string]any{"max_objects": 100000.0, "max_bytes": 1073741824.0}) {
+		t.Errorf("get json: %s", got)
+	}
+	listed := decodeJSON[[]map[string]any](t, ok(t, conn, "-o", "json", "policy", "list"))
+	if len(listed) != 3 {
+		t.Errorf("list json: %v", listed)
+	}
+	for _, e := range listed {
+		if e["name"] == "apps" && !reflect.DeepEqual(e["tenant"], map[string]any{"max_objects": 0.0, "max_bytes": 4096.0}) {
+			t.Errorf("list json, apps: %v", e)
+		}
+	}
+	again := filepath.Join(dir, "again.json")
+	if err := os.WriteFile(again, []byte(got), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ok(t, conn, "policy", "set", again)
+
+	// Refused before anything is sent, with what to fix.
+	for _, tt := range []struct {
+		file, want string
+	}{
+		{`{"name": "acme", "tenant": {"max_objects": -1}}`, `"max_objects" is -1: give a whole number from 0 (no limit) to 9007199254740992`},
+		{`{"name": "acme", "tenant": {"max_bytes": 1.5}}`, `"max_bytes" is 1.5: give a whole number`},
+		{`{"name": "acme", "tenant": {"max_bytes": 9007199254740993}}`, `"max_bytes" is 9007199254740993: give a whole number`},
+		{`{"name": "acme", "tenant": {"max_bytes": "lots"}}`, `"max_bytes" is lots: give a whole number`},
+		{`{"name": "acme", "tenant": {"max_files": 3}}`, `unknown field "max_files"`},
+		{`{"tenant": "acme", "max_objects": 1000}`, `"max_objects" belongs inside "tenant": a tenant entry is {"name": "acme", "tenant": {"max_objects": 1000, "max_bytes": 1048576}}`},
+		{`{"name": "acme", "tenant": "acme"}`, `"tenant" holds the limits, named by the entry's "name"`},
+		{`{"name": "` + strings.Repeat("t", 65) + `", "tenant": {}}`, `1 to 64 characters of A-Z`},
+		{`{"name": "default", "tenant": {"max_objects": 5}}`, `the quota of tenants without an entry of their own is the tenant entry "*"`},
+		{`{"name": "acme"}`, `neither a binding, a role nor a tenant entry: give it "binding", "role" or "tenant"`},
+	} {
+		bad := filepath.Join(dir, "bad.json")
+		if err := os.WriteFile(bad, []byte(tt.file), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fails(t, conn, tt.want, "policy", "set", bad)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tenant-quota", "acme", "--max-objects", "-1"}, `invalid argument "-1" for "--max-objects" flag: give a whole number from 0 (no limit)`},
+		{[]string{"--tenant-quota", "acme", "--max-bytes", "1e6"}, `for "--max-bytes" flag: give a whole number`},
+		{[]string{"--tenant-quota", "acme", "--max-bytes", "9007199254740993"}, `give a whole number from 0 (no limit) to 9007199254740992`},
+		{[]string{"--max-objects", "5"}, "name the tenant with --tenant-quota TENANT"},
+		{[]string{"--tenant-quota", "a:b", "--max-objects", "5"}, `--tenant-quota: tenant entry: tenant "a:b": 1 to 64 characters`},
+		{[]string{"--tenant-quota", "", "--max-objects", "5"}, `--tenant-quota: tenant entry: tenant "": 1 to 64 characters`},
+		{[]string{"--tenant-quota", "acme", "--role", "user"}, "give binding flags (--name, --tenant, --role, identities) or tenant quota flags"},
+		{[]string{"--tenant-quota", "acme", file}, "give a FILE or flags, not both"},
+	} {
+		fails(t, conn, tt.want, append([]string{"policy", "set"}, tt.args...)...)
+	}
+	if e, _ := ap.FSM.PolicyEntries(); len(e) != 3 {
+		t.Errorf("refused changes left %d entries: %v", len(e), e)
+	}
+
+	// Deleted, a tenant falls back to "*", then to no quota.
+	ok(t, conn, "policy", "delete", "vsphere")
+	ok(t, conn, "policy", "delete", "*")
+	if out := ok(t, conn, "policy", "usage", "vsphere"); !strings.Contains(out, "vsphere  0        unlimited     0      unlimited") {
+		t.Errorf("usage after delete:\n%s", out)
+	}
+	ok(t, conn, "policy", "delete", "apps")
+	fails(t, conn, `no policy entry "apps"`, "policy", "get", "apps")
+	if out := ok(t, conn, "policy", "list"); !strings.Contains(out, "no policy entries") {
+		t.Errorf("list after delete: %q", out)
+	}
 }
