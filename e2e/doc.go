@@ -1,6 +1,7 @@
 // Package e2e holds the tests that run real kmsd processes (see e2e/harness):
 // clusters, faults, real clients and the OASIS KMIP conformance vectors
-// (conformance_test.go, library in e2e/conformance).
+// (conformance_test.go, library in e2e/conformance). README.md describes
+// the tests, the nemesis suite and its long runs.
 //
 // The vectors that must keep passing are listed in
 // testdata/conformance_pass.txt. Run them with
