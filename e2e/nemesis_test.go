@@ -136,6 +136,13 @@ func (n *nemesis) hold(min, max time.Duration) {
 	time.Sleep(min + time.Duration(n.rng.Int64N(int64(max-min)+1)))
 }
 
+// partition cuts a from b for a while, then heals the network.
+func (n *nemesis) partition(a, b []int, min, max time.Duration) {
+	n.c.Net.Partition(a, b)
+	n.hold(min, max)
+	n.c.Net.Heal()
+}
+
 func (n *nemesis) pick(nodes []int) int { return nodes[n.rng.IntN(len(nodes))] }
 
 func (n *nemesis) name(i int) string { return n.c.ID(i) }
@@ -181,15 +188,11 @@ func (n *nemesis) inject(kind string) {
 		}
 	case faultIsolate:
 		n.log(kind, "%s cut off from %s", n.name(leader), n.names(followers))
-		c.Net.Partition([]int{leader}, followers)
-		n.hold(2*time.Second, 5*time.Second)
-		c.Net.Heal()
+		n.partition([]int{leader}, followers, 2*time.Second, 5*time.Second)
 	case faultMinority:
 		f := n.pick(followers)
 		n.log(kind, "%s cut off from the others", n.name(f))
-		c.Net.Partition([]int{f}, without(running, f))
-		n.hold(2*time.Second, 5*time.Second)
-		c.Net.Heal()
+		n.partition([]int{f}, without(running, f), 2*time.Second, 5*time.Second)
 	case faultOneWay:
 		f := n.pick(followers)
 		if n.rng.IntN(2) == 0 {
@@ -213,9 +216,7 @@ func (n *nemesis) inject(kind string) {
 			a = leader
 		}
 		n.log(kind, "%s and %s cut apart; the others see both", n.name(a), n.name(b))
-		c.Net.Partition([]int{a}, []int{b})
-		n.hold(2*time.Second, 5*time.Second)
-		c.Net.Heal()
+		n.partition([]int{a}, []int{b}, 2*time.Second, 5*time.Second)
 	case faultFlap:
 		f := n.pick(running)
 		n.log(kind, "%s cut off and healed every few hundred ms", n.name(f))
@@ -259,9 +260,7 @@ func (n *nemesis) inject(kind string) {
 		// logs of a snapshot can catch up only by a snapshot install.
 		f := n.pick(followers)
 		n.log(kind, "%s cut off while the others write and snapshot", n.name(f))
-		c.Net.Partition([]int{f}, without(running, f))
-		n.hold(6*time.Second, 9*time.Second)
-		c.Net.Heal()
+		n.partition([]int{f}, without(running, f), 6*time.Second, 9*time.Second)
 	case faultDiskFull:
 		target := n.diskTarget(leader)
 		wrote, err := n.disk.Fill()

@@ -3,8 +3,6 @@ package harness
 import (
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 )
@@ -24,28 +22,7 @@ func (n *Node) TryRestart(t testing.TB) error {
 		t.Fatalf("harness: restart %s: still running; Stop or Kill it first", n.Name)
 	}
 	from := len(n.output.Bytes())
-	cmd := exec.Command(n.args[0], n.args[1:]...)
-	if len(n.Env) > 0 {
-		cmd.Env = append(os.Environ(), n.Env...)
-	}
-	stdout := &lineLogger{t: n.t, prefix: n.Name + ": ", keep: &n.output}
-	stderr := &lineLogger{t: n.t, prefix: n.Name + ": ", keep: &n.output}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	setDeathSignal(cmd)
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("harness: start %s: %v", n.Name, err)
-	}
-	n.t.Logf("harness: %s started (pid %d): %v", n.Name, cmd.Process.Pid, n.args[1:])
-	p := &process{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		stdout.flush()
-		stderr.flush()
-		close(p.done)
-	}()
-	n.mu.Lock()
-	n.proc = p
-	n.mu.Unlock()
+	p := n.launch(t)
 
 	deadline := time.Now().Add(ReadyTimeout)
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -63,7 +40,7 @@ func (n *Node) TryRestart(t testing.TB) error {
 		}
 		if time.Now().After(deadline) {
 			p.expected.Store(true)
-			_ = cmd.Process.Kill()
+			_ = p.cmd.Process.Kill()
 			<-p.done
 			return fmt.Errorf("harness: %s neither ready nor exited after %s (killed; last probe: %v)\n%s",
 				n.Name, ReadyTimeout, probe, n.output.Bytes()[from:])
