@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"flag"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -108,14 +106,8 @@ func TestHostAudit(t *testing.T) {
 	}
 	defer syslogd.Close()
 	cfg.Audit.Syslog = "unixgram:" + sock
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	h, err := start(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.shutdown()
-	waitServing(t, h)
+	h := serveHost(t, cfg)
+	ctx := t.Context()
 	if h.auditFile != filepath.Join(cfg.DataDir, "audit.log") {
 		t.Fatalf("audit file %q", h.auditFile)
 	}

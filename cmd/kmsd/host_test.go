@@ -53,6 +53,24 @@ func testHostConfig(t *testing.T, opts seal.InitOptions) config {
 	return cfg
 }
 
+// serveHost starts a host on cfg, stopped at the end of the test, and
+// waits until it serves.
+func serveHost(t *testing.T, cfg config) *host {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	h, err := start(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		h.shutdown()
+		cancel()
+	})
+	waitServing(t, h)
+	return h
+}
+
 func waitServing(t *testing.T, h *host) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -71,14 +89,8 @@ func waitServing(t *testing.T, h *host) {
 func TestHostSealLifecycle(t *testing.T) {
 	pass := []byte("correct horse battery staple")
 	cfg := testHostConfig(t, seal.InitOptions{Method: seal.MethodPassphrase, Passphrase: pass, Argon2: seal.Argon2Params{Time: 1, MemoryKiB: 8 << 10, Threads: 1}})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	h, err := start(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.shutdown()
-	waitServing(t, h)
+	h := serveHost(t, cfg)
+	ctx := t.Context()
 	if _, _, err := h.CreateJoinToken(ctx, time.Minute, "test"); err != nil {
 		t.Fatal(err)
 	}
@@ -150,13 +162,7 @@ func TestHostMigratesLegacyNodeKey(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(cfg.DataDir, legacyKeyFile), key, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	h, err := start(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.shutdown()
-	waitServing(t, h)
+	h := serveHost(t, cfg)
 	if fileExists(filepath.Join(cfg.DataDir, legacyKeyFile)) {
 		t.Error("the plaintext node.key is still there")
 	}

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"flag"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -105,14 +103,7 @@ func TestDevNodesGetTheLimits(t *testing.T) {
 func TestHostHandshakeTimeouts(t *testing.T) {
 	cfg := testHostConfig(t, seal.InitOptions{})
 	cfg.Limits.HandshakeTimeout = 300 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	h, err := start(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.shutdown()
-	waitServing(t, h)
+	h := serveHost(t, cfg)
 	for name, addr := range map[string]string{"KMIP": h.kmipAddr, "Raft": cfg.RaftAddr, "gRPC": h.grpcLn.Addr().String()} {
 		t.Run(name, func(t *testing.T) {
 			conn, err := net.DialTimeout("tcp", addr, 2*time.Second)

@@ -94,14 +94,8 @@ func readPEM(t *testing.T, file string) []byte {
 // a CA the cluster does not trust is refused.
 func TestHostRevokesCertificates(t *testing.T) {
 	cfg := testHostConfig(t, seal.InitOptions{})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	h, err := start(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.shutdown()
-	waitServing(t, h)
+	h := serveHost(t, cfg)
+	ctx := t.Context()
 	pki := devpki.PathsIn(filepath.Join(filepath.Dir(cfg.DataDir), "pki"))
 	grpcAddr := h.grpcLn.Addr().String()
 	op := adminClient(t, pki, grpcAddr, pki.AdminCert, pki.AdminKey)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
@@ -22,14 +20,8 @@ import (
 // API reads after a read barrier, next to the default quota.
 func TestHostTenantUsage(t *testing.T) {
 	cfg := testHostConfig(t, seal.InitOptions{})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	h, err := start(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.shutdown()
-	waitServing(t, h)
+	h := serveHost(t, cfg)
+	ctx := t.Context()
 	pki := devpki.PathsIn(filepath.Join(filepath.Dir(cfg.DataDir), "pki"))
 	op := adminClient(t, pki, h.grpcLn.Addr().String(), pki.AdminCert, pki.AdminKey)
 
