@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -117,14 +118,33 @@ func (n *Node) Restore(ctx context.Context, r io.Reader, force bool) error {
 		// index, so that the state machine's applied index and the log
 		// agree again after restoring into a cluster with a shorter log.
 		meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Index: info.Index, Size: file.body().Size()}
-		timeout := time.Until(deadline(ctx, 5*time.Minute))
-		if err := n.raft.Restore(meta, file.body(), timeout); err != nil {
-			return mapRaftErr(err)
+		if err := n.restoreWhenStable(ctx, meta, file); err != nil {
+			return err
 		}
 		n.logger.Warn("cluster state replaced from a snapshot", "cluster_id", info.ClusterID, "index", info.Index,
 			"term", info.Term, "bytes", size, "force", force, "rollback", refusal != nil, "previous_index", info.CurrentIndex)
 		return nil
 	})
+}
+
+// restoreWhenStable hands the snapshot to Raft, which refuses while a
+// membership change is not yet committed (a server just joined or was
+// promoted); that passes, so Restore waits for it, up to its deadline.
+func (n *Node) restoreWhenStable(ctx context.Context, meta *raft.SnapshotMeta, file *snapshotFile) error {
+	end := deadline(ctx, 5*time.Minute)
+	for {
+		err := n.raft.Restore(meta, file.body(), time.Until(end))
+		if err == nil || !strings.Contains(err.Error(), "wait until the configuration entry") || time.Now().After(end) {
+			return mapRaftErr(err)
+		}
+		select {
+		case <-ctx.Done():
+			return mapRaftErr(err)
+		case <-n.stop:
+			return ErrShutdown
+		case <-time.After(retryPause):
+		}
+	}
 }
 
 // InspectSnapshot reads a snapshot file and reports its header, whether it
