@@ -287,10 +287,18 @@ func (h *host) wait(ctx context.Context) error {
 	return err
 }
 
+// shutdownDrain is how long requests in flight at shutdown get to finish,
+// on the KMIP port and then on the gRPC port. A request still waiting then
+// (for a leader, or for an entry that this node, removed from the cluster
+// without knowing it yet, will never apply) is cancelled and answered
+// "temporarily unavailable": the client does not learn whether it ran and
+// retries on another node, as after any lost answer.
+const shutdownDrain = 3 * time.Second
+
 func (h *host) shutdown() {
 	h.logger.Info("shutting down")
 	_ = h.kmipLn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownDrain)
 	defer cancel()
 	h.kmip.Shutdown(ctx)
 	h.cancelBringUp()
@@ -302,7 +310,7 @@ func (h *host) shutdown() {
 	go func() { h.grpc.GracefulStop(); close(stopped) }()
 	select {
 	case <-stopped:
-	case <-time.After(5 * time.Second):
+	case <-time.After(shutdownDrain):
 		h.grpc.Stop()
 	}
 	_ = h.grpcLn.Close()

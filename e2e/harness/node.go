@@ -221,9 +221,16 @@ func (n *Node) terminate(p *process) error {
 	select {
 	case <-p.done:
 	case <-timer.C:
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		return fmt.Errorf("did not exit within %s of SIGTERM; killed", StopTimeout)
+		// SIGQUIT makes a Go program print its goroutines, which show
+		// what it waits for, and exit.
+		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-p.done:
+		case <-time.After(2 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		return fmt.Errorf("did not exit within %s of SIGTERM; stopped with SIGQUIT (its goroutines are in its log)", StopTimeout)
 	}
 	if cleanExit(p.err) {
 		return nil
