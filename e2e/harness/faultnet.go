@@ -349,11 +349,3 @@ func (c *Cluster) RestartAll(t testing.TB) {
 		n.waitReady(t, procs[i])
 	}
 }
-
-// Pid is the process id of the running node, or 0.
-func (n *Node) Pid() int {
-	if p := n.running(); p != nil {
-		return p.cmd.Process.Pid
-	}
-	return 0
-}
