@@ -66,6 +66,9 @@ func LoopDisk(t testing.TB, n *Node, size int64) (*Disk, error) {
 		}
 		return os.Chmod(n.Dir, 0o700)
 	}, func() error {
+		// This runs before the node's own cleanup: stop it first, so
+		// that its cgroup can go and nothing writes to the disk.
+		n.Stop()
 		err := syscall.Unmount(n.Dir, syscall.MNT_DETACH)
 		detach()
 		if d.cgroup != "" {
