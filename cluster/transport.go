@@ -82,15 +82,30 @@ func (t *tlsStreamLayer) Addr() net.Addr { return t.advertise }
 // of the address it listens on: the address peers dial, through a NAT, a
 // proxy or a Kubernetes Service.
 func (t *tlsStreamLayer) advertiseAs(addr string) error {
-	a, err := net.ResolveTCPAddr("tcp", addr)
+	a, err := advertised(addr)
 	if err != nil {
-		return fmt.Errorf("cluster: raft advertise address %q: %w", addr, err)
-	}
-	if a.IP == nil || a.IP.IsUnspecified() || a.Port == 0 {
-		return fmt.Errorf("cluster: raft advertise address %q must name a host and a port that peers can dial", addr)
+		return fmt.Errorf("cluster: raft %w", err)
 	}
 	t.advertise = a
 	return nil
+}
+
+// CheckAdvertise reports whether addr can be advertised to peers: a host
+// and a port that they can dial.
+func CheckAdvertise(addr string) error {
+	_, err := advertised(addr)
+	return err
+}
+
+func advertised(addr string) (*net.TCPAddr, error) {
+	a, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("advertise address %q: %w", addr, err)
+	}
+	if a.IP == nil || a.IP.IsUnspecified() || a.Port == 0 {
+		return nil, fmt.Errorf("advertise address %q must name a host and a port that peers can dial", addr)
+	}
+	return a, nil
 }
 
 // sourceAddr is the local address of the connections a node opens to its

@@ -103,6 +103,12 @@ func start(ctx context.Context, cfg config, logger *slog.Logger) (*host, error) 
 	if h.audit, h.auditFile, err = openAudit(cfg.Audit, cfg.DataDir, cfg.NodeID, h.barrier, cfg.AuditStdout, logger); err != nil {
 		return nil, err
 	}
+	if cfg.AdminAdvertise != "" {
+		if err := cluster.CheckAdvertise(cfg.AdminAdvertise); err != nil {
+			_ = h.audit.Close()
+			return nil, fmt.Errorf("--admin-advertise: %w", err)
+		}
+	}
 	if h.grpcLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
 		_ = h.audit.Close()
 		return nil, fmt.Errorf("admin listener: %w", err)

@@ -221,3 +221,21 @@ func TestHostStartReturnsBringUpError(t *testing.T) {
 		ln.Close()
 	}
 }
+
+// An advertise address that peers cannot dial is refused at start.
+func TestHostRefusesBadAdvertise(t *testing.T) {
+	for _, bad := range []string{"0.0.0.0:5697", "127.0.0.1:0", "no-port"} {
+		cfg := testHostConfig(t, seal.InitOptions{})
+		cfg.AdminAdvertise = bad
+		if h, err := start(t.Context(), cfg, slog.New(slog.DiscardHandler)); err == nil {
+			h.shutdown()
+			t.Errorf("--admin-advertise %q accepted", bad)
+		}
+		cfg = testHostConfig(t, seal.InitOptions{})
+		cfg.RaftAdvertise = bad
+		if h, err := start(t.Context(), cfg, slog.New(slog.DiscardHandler)); err == nil {
+			h.shutdown()
+			t.Errorf("--raft-advertise %q accepted", bad)
+		}
+	}
+}
