@@ -201,6 +201,7 @@ type Node struct {
 	raft      *raft.Raft
 	store     *raftboltdb.BoltStore
 	logs      raft.LogStore // store behind a cache of the newest entries
+	snaps     *raft.FileSnapshotStore
 	transport *raft.NetworkTransport
 	peers     *peerBook
 	gossip    *gossip
@@ -261,6 +262,7 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 		return nil, err
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, cfg.SnapshotRetain, hlog)
+	n.snaps = snaps
 	if err != nil {
 		cleanup()
 		return nil, fmt.Errorf("cluster: open snapshot store: %w", err)

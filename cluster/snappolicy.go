@@ -26,6 +26,9 @@ import (
 const (
 	snapshotTuneEvery   = 30 * time.Second
 	shutdownSnapshotMin = 1024
+	// snapshotCheckEvery is how often the node checks that raft's own
+	// snapshot index has not fallen behind its newest snapshot.
+	snapshotCheckEvery = 2 * time.Second
 )
 
 // snapshotThreshold is the threshold for a store of count objects.
@@ -33,17 +36,24 @@ func snapshotThreshold(configured uint64, count int) uint64 {
 	return max(configured, uint64(count)/2)
 }
 
-// tuneSnapshots adjusts raft's snapshot threshold to the size of the store
-// until the node stops.
+// tuneSnapshots adjusts raft's snapshot threshold to the size of the store,
+// and repairs raft's snapshot index (repairSnapshotIndex), until the node
+// stops.
 func (n *Node) tuneSnapshots(base raft.ReloadableConfig) {
 	defer n.wg.Done()
 	current := base.SnapshotThreshold
 	t := time.NewTicker(snapshotTuneEvery)
 	defer t.Stop()
+	check := time.NewTicker(snapshotCheckEvery)
+	defer check.Stop()
+	var behind uint64
 	for {
 		select {
 		case <-n.stop:
 			return
+		case <-check.C:
+			behind = n.repairSnapshotIndex(behind)
+			continue
 		case <-t.C:
 		}
 		want := snapshotThreshold(base.SnapshotThreshold, n.sm.Count())
@@ -86,4 +96,42 @@ func reloadable(rc *raft.Config) raft.ReloadableConfig {
 		HeartbeatTimeout:  rc.HeartbeatTimeout,
 		ElectionTimeout:   rc.ElectionTimeout,
 	}
+}
+
+// repairSnapshotIndex works around hashicorp/raft issue 248: a periodic
+// snapshot that started before a snapshot install finishes after it and
+// sets raft's last snapshot index back to its own, older index, while the
+// store's newest snapshot is the installed one and the log starts after
+// it. A follower is unharmed, but once that node leads, a peer that needs
+// the entry at the installed snapshot's index (one that has just installed
+// that snapshot, such as every new node) gets neither that entry nor a
+// snapshot that ends at raft's index: it is sent the same snapshot again
+// and again, until the leader's next snapshot, which a big store makes
+// rare. A new snapshot, at the applied index, puts the two back in step.
+//
+// Raft itself is briefly in that state while it installs a snapshot (the
+// state machine has not yet applied it) and just before it records one it
+// took; so the node acts only when the state machine has applied the
+// newest snapshot and the store was ahead of raft at the previous check
+// too (seen, from the previous call, is what it returns for the next).
+func (n *Node) repairSnapshotIndex(seen uint64) uint64 {
+	metas, err := n.snaps.List()
+	if err != nil || len(metas) == 0 {
+		return 0
+	}
+	st := n.raft.Stats()
+	last, applied := parseUint(st["last_snapshot_index"]), parseUint(st["applied_index"])
+	newest := metas[0].Index
+	if newest <= last || applied < newest {
+		return 0
+	}
+	if seen != newest {
+		return newest
+	}
+	n.logger.Warn("raft's snapshot index is behind its newest snapshot; taking a new one",
+		"raft_snapshot_index", last, "newest_snapshot_index", metas[0].Index)
+	if err := n.raft.Snapshot().Error(); err != nil {
+		n.logger.Warn("snapshot to repair the snapshot index failed", "err", err)
+	}
+	return 0
 }

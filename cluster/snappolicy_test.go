@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -56,5 +58,47 @@ func TestShutdownSnapshotsAfterManyWrites(t *testing.T) {
 				t.Fatalf("after restart: last key = %q, %v", v, ok)
 			}
 		})
+	}
+}
+
+// A node whose raft records an older snapshot index than its newest
+// snapshot (hashicorp/raft issue 248: a periodic snapshot that finishes
+// after a snapshot install) takes a new snapshot, so that as a leader it
+// can replicate to a node that has just installed the newest one. The
+// test writes a snapshot behind raft's back to create that state.
+func TestSnapshotIndexRepaired(t *testing.T) {
+	c := clustertest.New(t)
+	n := c.Start()
+	c.Leader()
+	for i := range 30 {
+		apply(t, n, fmt.Sprintf("k%d=v%d", i, i))
+	}
+	if got := n.Node.Stats()["last_snapshot_index"]; got != "0" {
+		t.Fatalf("the test needs a node without a snapshot; last_snapshot_index %s", got)
+	}
+	store, err := raft.NewFileSnapshotStore(filepath.Join(n.Dir, "raft"), 2, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, err := store.Create(raft.SnapshotVersionMax, 20, 1, raft.Configuration{}, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sink.Write([]byte("installed")); err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		last, _ := strconv.ParseUint(n.Node.Stats()["last_snapshot_index"], 10, 64)
+		if last >= 30 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("raft's snapshot index is still %d, behind the newest snapshot at 20 and the 30 entries applied", last)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
