@@ -279,9 +279,7 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 			return nil, err
 		}
 	}
-	n.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream: stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog,
-	})
+	n.transport = raft.NewNetworkTransportWithConfig(transportConfig(stream, hlog))
 
 	rc := raftConfig(cfg, hlog)
 	if cfg.Bootstrap {
@@ -322,6 +320,22 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 
 // logCacheSize is the number of newest log entries kept in memory.
 const logCacheSize = 1024
+
+// transportConfig is the Raft transport's configuration over stream.
+func transportConfig(stream raft.StreamLayer, hlog hclog.Logger) *raft.NetworkTransportConfig {
+	return &raft.NetworkTransportConfig{
+		Stream: stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog,
+		// No pipelined replication: raft's pipeline can deadlock when a
+		// follower's answer fails while the next request is being sent
+		// (the decoder returns, the sender waits for it forever), and the
+		// follower, still getting heartbeats, never calls an election and
+		// never gets another entry (hashicorp/raft issue 612); a node
+		// whose replication is stuck that way also never finishes raft's
+		// shutdown. Each append then waits for its answer; batches keep
+		// that cheap.
+		MaxRPCsInFlight: 1,
+	}
+}
 
 func raftConfig(cfg Config, hlog hclog.Logger) *raft.Config {
 	rc := raft.DefaultConfig()

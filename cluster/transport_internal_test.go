@@ -3,12 +3,14 @@ package cluster
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
 	"github.com/kmsd/kmsd/cluster/denylist"
@@ -90,4 +92,25 @@ func TestRaftTransportAddresses(t *testing.T) {
 	if sourceAddr("0.0.0.0:7000") != nil || sourceAddr("node.example:7000") != nil {
 		t.Error("a wildcard or a host name gave a source address")
 	}
+}
+
+// Replication does not use raft's pipeline (see New): the transport refuses
+// to open one, so raft sends each append and waits for its answer.
+func TestReplicationIsNotPipelined(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := raft.NewNetworkTransportWithConfig(transportConfig(plainStream{ln}, hclog.NewNullLogger()))
+	defer tr.Close()
+	if _, err := tr.AppendEntriesPipeline("peer", "127.0.0.1:1"); !errors.Is(err, raft.ErrPipelineReplicationNotSupported) {
+		t.Fatalf("AppendEntriesPipeline: %v, want ErrPipelineReplicationNotSupported", err)
+	}
+}
+
+// plainStream is a raft.StreamLayer over plain TCP.
+type plainStream struct{ net.Listener }
+
+func (s plainStream) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return net.DialTimeout("tcp", string(addr), timeout)
 }

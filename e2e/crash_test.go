@@ -412,7 +412,7 @@ func TestCrashDamagedFiles(t *testing.T) {
 			led.waitAcks(t, 200, w.errs)
 			w.halt()
 			raftDir := filepath.Join(node.Dir, "raft")
-			snaps := waitSnapshots(t, raftDir, 2)
+			waitSnapshots(t, raftDir, 2)
 			// A few keys after the newest snapshot, in the log only.
 			w = startWriters(led, node, 1, node.KMIPAddr)
 			led.waitAcks(t, 10, w.errs)
@@ -421,7 +421,7 @@ func TestCrashDamagedFiles(t *testing.T) {
 			led.verify(t, c, "before the kill")
 			_ = c.Close()
 			node.Kill()
-			snaps = snapshotDirs(t, raftDir)
+			snaps := snapshotDirs(t, raftDir)
 			d.apply(t, raftDir, snaps)
 
 			err := node.TryRestart(t)
