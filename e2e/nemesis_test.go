@@ -259,8 +259,22 @@ func (n *nemesis) inject(kind string) {
 		// A follower cut off while the others write past the trailing
 		// logs of a snapshot can catch up only by a snapshot install.
 		f := n.pick(followers)
-		n.log(kind, "%s cut off while the others write and snapshot", n.name(f))
-		n.partition([]int{f}, without(running, f), 6*time.Second, 9*time.Second)
+		from, err := c.Status(t, leader)
+		if err != nil {
+			t.Fatalf("status of the leader: %v", err)
+		}
+		c.Net.Partition([]int{f}, without(running, f))
+		// Hold the cut until the others wrote past a snapshot and its
+		// trailing logs (or 40 s passed, under a slow workload).
+		advanced := uint64(0)
+		for deadline := time.Now().Add(40 * time.Second); time.Now().Before(deadline) && advanced < 2*nemesisTrailingLogs+nemesisSnapshotThreshold; {
+			time.Sleep(500 * time.Millisecond)
+			if st, err := c.Status(t, leader); err == nil && st.AppliedIndex > from.AppliedIndex {
+				advanced = st.AppliedIndex - from.AppliedIndex
+			}
+		}
+		c.Net.Heal()
+		n.log(kind, "%s cut off while the others wrote %d entries", n.name(f), advanced)
 	case faultDiskFull:
 		target := n.diskTarget(leader)
 		wrote, err := n.disk.Fill()
@@ -361,7 +375,19 @@ func without(nodes []int, x int) []int {
 
 // nemesisArgs make snapshots frequent and short, so that a follower cut off
 // for a few seconds catches up by a snapshot install.
-var nemesisArgs = []string{"--snapshot-threshold", "256", "--snapshot-trailing-logs", "64", "--snapshot-interval", "1s"}
+var nemesisArgs = []string{
+	"--snapshot-threshold", strconv.Itoa(nemesisSnapshotThreshold),
+	"--snapshot-trailing-logs", strconv.Itoa(nemesisTrailingLogs),
+	"--snapshot-interval", "1s",
+}
+
+// The run's snapshot settings: a node that joins restores a snapshot while
+// the others keep writing, and must then find the entries since in the
+// leader's log, so the trailing logs outlast a restore under load.
+const (
+	nemesisSnapshotThreshold = 256
+	nemesisTrailingLogs      = 2048
+)
 
 // TestNemesis runs the workload on a three-node cluster while the nemesis
 // injects each fault kind once (in an order the seed decides), or for
