@@ -1,11 +1,12 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/ovh/kmip-go"
 	"github.com/ovh/kmip-go/kmipclient"
+	"github.com/ovh/kmip-go/payloads"
 
 	"github.com/kmsd/kmsd/e2e/harness"
 )
@@ -25,8 +27,8 @@ import (
 // ackedKey is what the server acknowledged about one key: that it exists,
 // its material once a Get answered, and its Contact Information.
 type ackedKey struct {
-	material []byte
-	contact  string
+	digest  string // of the material (objectDigest)
+	contact string
 	// pending is a Contact Information whose Modify Attribute was sent but
 	// not answered: after a crash the key may hold it or contact.
 	pending string
@@ -124,8 +126,8 @@ func (l *ledger) verify(t *testing.T, c *kmipclient.Client, where string) {
 			bad++
 			continue
 		}
-		material := keyMaterial(t, resp)
-		if want.material != nil && !bytes.Equal(material, want.material) {
+		digest := objectDigest(resp.Object)
+		if want.digest != "" && digest != want.digest {
 			t.Errorf("%s: key %s has other material than the one served before", where, id)
 			bad++
 		}
@@ -136,7 +138,7 @@ func (l *ledger) verify(t *testing.T, c *kmipclient.Client, where string) {
 		}
 		l.mu.Lock()
 		k := l.keys[id]
-		k.material, k.contact, k.pending = material, got, ""
+		k.digest, k.contact, k.pending = digest, got, ""
 		l.mu.Unlock()
 	}
 }
@@ -170,6 +172,7 @@ func dialAddr(ctx context.Context, n *harness.Node, addr string) (*kmipclient.Cl
 // writers runs clients that create keys and change their Contact
 // Information, recording every acknowledged write in led.
 type writers struct {
+	tls     *tls.Config
 	led     *ledger
 	node    *harness.Node // for the client identity
 	addrs   []string      // KMIP addresses, one per writer in turn
@@ -180,8 +183,9 @@ type writers struct {
 	seq     atomic.Int64
 }
 
-func startWriters(led *ledger, node *harness.Node, n int, addrs ...string) *writers {
-	w := &writers{led: led, node: node, addrs: addrs, errs: make(chan error, n), stop: make(chan struct{})}
+func startWriters(t *testing.T, led *ledger, node *harness.Node, n int, addrs ...string) *writers {
+	t.Helper()
+	w := &writers{tls: node.TLSConfig(t), led: led, node: node, addrs: addrs, errs: make(chan error, n), stop: make(chan struct{})}
 	for i := range n {
 		w.wg.Add(1)
 		go w.run(addrs[i%len(addrs)])
@@ -215,56 +219,67 @@ func (w *writers) fail(err error) {
 	}
 }
 
+// run writes on its own connection to addr, with this package's raw KMIP
+// exchange: kmip-go's client re-sends a request after a lost connection
+// (which would apply a write twice) and races closing its connection
+// against sending on it.
 func (w *writers) run(addr string) {
 	defer w.wg.Done()
-	var c *kmipclient.Client
-	defer func() { closeClient(c) }()
+	var conn net.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
 	for !w.stopped() {
-		if c == nil {
-			var err error
-			if c, err = dialAddr(context.Background(), w.node, addr); err != nil {
+		if conn == nil {
+			c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, w.tls)
+			if err != nil {
 				w.fail(fmt.Errorf("dial %s: %w", addr, err))
 				pause(w.stop, 50*time.Millisecond)
 				continue
 			}
+			conn = c
 		}
-		if err := w.oneKey(c); err != nil {
+		if err := w.oneKey(conn); err != nil {
 			w.fail(err)
-			closeClient(c)
-			c = nil
+			conn.Close()
+			conn = nil
 		}
 	}
 }
 
 // oneKey creates a key, reads it, and modifies its Contact Information
 // a few times.
-func (w *writers) oneKey(c *kmipclient.Client) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+func (w *writers) oneKey(conn net.Conn) error {
 	seq := w.seq.Add(1)
-	resp, err := c.Create().AES(128, kmip.CryptographicUsageEncrypt|kmip.CryptographicUsageDecrypt).
-		WithName("crash-"+strconv.FormatInt(seq, 10)).
-		WithAttribute(kmip.AttributeNameContactInformation, "c0").
-		ExecContext(ctx)
-	if err != nil {
-		return fmt.Errorf("create: %w", err)
+	do := func(what string, pl kmip.OperationPayload) (nemResult, error) {
+		out, err := roundtripItem(conn, pl)
+		if err == nil && !out.ok {
+			err = errors.New(out.reason)
+		}
+		if err != nil {
+			return out, fmt.Errorf("%s: %w", what, err)
+		}
+		return out, nil
 	}
-	id := resp.UniqueIdentifier
+	create := createPayload("crash-" + strconv.FormatInt(seq, 10))
+	create.TemplateAttribute.Attribute = append(create.TemplateAttribute.Attribute, contact("c0"))
+	out, err := do("create", create)
+	if err != nil {
+		return err
+	}
+	id := out.id
 	w.led.update(id, true, func(k *ackedKey) { k.contact = "c0" })
-	got, err := c.Get(id).ExecContext(ctx)
-	if err != nil {
-		return fmt.Errorf("get %s: %w", id, err)
+	if out, err = do("get "+id, getPayload(id)); err != nil {
+		return err
 	}
-	material, err := got.SymmetricKey()
-	if err != nil {
-		return fmt.Errorf("get %s: %w", id, err)
-	}
-	w.led.update(id, true, func(k *ackedKey) { k.material = material })
+	w.led.update(id, true, func(k *ackedKey) { k.digest = out.digest })
 	for v := 1; v <= 3 && !w.stopped(); v++ {
 		value := "c" + strconv.Itoa(v)
 		w.led.update(id, false, func(k *ackedKey) { k.pending = value })
-		if _, err := c.ModifyAttribute(id, kmip.AttributeNameContactInformation, value).ExecContext(ctx); err != nil {
-			return fmt.Errorf("modify %s: %w", id, err)
+		if _, err := do("modify "+id, &payloads.ModifyAttributeRequestPayload{UniqueIdentifier: id, Attribute: contact(value)}); err != nil {
+			return err
 		}
 		w.led.update(id, true, func(k *ackedKey) { k.contact, k.pending = value, "" })
 	}
@@ -315,7 +330,7 @@ func TestCrashRecovery(t *testing.T) {
 	led := newLedger()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	for round := range rounds {
-		w := startWriters(led, node, 4, node.KMIPAddr)
+		w := startWriters(t, led, node, 4, node.KMIPAddr)
 		// Kill after a random number of acknowledged writes.
 		led.waitAcks(t, 40+rng.IntN(120), w.errs)
 		w.expectF.Store(true)
@@ -408,13 +423,13 @@ func TestCrashDamagedFiles(t *testing.T) {
 		t.Run(d.name, func(t *testing.T) {
 			node := harness.StartDev(t, "", "--snapshot-threshold", "64", "--snapshot-interval", "100ms")
 			led := newLedger()
-			w := startWriters(led, node, 2, node.KMIPAddr)
+			w := startWriters(t, led, node, 2, node.KMIPAddr)
 			led.waitAcks(t, 200, w.errs)
 			w.halt()
 			raftDir := filepath.Join(node.Dir, "raft")
 			waitSnapshots(t, raftDir, 2)
 			// A few keys after the newest snapshot, in the log only.
-			w = startWriters(led, node, 1, node.KMIPAddr)
+			w = startWriters(t, led, node, 1, node.KMIPAddr)
 			led.waitAcks(t, 10, w.errs)
 			w.halt()
 			c := node.Client(t)
@@ -520,7 +535,7 @@ func TestCrashRecoveryCluster(t *testing.T) {
 				survivors = append(survivors, c.Nodes[i].KMIPAddr)
 			}
 		}
-		w := startWriters(led, c.Nodes[0], 4, survivors...)
+		w := startWriters(t, led, c.Nodes[0], 4, survivors...)
 		led.waitAcks(t, 30+rng.IntN(60), w.errs)
 		// Writes in flight while the leader dies may fail; the survivors
 		// must go on acknowledging others.

@@ -39,7 +39,7 @@ func TestDiskFullLeader(t *testing.T) {
 	}
 
 	led := newLedger()
-	w := startWriters(led, n, 4, c.Nodes[0].KMIPAddr, c.Nodes[1].KMIPAddr)
+	w := startWriters(t, led, n, 4, c.Nodes[0].KMIPAddr, c.Nodes[1].KMIPAddr)
 	led.waitAcks(t, 40, w.errs)
 	// Writes in flight when the disk fills may fail; the ledger only
 	// holds what was acknowledged.
@@ -66,7 +66,7 @@ func TestDiskFullLeader(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	w = startWriters(led, n, 2, c.Nodes[0].KMIPAddr, c.Nodes[1].KMIPAddr)
+	w = startWriters(t, led, n, 2, c.Nodes[0].KMIPAddr, c.Nodes[1].KMIPAddr)
 	led.waitAcks(t, 40, w.errs)
 	w.halt()
 	c.WaitDigestsEqual(t)

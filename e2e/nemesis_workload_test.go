@@ -270,8 +270,7 @@ func roundtripItem(conn net.Conn, pl kmip.OperationPayload) (nemResult, error) {
 		out.ids = append([]string{}, p.UniqueIdentifier...)
 		sort.Strings(out.ids)
 	case *payloads.GetResponsePayload:
-		sum := sha256.Sum256(ttlv.MarshalTTLV(p.Object))
-		out.digest = hex.EncodeToString(sum[:])
+		out.digest = objectDigest(p.Object)
 	case *payloads.GetAttributesResponsePayload:
 		for _, a := range p.Attribute {
 			switch v := a.AttributeValue.(type) {
@@ -287,6 +286,12 @@ func roundtripItem(conn net.Conn, pl kmip.OperationPayload) (nemResult, error) {
 		}
 	}
 	return out, nil
+}
+
+// objectDigest identifies an object's material in a history.
+func objectDigest(o kmip.Object) string {
+	sum := sha256.Sum256(ttlv.MarshalTTLV(o))
+	return hex.EncodeToString(sum[:])
 }
 
 func stateName(s kmip.State) string {
