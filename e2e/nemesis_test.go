@@ -473,37 +473,52 @@ func checkStrongHistory(t *testing.T, w *workload) {
 	}
 }
 
-// finalClient is the client id of the final reads through node 0; node i
-// reads as finalClient+i.
-const finalClient = 1000
+// The final reads: through each node, finalReaders connections split the
+// lineages; reader r of node i has the client id
+// finalClient+i*finalReaders+r.
+const (
+	finalClient  = 1000
+	finalReaders = 8
+)
 
 // finalReads reads every lineage back through every running node: Locate
 // by its Name, and Get and Get Attributes of each id the clients learnt.
 func finalReads(t *testing.T, c *harness.Cluster, w *workload) {
 	t.Helper()
 	addrs := c.KMIPAddrs()
+	var wg sync.WaitGroup
 	for _, i := range c.Running() {
-		cl := &nemClient{id: finalClient + i, w: w, target: func(*mrand.Rand) string { return addrs[i] }}
-		for _, l := range w.all {
-			ops := []nemOp{{kind: opLocate, lineage: l.name}}
-			for _, id := range l.ids {
-				ops = append(ops, nemOp{kind: opGet, lineage: l.name, id: id}, nemOp{kind: opAttrs, lineage: l.name, id: id})
-			}
-			for _, in := range ops {
-				call := w.stamp()
-				out, sent := cl.exchange(finalPayload(in))
-				ret := w.stamp()
-				if !sent || out.unknown {
-					t.Errorf("final read %s through %s: no answer (%s)", nemesisModel.DescribeOperation(in, out), c.Nodes[i].Name, out.reason)
-					continue
+		for r := range finalReaders {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cl := &nemClient{id: finalClient + i*finalReaders + r, w: w, target: func(*mrand.Rand) string { return addrs[i] }}
+				defer func() {
+					if cl.conn != nil {
+						cl.conn.Close()
+					}
+				}()
+				for k := r; k < len(w.all); k += finalReaders {
+					l := w.all[k]
+					ops := []nemOp{{kind: opLocate, lineage: l.name}}
+					for _, id := range l.ids {
+						ops = append(ops, nemOp{kind: opGet, lineage: l.name, id: id}, nemOp{kind: opAttrs, lineage: l.name, id: id})
+					}
+					for _, in := range ops {
+						call := w.stamp()
+						out, sent := cl.exchange(finalPayload(in))
+						ret := w.stamp()
+						if !sent || out.unknown {
+							t.Errorf("final read %s through %s: no answer (%s)", nemesisModel.DescribeOperation(in, out), c.Nodes[i].Name, out.reason)
+							continue
+						}
+						w.record(cl.id, in, out, call, ret)
+					}
 				}
-				w.record(cl.id, in, out, call, ret)
-			}
-		}
-		if cl.conn != nil {
-			cl.conn.Close()
+			}()
 		}
 	}
+	wg.Wait()
 }
 
 func finalPayload(in nemOp) kmip.OperationPayload {
