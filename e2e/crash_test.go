@@ -425,9 +425,11 @@ func TestCrashDamagedFiles(t *testing.T) {
 			led := newLedger()
 			w := startWriters(t, led, node, 2, node.KMIPAddr)
 			led.waitAcks(t, 200, w.errs)
-			w.halt()
+			// The writers go on until two snapshots exist: the threshold
+			// grows with the object count, so 200 keys may make only one.
 			raftDir := filepath.Join(node.Dir, "raft")
 			waitSnapshots(t, raftDir, 2)
+			w.halt()
 			// A few keys after the newest snapshot, in the log only.
 			w = startWriters(t, led, node, 1, node.KMIPAddr)
 			led.waitAcks(t, 10, w.errs)
