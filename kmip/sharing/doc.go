@@ -28,7 +28,7 @@
 //     TC-SJ-3-12 (parts registered at TIME 0-3, joined at TIME 4) and
 //     TC-SJ-2-12 (the same parts, from a server's Create Split Key at TIME
 //     1) are a 2-of-4 split of 0102...10 whose four parts lie on one line
-//     only modulo 0x11D; of the 255 odd degree-8 polynomials, 0x11D is the
+//     only modulo 0x11D; of the 128 degree-8 polynomials with a constant term, 0x11D is the
 //     only one that fits them, and over 0x11B some pairs join to other
 //     values (TestOASISNotAESField). KMIP 2.0 later added a Split Key
 //     Polynomial attribute that names 283 or 285; KMIP 1.x has none, so
