@@ -28,21 +28,25 @@
 //     TC-SJ-3-12 (parts registered at TIME 0-3, joined at TIME 4) and
 //     TC-SJ-2-12 (the same parts, from a server's Create Split Key at TIME
 //     1) are a 2-of-4 split of 0102...10 whose four parts lie on one line
-//     only modulo 0x11D; of the 128 degree-8 polynomials with a constant term, 0x11D is the
-//     only one that fits them, and over 0x11B some pairs join to other
-//     values (TestOASISNotAESField). KMIP 2.0 later added a Split Key
-//     Polynomial attribute that names 283 or 285; KMIP 1.x has none, so
-//     285 it is. Split, given the randomness derived from part 1,
-//     reproduces parts 2 to 4 exactly (TestOASISSplit).
+//     only modulo 0x11D: of the 128 degree-8 polynomials with a constant
+//     term, 0x11D is the only one that fits them, and over 0x11B some
+//     pairs join to other values (TestOASISNotAESField). KMIP 2.0 later
+//     added a Split Key Polynomial attribute that names 283 or 285; KMIP
+//     1.x has none, so 285 it is. Split, given the randomness derived from
+//     part 1, reproduces parts 2 to 4 exactly (TestOASISSplit).
 //
 //   - Polynomial Sharing GF(2^16): "an algebraic extension of GF(2^8):
-//     GF(2^16) ≈ GF(2^8)[y]/(y^2+y+m)", with m = x^5+x^4+x^3+x = 0x3A and
-//     the base field the FIPS 197 one; the product and the inverse follow
-//     the specification's formulas (gf65536.go). An element uy + v is two
-//     bytes, u first; pieces are taken from the secret two bytes at a
-//     time. No vector covers this method, so this is the specification as
-//     read, not a recorded interoperation; note that the recording server
-//     did not use the FIPS 197 field for the GF(2^8) method. The
+//     GF(2^16) ≈ GF(2^8)[y]/(y^2+y+m)", an element being uy + v. The base
+//     field is taken to be the FIPS 197 one and m = x^5+x^4+x^3+x = 0x3A,
+//     as two independent implementations written from the specification
+//     read it (KMIP-SplitKey's shamirshare2.py and a KMIP 3.0 Rust
+//     implementation); the product and the inverse are the specification's
+//     formulas (gf65536.go). An element is two bytes, u first; pieces are
+//     taken from the secret two bytes at a time. No OASIS vector covers
+//     this method. The arithmetic agrees with shamirshare2.py's worked
+//     example (TestGF16IndependentExample), but the byte order and the base
+//     field are a reading, not a recorded interoperation, and the recording
+//     server did not use the FIPS 197 field for the GF(2^8) method. The
 //     specification defines no padding; a secret of odd length gets one
 //     zero byte at its end before splitting, its parts are one byte longer,
 //     and Join checks that byte is zero and drops it.

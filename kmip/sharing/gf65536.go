@@ -21,7 +21,11 @@ const gf16M byte = 0x3a
 //	(ry + s)(uy + v) = (ru + rv + su)y + (rum + sv)
 //	                 = ((r+s)(u+v) + sv)y + (rum + sv).
 //
-// It uses five constant-time GF(2^8) multiplications.
+// The constant term is printed as ru + svm in the specification's text, as
+// the KMIP 3.0 implementation cited in doc.go reports; that product does
+// not agree with the specification's own inverse formula below, and the one
+// here is what y^2 = y + m gives. It uses five constant-time GF(2^8)
+// multiplications.
 func gf16Mul(a, b uint16) uint16 {
 	r, s := byte(a>>8), byte(a)
 	u, v := byte(b>>8), byte(b)

@@ -188,3 +188,26 @@ func ids(shares []Share) []int {
 	}
 	return out
 }
+
+// TestGF16IndependentExample joins the worked 3-of-5 example of an
+// independent implementation written from the KMIP text (Robert Campbell,
+// KMIP-SplitKey, shamirshare2.py v0.32 doctest: GF(2^16) = GF8[z]/(z^2 +
+// z + 3A) over the FIPS 197 field): points 1 -> ab + cd·z, 2 -> 11 + ab·z,
+// 5 -> 1a + 2b·z, secret ab + 34·z, and the further points 3 -> 11 + 52·z,
+// 4 -> 1a + d2·z. Here an element is encoded u (the z coefficient) first.
+func TestGF16IndependentExample(t *testing.T) {
+	m := kmip.SplitKeyMethodPolynomialSharingGF216
+	pts := map[int]string{1: "cdab", 2: "ab11", 3: "5211", 4: "d21a", 5: "2b1a"}
+	share := func(id int) Share { return Share{ID: id, Value: mustHex(t, pts[id])} }
+	want := mustHex(t, "34ab")
+	for _, set := range [][]int{{1, 2, 5}, {1, 3, 4}, {2, 4, 5}, {5, 4, 3, 2, 1}} {
+		var shares []Share
+		for _, id := range set {
+			shares = append(shares, share(id))
+		}
+		got, err := Join(m, shares, 3, nil, 2)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("parts %v: %x, %v; want %x", set, got, err, want)
+		}
+	}
+}
