@@ -258,6 +258,9 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 			n.store.Close()
 		}
 	}
+	if err := removeTempSnapshots(dir, logger); err != nil {
+		return nil, err
+	}
 	if n.store, err = openLogStore(filepath.Join(dir, "raft.db"), hasSnapshots(dir)); err != nil {
 		return nil, err
 	}

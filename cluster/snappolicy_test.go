@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -100,5 +101,51 @@ func TestSnapshotIndexRepaired(t *testing.T) {
 			t.Fatalf("raft's snapshot index is still %d, behind the newest snapshot at 20 and the 30 entries applied", last)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestUnfinishedSnapshotsRemoved leaves the folder of a snapshot whose
+// writer was killed before it completed, as an interrupted install does,
+// and restarts the node: the folder is gone and the complete snapshot and
+// the log still serve every entry. raft's store only warns about such
+// folders, and a node that kept them ran out of disk after a few
+// interrupted installs of a large state.
+func TestUnfinishedSnapshotsRemoved(t *testing.T) {
+	c := clustertest.New(t)
+	n := c.Start()
+	c.Leader()
+	for i := range 20 {
+		apply(t, n, fmt.Sprintf("k%d=v%d", i, i))
+	}
+	if err := n.Node.TakeSnapshot(); err != nil {
+		t.Fatal(err)
+	}
+	n.Stop()
+	raftDir := filepath.Join(n.Dir, "raft")
+	store, err := raft.NewFileSnapshotStore(raftDir, 2, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, err := store.Create(raft.SnapshotVersionMax, 500, 1, raft.Configuration{}, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sink.Write(bytes.Repeat([]byte{7}, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	unfinished, _ := filepath.Glob(filepath.Join(raftDir, "snapshots", "*.tmp"))
+	if len(unfinished) != 1 {
+		t.Fatalf("the test needs one unfinished snapshot, found %v", unfinished)
+	}
+	n.Restart(t)
+	c.Leader()
+	if left, _ := filepath.Glob(filepath.Join(raftDir, "snapshots", "*.tmp")); len(left) != 0 {
+		t.Errorf("unfinished snapshots left after the restart: %v", left)
+	}
+	apply(t, n, "after=restart")
+	for i := range 20 {
+		if got, _ := n.KV.Get(fmt.Sprintf("k%d", i)); got != fmt.Sprintf("v%d", i) {
+			t.Fatalf("k%d = %q after the restart", i, got)
+		}
 	}
 }
