@@ -3,25 +3,22 @@ package kmip
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/ovh/kmip-go"
 
 	"github.com/kmsd/kmsd/cluster"
 	"github.com/kmsd/kmsd/fsm"
+	"github.com/kmsd/kmsd/kmip/keyformat"
+	"github.com/kmsd/kmsd/kmip/kmiperr"
 )
 
 // Error is a failure meant for the client: a KMIP Result Reason and a short
-// message that never carries internal details.
-type Error struct {
-	Reason  kmip.ResultReason
-	Message string
-}
-
-func (e *Error) Error() string { return e.Message }
+// message that never carries internal details. The sub-packages return the
+// same type (kmip/kmiperr).
+type Error = kmiperr.Error
 
 func errorf(reason kmip.ResultReason, format string, args ...any) error {
-	return &Error{Reason: reason, Message: fmt.Sprintf(format, args...)}
+	return kmiperr.Errorf(reason, format, args...)
 }
 
 // ErrSealed is what Config.Available returns while the node is sealed.
@@ -43,7 +40,7 @@ var (
 	errInternal        = errorf(kmip.ResultReasonGeneralFailure, "internal error")
 	errWrongState      = errorf(kmip.ResultReasonPermissionDenied, "operation not allowed in the object's current state")
 	errTooLarge        = errorf(kmip.ResultReasonInvalidMessage, "request too large")
-	errFormatUnsupport = errorf(kmip.ResultReasonKeyFormatTypeNotSupported, "key format type not supported for this object")
+	errFormatUnsupport = keyformat.ErrFormatUnsupported
 	// KMIP 1.x has no reason for a timeout: General Failure, with a text
 	// that says whether the item ran.
 	errDeadline       = errorf(kmip.ResultReasonGeneralFailure, "request deadline exceeded")

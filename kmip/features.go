@@ -8,6 +8,8 @@ import (
 	"github.com/ovh/kmip-go"
 	"github.com/ovh/kmip-go/payloads"
 	"github.com/ovh/kmip-go/ttlv"
+
+	"github.com/kmsd/kmsd/kmip/objkind"
 )
 
 // kmipOperation is one operation of KMIP 1.0–1.4 (§4, §5) and the version
@@ -161,9 +163,9 @@ func writeObjectTypes(b *strings.Builder, vs []kmip.ProtocolVersion) {
 	header(b, "object type", vs)
 	for _, t := range kmipObjectTypes {
 		cells := []string{t.name}
-		k, kind := objectKinds[t.t]
+		k, kind := objkind.Lookup(t.t)
 		for _, v := range vs {
-			cells = append(cells, versionCell(v, t.since, t.deprecated, kind && !before(v, k.since)))
+			cells = append(cells, versionCell(v, t.since, t.deprecated, kind && !before(v, k.Since)))
 		}
 		row(b, cells...)
 	}

@@ -1,6 +1,10 @@
 package kmip
 
-import "github.com/ovh/kmip-go"
+import (
+	"github.com/ovh/kmip-go"
+
+	"github.com/kmsd/kmsd/kmip/objkind"
+)
 
 // Internals exported to the kmip_test package.
 
@@ -60,8 +64,9 @@ func RouteSince() map[kmip.Operation]kmip.ProtocolVersion {
 // version each is stored in.
 func ObjectKindSince() map[kmip.ObjectType]kmip.ProtocolVersion {
 	out := map[kmip.ObjectType]kmip.ProtocolVersion{}
-	for t, k := range objectKinds {
-		out[t] = k.since
+	for _, t := range objkind.Types(supportedVersions[0]) {
+		k, _ := objkind.Lookup(t)
+		out[t] = k.Since
 	}
 	return out
 }
