@@ -117,7 +117,7 @@ func (s *Service) templateAttrs(rc *reqCtx, t kmip.TemplateAttribute) ([]kmip.At
 	// An explicit single-instance attribute replaces the template's; instances
 	// of multi-instance attributes accumulate, the template's first.
 	for _, a := range t.Attribute {
-		if !a.AttributeName.IsCustom() && !attrSpecs[a.AttributeName].multi {
+		if !a.AttributeName.IsCustom() && !attrSpecs[a.AttributeName].Multi {
 			merged = withoutName(merged, a.AttributeName)
 		}
 	}

@@ -20,11 +20,11 @@ func AttrRules() ([]kmip.AttributeName, map[kmip.AttributeName]AttrRule) {
 	var order []kmip.AttributeName
 	out := map[kmip.AttributeName]AttrRule{}
 	for _, s := range attrTable {
-		order = append(order, s.name)
-		out[s.name] = AttrRule{
+		order = append(order, s.Name)
+		out[s.Name] = AttrRule{
 			Since: s.since, Deprecated: s.deprecated,
-			Create: s.create, Add: s.add, Modify: s.modify, Delete: s.delete, Multi: s.multi,
-			States: s.states,
+			Create: s.Create, Add: s.Add, Modify: s.Modify, Delete: s.Delete, Multi: s.Multi,
+			States: s.States,
 		}
 	}
 	return order, out

@@ -107,7 +107,7 @@ func (s *Service) keyPairAttrs(rc *reqCtx, req *payloads.CreateKeyPairRequestPay
 func overlayAttrs(common, specific []kmip.Attribute) []kmip.Attribute {
 	out := slices.Clone(common)
 	for _, a := range specific {
-		if !a.AttributeName.IsCustom() && !attrSpecs[a.AttributeName].multi {
+		if !a.AttributeName.IsCustom() && !attrSpecs[a.AttributeName].Multi {
 			out = withoutName(out, a.AttributeName)
 		}
 	}

@@ -76,7 +76,7 @@ func (s *Service) rekey(ctx context.Context, rc *reqCtx, req *payloads.RekeyRequ
 		case hasAttr(set.Attrs, a.AttributeName):
 			// Derived from the new material: the algorithm and length were
 			// used to generate it, the rest describes it.
-		case a.AttributeName.IsCustom() || attrSpecs[a.AttributeName].multi:
+		case a.AttributeName.IsCustom() || attrSpecs[a.AttributeName].Multi:
 			// Further instances: a Name given here is added to the names
 			// taken over from the existing key.
 			body.AddedAttributes = append(body.AddedAttributes, fsm.EncodeAttribute(a))
