@@ -110,26 +110,50 @@ func (r *rpcClients) readIndex(ctx context.Context, addr string) (*clusterpb.Rea
 	return resp, mapRPCErr(err)
 }
 
-// Status codes of the node service, and how errors travel in them.
+// statusCodes is how errors travel between nodes as the node service's
+// gRPC status codes: the sentinels that answer with a code and its fixed
+// text (empty: the sentinel's own text, a fixed one chosen by this package;
+// never anything internal), and what the code decodes as on the calling
+// node, given the peer's message. A code decodes by its first row (back is
+// nil in the others). Anything else answers Internal "internal error" and
+// decodes as a peer failure.
+var statusCodes = []struct {
+	code codes.Code
+	errs []error
+	text string
+	back func(msg string) error
+}{
+	{codes.FailedPrecondition, []error{ErrNotLeader}, "not the leader", func(string) error { return ErrNotLeader }},
+	{codes.Unavailable, []error{ErrNoLeader, ErrShutdown, ErrUnreachable}, "no leader", wrapped(ErrUnreachable)},
+	{codes.DeadlineExceeded, []error{ErrTimeout, context.DeadlineExceeded}, "timed out", wrapped(ErrTimeout)},
+	{codes.Canceled, nil, "", wrapped(ErrTimeout)},
+	{codes.ResourceExhausted, []error{ErrTooLarge}, "command too large", func(string) error { return ErrTooLarge }},
+	{codes.NotFound, []error{ErrUnknownMember}, "no such member", func(string) error { return ErrUnknownMember }},
+	{codes.PermissionDenied, []error{ErrJoinRefused, ErrMalformedCommand}, "", func(msg string) error {
+		return fmt.Errorf("%w: %s", ErrJoinRefused, strings.TrimPrefix(msg, ErrJoinRefused.Error()+": "))
+	}},
+	{codes.PermissionDenied, []error{ErrNotMember}, "not a member of this cluster", nil},
+}
+
+func wrapped(sentinel error) func(string) error {
+	return func(msg string) error { return fmt.Errorf("%w: %s", sentinel, msg) }
+}
+
+// toStatus turns an error into the node service's status.
 func toStatus(err error) error {
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
-	case isErr(err, ErrNotLeader):
-		return status.Error(codes.FailedPrecondition, "not the leader")
-	case isErr(err, ErrNoLeader), isErr(err, ErrShutdown), isErr(err, ErrUnreachable):
-		return status.Error(codes.Unavailable, "no leader")
-	case isErr(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, "timed out")
-	case isErr(err, ErrTooLarge):
-		return status.Error(codes.ResourceExhausted, "command too large")
-	case isErr(err, ErrUnknownMember):
-		return status.Error(codes.NotFound, "no such member")
-	case isErr(err, ErrJoinRefused), isErr(err, ErrMalformedCommand):
-		// Fixed texts chosen by this package; nothing internal.
-		return status.Error(codes.PermissionDenied, err.Error())
-	case isErr(err, ErrNotMember):
-		return status.Error(codes.PermissionDenied, "not a member of this cluster")
+	}
+	for _, row := range statusCodes {
+		for _, sentinel := range row.errs {
+			if errors.Is(err, sentinel) {
+				text := row.text
+				if text == "" {
+					text = err.Error()
+				}
+				return status.Error(row.code, text)
+			}
+		}
 	}
 	return status.Error(codes.Internal, "internal error")
 }
@@ -143,19 +167,10 @@ func mapRPCErr(err error) error {
 	if !ok {
 		return fmt.Errorf("%w: %v", ErrUnreachable, err)
 	}
-	switch st.Code() {
-	case codes.FailedPrecondition:
-		return ErrNotLeader
-	case codes.Unavailable:
-		return fmt.Errorf("%w: %s", ErrUnreachable, st.Message())
-	case codes.DeadlineExceeded, codes.Canceled:
-		return fmt.Errorf("%w: %s", ErrTimeout, st.Message())
-	case codes.ResourceExhausted:
-		return ErrTooLarge
-	case codes.NotFound:
-		return ErrUnknownMember
-	case codes.PermissionDenied:
-		return fmt.Errorf("%w: %s", ErrJoinRefused, strings.TrimPrefix(st.Message(), ErrJoinRefused.Error()+": "))
+	for _, row := range statusCodes {
+		if row.code == st.Code() && row.back != nil {
+			return row.back(st.Message())
+		}
 	}
 	return fmt.Errorf("cluster: peer failed: %s", st.Message())
 }

@@ -3,6 +3,7 @@ package fsm
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
@@ -25,26 +26,14 @@ func init() {
 	register(kmsdpb.CommandType_COMMAND_TYPE_DELETE_ATTRIBUTE, func() *kmsdpb.DeleteAttribute { return &kmsdpb.DeleteAttribute{} }, applyDeleteAttribute)
 }
 
-// stateBound lists the dates a client may change only in some states
-// (KMIP 1.4 §3.24–3.27: "only while in Pre-Active state", "Pre-Active or
-// Active").
-var stateBound = map[kmip.AttributeName][]kmip.State{
-	kmip.AttributeNameActivationDate:   {kmip.StatePreActive},
-	kmip.AttributeNameProcessStartDate: {kmip.StatePreActive},
-	kmip.AttributeNameDeactivationDate: {kmip.StatePreActive, kmip.StateActive},
-	kmip.AttributeNameProtectStopDate:  {kmip.StatePreActive, kmip.StateActive},
-}
-
-// protected attributes are owned by the store: no command may change them.
-var protected = append([]kmip.AttributeName{kmip.AttributeNameObjectType}, serverManaged...)
-
+// checkChangeable applies the attribute rules (attrrules.go) that hold for
+// every command: the store's own attributes never change, and some dates
+// change only in some states.
 func checkChangeable(o *Object, name kmip.AttributeName, now time.Time) error {
-	for _, p := range protected {
-		if name == p {
-			return fmt.Errorf("%w: %s", ErrNotModifiable, name)
-		}
+	if slices.Contains(protected, name) {
+		return fmt.Errorf("%w: %s", ErrNotModifiable, name)
 	}
-	states, bound := stateBound[name]
+	states, bound := changeableStates(name)
 	if !bound {
 		return nil
 	}

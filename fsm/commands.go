@@ -17,30 +17,6 @@ func init() {
 	register(kmsdpb.CommandType_COMMAND_TYPE_DESTROY, func() *kmsdpb.Destroy { return &kmsdpb.Destroy{} }, applyDestroy)
 }
 
-// serverManaged lists the attributes Create sets itself, whatever the command
-// carries (KMIP 1.4 §3: "SHALL always be set by the server").
-var serverManaged = []kmip.AttributeName{
-	kmip.AttributeNameUniqueIdentifier,
-	kmip.AttributeNameState,
-	kmip.AttributeNameInitialDate,
-	kmip.AttributeNameLastChangeDate,
-	kmip.AttributeNameDestroyDate,
-	kmip.AttributeNameCompromiseDate,
-	kmip.AttributeNameCompromiseOccurrenceDate,
-	kmip.AttributeNameRevocationReason,
-	kmip.AttributeNameArchiveDate,
-}
-
-// singleInstance attributes may appear at most once (KMIP 1.4 §3: "Multiple
-// instances permitted: No"); the store checks those its indexes rely on.
-var singleInstance = []kmip.AttributeName{
-	kmip.AttributeNameObjectType,
-	kmip.AttributeNameCryptographicAlgorithm,
-	kmip.AttributeNameCryptographicLength,
-	kmip.AttributeNameActivationDate,
-	kmip.AttributeNameDeactivationDate,
-}
-
 // applyCreate stores new objects (one, or the halves of a key pair) all or
 // nothing, within the tenant's quota. The store assigns the server-managed
 // attributes.

@@ -11,27 +11,14 @@ import (
 	"github.com/kmsd/kmsd/fsm"
 )
 
-// attrSpec is what KMIP 1.0–1.4 §3 says about one standard attribute, as
-// this server applies it. The spec's "Initially set by", "Modifiable by
-// client", "Deletable by client" and "Multiple instances permitted" rows
-// become create/add, modify, delete and multi.
+// attrSpec is the server's rule for one standard attribute (fsm.AttrRule:
+// who may set it, single or multi-instance, in which states it changes,
+// whether the store owns it) with the protocol versions that define it,
+// which only the front end gates on.
 type attrSpec struct {
-	name       kmip.AttributeName
+	fsm.AttrRule
 	since      kmip.ProtocolVersion // first version that defines it
-	until      kmip.ProtocolVersion // last version that defines it; zero: still defined in 1.4
 	deprecated kmip.ProtocolVersion // first version that deprecates it; zero: never
-	create     bool                 // a client may supply it with Create, Register or a template
-	add        bool                 // a client may add it later ("Initially set by: Client")
-	modify     bool                 // "Modifiable by client"
-	delete     bool                 // "Deletable by client"
-	multi      bool                 // "Multiple instances permitted"
-	// states, when set, are the only states in which a client may add or
-	// modify the attribute. fsm/attributes.go enforces them when the
-	// command is applied; this copy documents them and is tested against
-	// the state machine's behaviour.
-	states []kmip.State
-	// note explains a rule enforced elsewhere, for the feature table.
-	note string
 }
 
 var (
@@ -42,138 +29,90 @@ var (
 	v14 = kmip.V1_4
 )
 
-// Rule sets shared by many attributes.
-var (
-	setByServer   = attrSpec{}                                                    // set by the server alone
-	setOnCreation = attrSpec{create: true}                                        // given with the creating request, then fixed
-	setOnce       = attrSpec{create: true, add: true}                             // set once by the client, then fixed
-	clientOwned   = attrSpec{create: true, add: true, modify: true, delete: true} // the client's to change
-)
+// attrVersion is when KMIP defines and deprecates an attribute.
+type attrVersion struct{ since, deprecated kmip.ProtocolVersion }
 
-// attrRule names a rule set for one attribute; opts adjust it.
-func attrRule(base attrSpec, name kmip.AttributeName, since kmip.ProtocolVersion, opts ...func(*attrSpec)) attrSpec {
-	base.name, base.since = name, since
-	for _, o := range opts {
-		o(&base)
+// attrVersions gives every attribute of fsm.AttrRules its versions. No 1.x
+// version removes an attribute: the ones deprecated in 1.1 and 1.3 are
+// still defined up to 1.4, and the 1.1+ vectors return the deprecated
+// Certificate Identifier, Subject and Issuer (TC-132-11/12).
+var attrVersions = map[kmip.AttributeName]attrVersion{
+	kmip.AttributeNameUniqueIdentifier:              {since: v10},
+	kmip.AttributeNameName:                          {since: v10},
+	kmip.AttributeNameObjectType:                    {since: v10},
+	kmip.AttributeNameCryptographicAlgorithm:        {since: v10},
+	kmip.AttributeNameCryptographicLength:           {since: v10},
+	kmip.AttributeNameCryptographicParameters:       {since: v10},
+	kmip.AttributeNameCryptographicDomainParameters: {since: v10},
+	kmip.AttributeNameCertificateType:               {since: v10},
+	kmip.AttributeNameCertificateLength:             {since: v11},
+	kmip.AttributeNameX509CertificateIdentifier:     {since: v11},
+	kmip.AttributeNameX509CertificateSubject:        {since: v11},
+	kmip.AttributeNameX509CertificateIssuer:         {since: v11},
+	// The 1.0 certificate attributes, deprecated in favour of the X.509
+	// ones.
+	kmip.AttributeNameCertificateIdentifier:          {since: v10, deprecated: v11},
+	kmip.AttributeNameCertificateSubject:             {since: v10, deprecated: v11},
+	kmip.AttributeNameCertificateIssuer:              {since: v10, deprecated: v11},
+	kmip.AttributeNameDigitalSignatureAlgorithm:      {since: v11},
+	kmip.AttributeNameDigest:                         {since: v10},
+	kmip.AttributeNameOperationPolicyName:            {since: v10, deprecated: v13},
+	kmip.AttributeNameCryptographicUsageMask:         {since: v10},
+	kmip.AttributeNameLeaseTime:                      {since: v10},
+	kmip.AttributeNameUsageLimits:                    {since: v10},
+	kmip.AttributeNameState:                          {since: v10},
+	kmip.AttributeNameInitialDate:                    {since: v10},
+	kmip.AttributeNameActivationDate:                 {since: v10},
+	kmip.AttributeNameProcessStartDate:               {since: v10},
+	kmip.AttributeNameProtectStopDate:                {since: v10},
+	kmip.AttributeNameDeactivationDate:               {since: v10},
+	kmip.AttributeNameDestroyDate:                    {since: v10},
+	kmip.AttributeNameCompromiseOccurrenceDate:       {since: v10},
+	kmip.AttributeNameCompromiseDate:                 {since: v10},
+	kmip.AttributeNameRevocationReason:               {since: v10},
+	kmip.AttributeNameArchiveDate:                    {since: v10},
+	kmip.AttributeNameObjectGroup:                    {since: v10},
+	kmip.AttributeNameFresh:                          {since: v11},
+	kmip.AttributeNameLink:                           {since: v10},
+	kmip.AttributeNameApplicationSpecificInformation: {since: v10},
+	kmip.AttributeNameContactInformation:             {since: v10},
+	kmip.AttributeNameLastChangeDate:                 {since: v10},
+	kmip.AttributeNameAlternativeName:                {since: v12},
+	kmip.AttributeNameKeyValuePresent:                {since: v12},
+	kmip.AttributeNameKeyValueLocation:               {since: v12},
+	kmip.AttributeNameOriginalCreationDate:           {since: v12},
+	kmip.AttributeNameRandomNumberGenerator:          {since: v13},
+	kmip.AttributeNamePKCS_12FriendlyName:            {since: v14},
+	kmip.AttributeNameDescription:                    {since: v14},
+	kmip.AttributeNameComment:                        {since: v14},
+	kmip.AttributeNameSensitive:                      {since: v14},
+	kmip.AttributeNameAlwaysSensitive:                {since: v14},
+	kmip.AttributeNameExtractable:                    {since: v14},
+	kmip.AttributeNameNeverExtractable:               {since: v14},
+}
+
+// attrTable is fsm.AttrRules, in its order (KMIP 1.4 §3), with versions.
+var attrTable = func() []attrSpec {
+	rules := fsm.AttrRules()
+	if len(rules) != len(attrVersions) {
+		panic(fmt.Sprintf("kmip: %d attribute rules, %d attribute versions", len(rules), len(attrVersions)))
 	}
-	return base
-}
-
-// Options of attrRule.
-func multiInstance(s *attrSpec)  { s.multi = true }
-func clientModifies(s *attrSpec) { s.modify = true }
-
-func deprecatedIn(v kmip.ProtocolVersion) func(*attrSpec) {
-	return func(s *attrSpec) { s.deprecated = v }
-}
-
-func changeableIn(states ...kmip.State) func(*attrSpec) {
-	return func(s *attrSpec) { s.states = states }
-}
-
-func ruleNote(note string) func(*attrSpec) {
-	return func(s *attrSpec) { s.note = note }
-}
-
-// attrTable lists every standard attribute of KMIP 1.0–1.4 in the order of
-// KMIP 1.4 §3. No 1.x version removes an attribute: the ones deprecated in
-// 1.1 and 1.3 are still defined up to 1.4, and the 1.1+ vectors return the
-// deprecated Certificate Identifier, Subject and Issuer (TC-132-11/12).
-var attrTable = []attrSpec{
-	// §3.1–3.5: identity and the key's algorithm and length. The client
-	// names algorithm and length in Create; the server sets them from the
-	// request or the key block, and nobody changes them afterwards.
-	attrRule(setByServer, kmip.AttributeNameUniqueIdentifier, v10),
-	attrRule(clientOwned, kmip.AttributeNameName, v10, multiInstance),
-	attrRule(setByServer, kmip.AttributeNameObjectType, v10),
-	attrRule(setOnCreation, kmip.AttributeNameCryptographicAlgorithm, v10),
-	attrRule(setOnCreation, kmip.AttributeNameCryptographicLength, v10),
-	// §3.6–3.7: parameters are the client's; domain parameters only matter
-	// when a key pair is generated, so they are given with the request.
-	attrRule(clientOwned, kmip.AttributeNameCryptographicParameters, v10, multiInstance),
-	attrRule(setOnCreation, kmip.AttributeNameCryptographicDomainParameters, v10),
-	// §3.8–3.16: derived by the server from a certificate; the 1.0
-	// Certificate Identifier/Subject/Issuer are deprecated since 1.1 in
-	// favour of the X.509 ones. A PGP certificate may carry several
-	// Digital Signature Algorithms (1.2).
-	attrRule(setByServer, kmip.AttributeNameCertificateType, v10),
-	attrRule(setByServer, kmip.AttributeNameCertificateLength, v11),
-	attrRule(setByServer, kmip.AttributeNameX509CertificateIdentifier, v11),
-	attrRule(setByServer, kmip.AttributeNameX509CertificateSubject, v11),
-	attrRule(setByServer, kmip.AttributeNameX509CertificateIssuer, v11),
-	attrRule(setByServer, kmip.AttributeNameCertificateIdentifier, v10, deprecatedIn(v11)),
-	attrRule(setByServer, kmip.AttributeNameCertificateSubject, v10, deprecatedIn(v11)),
-	attrRule(setByServer, kmip.AttributeNameCertificateIssuer, v10, deprecatedIn(v11)),
-	attrRule(setByServer, kmip.AttributeNameDigitalSignatureAlgorithm, v11, multiInstance),
-	// §3.17: one digest per hashing algorithm and format, computed here.
-	attrRule(setByServer, kmip.AttributeNameDigest, v10, multiInstance),
-	// §3.18–3.20: "Initially set by: Server or Client", "Modifiable by
-	// client: No", "Deletable by client: No". Operation Policy Name is
-	// deprecated since 1.3; Lease Time is the server's alone.
-	attrRule(setOnce, kmip.AttributeNameOperationPolicyName, v10, deprecatedIn(v13)),
-	attrRule(setOnce, kmip.AttributeNameCryptographicUsageMask, v10),
-	attrRule(setByServer, kmip.AttributeNameLeaseTime, v10),
-	// §3.21: the client sets and corrects the total (and unit) as long as no
-	// Get Usage Allocation has consumed any of it; the count is the server's
-	// (see usageLimits).
-	attrRule(clientOwned, kmip.AttributeNameUsageLimits, v10, ruleNote("the server keeps the count; no change once usage was allocated")),
-	// §3.22–3.23: the life-cycle state and creation date are the server's.
-	attrRule(setByServer, kmip.AttributeNameState, v10),
-	attrRule(setByServer, kmip.AttributeNameInitialDate, v10),
-	// §3.24–3.27: life-cycle dates, changeable by the client only in some
-	// states and never deleted. fsm/attributes.go (stateBound) allows
-	// Activation and Process Start Date while Pre-Active, Deactivation and
-	// Protect Stop Date while Pre-Active or Active.
-	attrRule(setOnce, kmip.AttributeNameActivationDate, v10, clientModifies, changeableIn(kmip.StatePreActive)),
-	attrRule(setOnce, kmip.AttributeNameProcessStartDate, v10, clientModifies, changeableIn(kmip.StatePreActive)),
-	attrRule(setOnce, kmip.AttributeNameProtectStopDate, v10, clientModifies, changeableIn(kmip.StatePreActive, kmip.StateActive)),
-	attrRule(setOnce, kmip.AttributeNameDeactivationDate, v10, clientModifies, changeableIn(kmip.StatePreActive, kmip.StateActive)),
-	// §3.28–3.32: set by Destroy, Revoke and Archive.
-	attrRule(setByServer, kmip.AttributeNameDestroyDate, v10),
-	attrRule(setByServer, kmip.AttributeNameCompromiseOccurrenceDate, v10),
-	attrRule(setByServer, kmip.AttributeNameCompromiseDate, v10),
-	attrRule(setByServer, kmip.AttributeNameRevocationReason, v10),
-	attrRule(setByServer, kmip.AttributeNameArchiveDate, v10),
-	// §3.33–3.34: a client puts an object into groups and may mark it
-	// fresh, but neither modifies nor deletes either afterwards.
-	attrRule(setOnce, kmip.AttributeNameObjectGroup, v10, multiInstance),
-	attrRule(setOnce, kmip.AttributeNameFresh, v11),
-	// §3.35–3.37: links, application data and contact are the client's.
-	attrRule(clientOwned, kmip.AttributeNameLink, v10, multiInstance),
-	attrRule(clientOwned, kmip.AttributeNameApplicationSpecificInformation, v10, multiInstance),
-	attrRule(clientOwned, kmip.AttributeNameContactInformation, v10),
-	// §3.38.
-	attrRule(setByServer, kmip.AttributeNameLastChangeDate, v10),
-	// §3.40–3.43 (KMIP 1.2): alternative names are the client's; where the
-	// key value lives and when the object was first made are stated once.
-	attrRule(clientOwned, kmip.AttributeNameAlternativeName, v12, multiInstance),
-	attrRule(setByServer, kmip.AttributeNameKeyValuePresent, v12),
-	attrRule(setOnce, kmip.AttributeNameKeyValueLocation, v12, multiInstance),
-	attrRule(setOnce, kmip.AttributeNameOriginalCreationDate, v12),
-	// §3.44 (KMIP 1.3): the generator a key was made with; a client
-	// registering a key may describe its own.
-	attrRule(setOnce, kmip.AttributeNameRandomNumberGenerator, v13),
-	// §3.45–3.51 (KMIP 1.4). Sensitive and Extractable are modifiable but
-	// not deletable; checkValue lets them move only towards protection, so
-	// that Always Sensitive and Never Extractable, set at creation, stay
-	// true statements.
-	attrRule(clientOwned, kmip.AttributeNamePKCS_12FriendlyName, v14),
-	attrRule(clientOwned, kmip.AttributeNameDescription, v14),
-	attrRule(clientOwned, kmip.AttributeNameComment, v14),
-	attrRule(setOnce, kmip.AttributeNameSensitive, v14, clientModifies, ruleNote("may only become true")),
-	attrRule(setByServer, kmip.AttributeNameAlwaysSensitive, v14),
-	attrRule(setOnce, kmip.AttributeNameExtractable, v14, clientModifies, ruleNote("may only become false")),
-	attrRule(setByServer, kmip.AttributeNameNeverExtractable, v14),
-}
+	out := make([]attrSpec, len(rules))
+	for i, r := range rules {
+		v, ok := attrVersions[r.Name]
+		if !ok {
+			panic(fmt.Sprintf("kmip: attribute %q has no versions", r.Name))
+		}
+		out[i] = attrSpec{AttrRule: r, since: v.since, deprecated: v.deprecated}
+	}
+	return out
+}()
 
 // attrSpecs indexes attrTable by name.
 var attrSpecs = func() map[kmip.AttributeName]attrSpec {
 	m := make(map[kmip.AttributeName]attrSpec, len(attrTable))
 	for _, s := range attrTable {
-		if _, dup := m[s.name]; dup {
-			panic(fmt.Sprintf("kmip: attribute %q listed twice", s.name))
-		}
-		m[s.name] = s
+		m[s.Name] = s
 	}
 	return m
 }()
@@ -187,10 +126,7 @@ func definedIn(name kmip.AttributeName, v kmip.ProtocolVersion) bool {
 		return true
 	}
 	spec, ok := attrSpecs[name]
-	if !ok || before(v, spec.since) {
-		return false
-	}
-	return spec.until == (kmip.ProtocolVersion{}) || !before(spec.until, v)
+	return ok && !before(v, spec.since)
 }
 
 // checkClientAttrs validates the attributes a client sends with Create or
@@ -206,14 +142,14 @@ func checkClientAttrs(attrs []kmip.Attribute, v kmip.ProtocolVersion) error {
 	seen := map[kmip.AttributeName]bool{}
 	for i := range attrs {
 		a := &attrs[i]
-		if seen[a.AttributeName] && !a.AttributeName.IsCustom() && !attrSpecs[a.AttributeName].multi {
+		if seen[a.AttributeName] && !a.AttributeName.IsCustom() && !attrSpecs[a.AttributeName].Multi {
 			return errorf(kmip.ResultReasonInvalidField, "attribute %q may appear only once", truncate(string(a.AttributeName)))
 		}
 		seen[a.AttributeName] = true
 		if err := checkName(a.AttributeName, v); err != nil {
 			return err
 		}
-		if !a.AttributeName.IsCustom() && !attrSpecs[a.AttributeName].create {
+		if !a.AttributeName.IsCustom() && !attrSpecs[a.AttributeName].Create {
 			return errorf(kmip.ResultReasonPermissionDenied, "attribute %q is set by the server", a.AttributeName)
 		}
 		if err := checkShape(*a); err != nil {

@@ -10,6 +10,8 @@ import (
 	"github.com/ovh/kmip-go/payloads"
 
 	"github.com/kmsd/kmsd/fsm"
+	"github.com/kmsd/kmsd/kmip/keyformat"
+	"github.com/kmsd/kmsd/kmip/objkind"
 	"github.com/kmsd/kmsd/proto/kmsdpb"
 )
 
@@ -78,7 +80,7 @@ func (s *Service) create(ctx context.Context, rc *reqCtx, req *payloads.CreateRe
 	if _, err := rand.Read(material); err != nil {
 		return nil, err
 	}
-	obj := &kmip.SymmetricKey{KeyBlock: rawKeyBlock(material, alg, length)}
+	obj := &kmip.SymmetricKey{KeyBlock: keyformat.RawKeyBlock(material, alg, length)}
 	attrs = append(attrs, kmip.Attribute{AttributeName: kmip.AttributeNameRandomNumberGenerator, AttributeValue: serverRNG})
 	id, err := s.store(ctx, rc, obj, attrs, true)
 	if err != nil {
@@ -115,7 +117,7 @@ func (s *Service) templateAttrs(rc *reqCtx, t kmip.TemplateAttribute) ([]kmip.At
 	// An explicit single-instance attribute replaces the template's; instances
 	// of multi-instance attributes accumulate, the template's first.
 	for _, a := range t.Attribute {
-		if !a.AttributeName.IsCustom() && !attrSpecs[a.AttributeName].multi {
+		if !a.AttributeName.IsCustom() && !attrSpecs[a.AttributeName].Multi {
 			merged = withoutName(merged, a.AttributeName)
 		}
 	}
@@ -173,14 +175,7 @@ func withoutName(attrs []kmip.Attribute, name kmip.AttributeName) []kmip.Attribu
 
 // attrValue returns the first value of the named attribute with type T.
 func attrValue[T any](attrs []kmip.Attribute, name kmip.AttributeName) (T, bool) {
-	for _, a := range attrs {
-		if a.AttributeName == name {
-			v, ok := a.AttributeValue.(T)
-			return v, ok
-		}
-	}
-	var zero T
-	return zero, false
+	return keyformat.AttrValue[T](attrs, name)
 }
 
 func hasAttr(attrs []kmip.Attribute, name kmip.AttributeName) bool {
@@ -250,7 +245,7 @@ func derivedAttrs(obj kmip.Object, clientAttrs []kmip.Attribute, now time.Time, 
 			out = append(out, kmip.Attribute{AttributeName: name, AttributeValue: v})
 		}
 	}
-	if kb := keyBlockOf(obj); kb != nil {
+	if kb := keyformat.BlockOf(obj); kb != nil {
 		if kb.CryptographicAlgorithm != 0 {
 			add(kmip.AttributeNameCryptographicAlgorithm, kb.CryptographicAlgorithm)
 		}
@@ -258,12 +253,12 @@ func derivedAttrs(obj kmip.Object, clientAttrs []kmip.Attribute, now time.Time, 
 			add(kmip.AttributeNameCryptographicLength, kb.CryptographicLength)
 		}
 	}
-	if k, ok := objectKinds[obj.ObjectType()]; ok && k.derive != nil {
-		for _, a := range k.derive(obj) {
+	if k, ok := objkind.Lookup(obj.ObjectType()); ok && k.Derive != nil {
+		for _, a := range k.Derive(obj) {
 			add(a.AttributeName, a.AttributeValue)
 		}
 	}
-	if d, ok := digestOf(obj); ok {
+	if d, ok := keyformat.Digest(obj); ok {
 		out = append(out, kmip.Attribute{AttributeName: kmip.AttributeNameDigest, AttributeValue: d})
 	}
 	add(kmip.AttributeNameLeaseTime, defaultLeaseTime)
@@ -273,7 +268,7 @@ func derivedAttrs(obj kmip.Object, clientAttrs []kmip.Attribute, now time.Time, 
 	if generated {
 		add(kmip.AttributeNameOriginalCreationDate, now)
 	}
-	if keyBlockOf(obj) == nil {
+	if keyformat.BlockOf(obj) == nil {
 		return out
 	}
 	sensitive, _ := attrValue[bool](clientAttrs, kmip.AttributeNameSensitive)

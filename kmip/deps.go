@@ -9,10 +9,18 @@ import (
 	"github.com/kmsd/kmsd/fsm"
 )
 
-// Replicator commits a command through the log and returns the state
-// machine's answer (an *fsm.Result) once this node has applied it.
+// Proposer commits a command through the log and returns the state
+// machine's answer once this node has applied it. A domain refusal (not
+// found, wrong state) is the Result's Err; the error result is a failure
+// to commit or to wait (no leader, timeout, shutdown).
+type Proposer interface {
+	Apply(ctx context.Context, cmd []byte) (*fsm.Result, error)
+}
+
+// Replicator is the cluster as the service sees it: commands go through
+// the log, and reads wait for what the cluster acknowledged.
 type Replicator interface {
-	Apply(ctx context.Context, cmd []byte) (any, error)
+	Proposer
 	// ReadBarrier returns once this node has applied every write the
 	// cluster acknowledged before the call.
 	ReadBarrier(ctx context.Context) error

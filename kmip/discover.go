@@ -7,6 +7,8 @@ import (
 	"github.com/ovh/kmip-go"
 	"github.com/ovh/kmip-go/payloads"
 	"github.com/ovh/kmip-go/ttlv"
+
+	"github.com/kmsd/kmsd/kmip/objkind"
 )
 
 func init() {
@@ -31,16 +33,7 @@ func (s *Service) discoverVersions(_ context.Context, _ *reqCtx, req *payloads.D
 }
 
 // objectTypes lists the object types this server stores in version v.
-func objectTypes(v kmip.ProtocolVersion) []kmip.ObjectType {
-	var out []kmip.ObjectType
-	for t, k := range objectKinds {
-		if !before(v, k.since) {
-			out = append(out, t)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
+func objectTypes(v kmip.ProtocolVersion) []kmip.ObjectType { return objkind.Types(v) }
 
 // queryFunctionSince is the version that defines each Query Function
 // (KMIP 1.0–1.4 §9.1.3.2.24).

@@ -34,5 +34,18 @@
 // ran answers General Failure "audit log unavailable" without its payload.
 //
 // It never writes state itself: every mutation becomes a command handed to a
-// Replicator (the cluster), and reads go to a Store (the local state machine).
+// Replicator (the cluster), whose Apply returns the state machine's
+// *fsm.Result, and reads go to a Store (the local state machine).
+//
+// Code that holds no state lives in sub-packages that know nothing of the
+// Service: kmip/keyformat (key blocks, formats, conversions, key facts),
+// kmip/certs, kmip/pgp, kmip/splitkey, kmip/keywrap (RFC 3394/5649),
+// kmip/objkind (the registry of stored object types, filled in kinds.go)
+// and kmip/kmiperr (the Error type they return). The attribute rules are
+// the state machine's (fsm.AttrRules); attrs.go adds the versions that
+// define each attribute.
+//
+// DESIGN.md describes the request path step by step, the registries
+// (routes, object kinds, attribute rules, error tables) and how to add an
+// operation.
 package kmip

@@ -28,11 +28,11 @@ const (
 func (e edit) allowed(s attrSpec) bool {
 	switch e {
 	case editAdd:
-		return s.add
+		return s.Add
 	case editModify:
-		return s.modify
+		return s.Modify
 	}
-	return s.delete
+	return s.Delete
 }
 
 func (e edit) String() string {
@@ -126,7 +126,7 @@ func (s *Service) addAttribute(ctx context.Context, rc *reqCtx, req *payloads.Ad
 	if len(o.Attrs) >= fsm.MaxObjectAttrs {
 		return nil, errTooManyAttrs
 	}
-	single := !a.AttributeName.IsCustom() && !attrSpecs[a.AttributeName].multi
+	single := !a.AttributeName.IsCustom() && !attrSpecs[a.AttributeName].Multi
 	body := &kmsdpb.AddAttribute{Id: o.ID, Attribute: fsm.EncodeAttribute(a), SingleInstance: single}
 	if _, err := s.propose(ctx, rc, kmsdpb.CommandType_COMMAND_TYPE_ADD_ATTRIBUTE, body); err != nil {
 		return nil, err

@@ -8,6 +8,8 @@ import (
 	"github.com/ovh/kmip-go"
 	"github.com/ovh/kmip-go/payloads"
 	"github.com/ovh/kmip-go/ttlv"
+
+	"github.com/kmsd/kmsd/kmip/objkind"
 )
 
 // kmipOperation is one operation of KMIP 1.0–1.4 (§4, §5) and the version
@@ -161,9 +163,9 @@ func writeObjectTypes(b *strings.Builder, vs []kmip.ProtocolVersion) {
 	header(b, "object type", vs)
 	for _, t := range kmipObjectTypes {
 		cells := []string{t.name}
-		k, kind := objectKinds[t.t]
+		k, kind := objkind.Lookup(t.t)
 		for _, v := range vs {
-			cells = append(cells, versionCell(v, t.since, t.deprecated, kind && !before(v, k.since)))
+			cells = append(cells, versionCell(v, t.since, t.deprecated, kind && !before(v, k.Since)))
 		}
 		row(b, cells...)
 	}
@@ -177,11 +179,11 @@ func writeAttributes(b *strings.Builder, vs []kmip.ProtocolVersion) {
 		"*client changes*: Modify and Delete Attribute.\n")
 	header(b, "attribute", vs, "client sets", "client changes", "instances")
 	for _, s := range attrTable {
-		cells := []string{string(s.name)}
+		cells := []string{string(s.Name)}
 		for _, v := range vs {
 			cells = append(cells, versionCell(v, s.since, s.deprecated, true))
 		}
-		row(b, append(cells, clientSets(s), clientChanges(s), instances(s.multi))...)
+		row(b, append(cells, clientSets(s), clientChanges(s), instances(s.Multi))...)
 	}
 	custom := []string{"Custom Attribute `x-…`"}
 	server := []string{"Custom Attribute `y-…`"}
@@ -195,11 +197,11 @@ func writeAttributes(b *strings.Builder, vs []kmip.ProtocolVersion) {
 
 func clientSets(s attrSpec) string {
 	switch {
-	case s.create && s.add:
+	case s.Create && s.Add:
 		return "on creation or later"
-	case s.create:
+	case s.Create:
 		return "on creation"
-	case s.add:
+	case s.Add:
 		return "later"
 	}
 	return "no"
@@ -207,26 +209,26 @@ func clientSets(s attrSpec) string {
 
 func clientChanges(s attrSpec) string {
 	var parts []string
-	if s.modify {
+	if s.Modify {
 		m := "modify"
-		if len(s.states) > 0 {
+		if len(s.States) > 0 {
 			var names []string
-			for _, st := range s.states {
+			for _, st := range s.States {
 				names = append(names, ttlv.EnumStr(st))
 			}
 			m += " while " + strings.Join(names, " or ")
 		}
 		parts = append(parts, m)
 	}
-	if s.delete {
+	if s.Delete {
 		parts = append(parts, "delete")
 	}
 	out := strings.Join(parts, ", ")
 	if out == "" {
 		out = "no"
 	}
-	if s.note != "" {
-		out += " (" + s.note + ")"
+	if s.Note != "" {
+		out += " (" + s.Note + ")"
 	}
 	return out
 }

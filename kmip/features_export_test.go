@@ -1,6 +1,10 @@
 package kmip
 
-import "github.com/ovh/kmip-go"
+import (
+	"github.com/ovh/kmip-go"
+
+	"github.com/kmsd/kmsd/kmip/objkind"
+)
 
 // Internals exported to the kmip_test package.
 
@@ -16,11 +20,11 @@ func AttrRules() ([]kmip.AttributeName, map[kmip.AttributeName]AttrRule) {
 	var order []kmip.AttributeName
 	out := map[kmip.AttributeName]AttrRule{}
 	for _, s := range attrTable {
-		order = append(order, s.name)
-		out[s.name] = AttrRule{
+		order = append(order, s.Name)
+		out[s.Name] = AttrRule{
 			Since: s.since, Deprecated: s.deprecated,
-			Create: s.create, Add: s.add, Modify: s.modify, Delete: s.delete, Multi: s.multi,
-			States: s.states,
+			Create: s.Create, Add: s.Add, Modify: s.Modify, Delete: s.Delete, Multi: s.Multi,
+			States: s.States,
 		}
 	}
 	return order, out
@@ -60,8 +64,9 @@ func RouteSince() map[kmip.Operation]kmip.ProtocolVersion {
 // version each is stored in.
 func ObjectKindSince() map[kmip.ObjectType]kmip.ProtocolVersion {
 	out := map[kmip.ObjectType]kmip.ProtocolVersion{}
-	for t, k := range objectKinds {
-		out[t] = k.since
+	for _, t := range objkind.Types(supportedVersions[0]) {
+		k, _ := objkind.Lookup(t)
+		out[t] = k.Since
 	}
 	return out
 }

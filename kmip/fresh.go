@@ -200,14 +200,11 @@ func (s *Service) proposeAs(ctx context.Context, owner string, body *kmsdpb.Mark
 	if err != nil {
 		return err
 	}
-	out, err := s.cfg.Replicator.Apply(ctx, data)
+	res, err := s.cfg.Replicator.Apply(ctx, data)
 	if err != nil {
 		return err
 	}
-	if res, ok := out.(*fsm.Result); ok && res.Err != nil {
-		return res.Err
-	}
-	return nil
+	return res.Err
 }
 
 // markServed records that the object's key material was handed to the

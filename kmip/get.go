@@ -8,6 +8,7 @@ import (
 	"github.com/ovh/kmip-go/ttlv"
 
 	"github.com/kmsd/kmsd/fsm"
+	"github.com/kmsd/kmsd/kmip/keyformat"
 )
 
 func init() {
@@ -77,7 +78,7 @@ var carriesSecret = map[kmip.ObjectType]bool{
 // Not Wrapped; a Sensitive object's material "SHALL NOT" come back unwrapped
 // (KMIP 1.4 §3.48).
 func (s *Service) getUnwrapped(ctx context.Context, rc *reqCtx, o *fsm.Object, obj kmip.Object, req *payloads.GetRequestPayload) (kmip.Object, error) {
-	kb := keyBlockOf(obj)
+	kb := keyformat.BlockOf(obj)
 	wrapped := kb != nil && kb.KeyWrappingData != nil
 	if !wrapped || req.KeyWrapType == kmip.NotWrapped {
 		if rc.role.WrappedExportOnly && carriesSecret[o.ObjectType()] {
@@ -102,7 +103,7 @@ func (s *Service) getWrapped(ctx context.Context, rc *reqCtx, o *fsm.Object, obj
 	if req.KeyWrapType != 0 {
 		return nil, errorf(kmip.ResultReasonInvalidField, "Key Wrap Type and a Key Wrapping Specification exclude each other")
 	}
-	if keyBlockOf(obj) == nil {
+	if keyformat.BlockOf(obj) == nil {
 		return nil, errorf(kmip.ResultReasonInvalidField, "only objects with a Key Block can be wrapped")
 	}
 	if err := checkWrappingSpec(spec); err != nil {
@@ -117,7 +118,7 @@ func (s *Service) getWrapped(ctx context.Context, rc *reqCtx, o *fsm.Object, obj
 		return nil, err
 	}
 	defer kek.close()
-	if kb := keyBlockOf(obj); kb.KeyWrappingData != nil {
+	if kb := keyformat.BlockOf(obj); kb.KeyWrappingData != nil {
 		if err := s.unwrapBlock(ctx, rc, kb); err != nil {
 			return nil, err
 		}
@@ -125,19 +126,19 @@ func (s *Service) getWrapped(ctx context.Context, rc *reqCtx, o *fsm.Object, obj
 	if obj, err = convertFormat(obj, req.KeyFormatType); err != nil {
 		return nil, err
 	}
-	kb := keyBlockOf(obj)
+	kb := keyformat.BlockOf(obj)
 	if kb.KeyValue == nil || kb.KeyValue.Plain == nil {
 		return nil, errorf(kmip.ResultReasonInvalidField, "the object has no key value to wrap")
 	}
 	var plain []byte
 	if spec.EncodingOption == kmip.EncodingOptionNoEncoding {
-		b, ok := materialBytes(kb)
+		b, ok := keyformat.MaterialBytes(kb)
 		if !ok {
 			return nil, errorf(kmip.ResultReasonEncodingOptionError, "No Encoding needs key material that is a byte string: ask for another Key Format Type")
 		}
 		plain = b
 	} else {
-		if plain, err = encodeKeyValue(kb.KeyValue.Plain.KeyMaterial, attrs); err != nil {
+		if plain, err = keyformat.EncodeKeyValue(kb.KeyValue.Plain.KeyMaterial, attrs); err != nil {
 			return nil, err
 		}
 		defer clear(plain)
@@ -233,7 +234,7 @@ func (s *Service) unwrapBlock(ctx context.Context, rc *reqCtx, kb *kmip.KeyBlock
 		return err
 	}
 	defer kek.close()
-	wrapped, inStruct := wrappedBytes(kb)
+	wrapped, inStruct := keyformat.WrappedBytes(kb)
 	if wrapped == nil {
 		return errUnwrapFailed
 	}
@@ -246,7 +247,7 @@ func (s *Service) unwrapBlock(ctx context.Context, rc *reqCtx, kb *kmip.KeyBlock
 		kv.Plain.Attribute = kb.KeyValue.Plain.Attribute
 	}
 	if kwd.EncodingOption != kmip.EncodingOptionNoEncoding {
-		kv, err = decodeKeyValue(kb.KeyFormatType, plain)
+		kv, err = keyformat.DecodeKeyValue(kb.KeyFormatType, plain)
 		clear(plain)
 		if err != nil {
 			return err

@@ -12,6 +12,8 @@ import (
 	"github.com/ovh/kmip-go"
 	"github.com/ovh/kmip-go/payloads"
 	"github.com/ovh/kmip-go/ttlv"
+
+	"github.com/kmsd/kmsd/kmip/keyformat"
 )
 
 func init() {
@@ -33,7 +35,7 @@ const (
 type keyPairSpec struct {
 	alg   kmip.CryptographicAlgorithm
 	bits  int32
-	curve curveSpec // EC only
+	curve keyformat.Curve // EC only
 }
 
 // createKeyPair generates an RSA or EC key pair and stores both halves in
@@ -105,7 +107,7 @@ func (s *Service) keyPairAttrs(rc *reqCtx, req *payloads.CreateKeyPairRequestPay
 func overlayAttrs(common, specific []kmip.Attribute) []kmip.Attribute {
 	out := slices.Clone(common)
 	for _, a := range specific {
-		if !a.AttributeName.IsCustom() && !attrSpecs[a.AttributeName].multi {
+		if !a.AttributeName.IsCustom() && !attrSpecs[a.AttributeName].Multi {
 			out = withoutName(out, a.AttributeName)
 		}
 	}
@@ -147,8 +149,8 @@ func keyPairSpecOf(v kmip.ProtocolVersion, priv, pub []kmip.Attribute) (keyPairS
 	spec := keyPairSpec{alg: alg, bits: bits}
 	switch {
 	case alg == kmip.CryptographicAlgorithmRSA:
-		if bits < minRSABits || bits > maxRSACreateBits || bits%8 != 0 {
-			return keyPairSpec{}, errorf(kmip.ResultReasonInvalidField, "Cryptographic Length of an RSA key pair must be a multiple of 8 from %d to %d", minRSABits, maxRSACreateBits)
+		if bits < keyformat.MinRSABits || bits > maxRSACreateBits || bits%8 != 0 {
+			return keyPairSpec{}, errorf(kmip.ResultReasonInvalidField, "Cryptographic Length of an RSA key pair must be a multiple of 8 from %d to %d", keyformat.MinRSABits, maxRSACreateBits)
 		}
 		if dp.RecommendedCurve != 0 {
 			return keyPairSpec{}, errorf(kmip.ResultReasonInvalidField, "an RSA key pair has no Recommended Curve")
@@ -156,14 +158,14 @@ func keyPairSpecOf(v kmip.ProtocolVersion, priv, pub []kmip.Attribute) (keyPairS
 		return spec, nil
 	case alg == kmip.CryptographicAlgorithmEC && ttlv.CompareVersions(v, kmip.V1_3) < 0:
 		return keyPairSpec{}, errorf(kmip.ResultReasonInvalidField, "Cryptographic Algorithm EC is defined from KMIP 1.3; earlier versions name EC keys ECDSA")
-	case slices.Contains(ecAlgorithms, alg):
-		c, ok := curveWhere(func(c curveSpec) bool {
-			return (dp.RecommendedCurve == 0 || c.id == dp.RecommendedCurve) && (bits == 0 || c.bits == bits)
+	case keyformat.IsEC(alg):
+		c, ok := keyformat.CurveWhere(func(c keyformat.Curve) bool {
+			return (dp.RecommendedCurve == 0 || c.ID == dp.RecommendedCurve) && (bits == 0 || c.Bits == bits)
 		})
 		if !ok || (dp.RecommendedCurve == 0 && bits == 0) {
 			return keyPairSpec{}, errorf(kmip.ResultReasonInvalidField, "the curve of an EC key pair must be P-224, P-256, P-384 or P-521, named by Recommended Curve or Cryptographic Length")
 		}
-		spec.bits, spec.curve = c.bits, c
+		spec.bits, spec.curve = c.Bits, c
 		return spec, nil
 	}
 	return keyPairSpec{}, errorf(kmip.ResultReasonInvalidField, "Cryptographic Algorithm missing or not supported for key pairs: RSA and EC are")
@@ -173,7 +175,7 @@ func (spec keyPairSpec) generate() (crypto.Signer, error) {
 	if spec.alg == kmip.CryptographicAlgorithmRSA {
 		return rsa.GenerateKey(rand.Reader, int(spec.bits))
 	}
-	return ecdsa.GenerateKey(spec.curve.curve, rand.Reader)
+	return ecdsa.GenerateKey(spec.curve.Curve, rand.Reader)
 }
 
 // objects encodes the generated halves in their stored formats.
@@ -182,11 +184,11 @@ func (spec keyPairSpec) objects(key crypto.Signer) (*kmip.PrivateKey, *kmip.Publ
 	if spec.alg == kmip.CryptographicAlgorithmRSA {
 		privFormat, pubFormat = kmip.KeyFormatTypePKCS_1, kmip.KeyFormatTypePKCS_1
 	}
-	privKM, err := encodePrivateKey(key, privFormat)
+	privKM, err := keyformat.EncodePrivateKey(key, privFormat)
 	if err != nil {
 		return nil, nil, err
 	}
-	pubKM, err := encodePublicKey(key.Public(), pubFormat)
+	pubKM, err := keyformat.EncodePublicKey(key.Public(), pubFormat)
 	if err != nil {
 		return nil, nil, err
 	}

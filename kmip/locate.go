@@ -9,6 +9,7 @@ import (
 	"github.com/ovh/kmip-go/ttlv"
 
 	"github.com/kmsd/kmsd/fsm"
+	"github.com/kmsd/kmsd/kmip/keyformat"
 )
 
 func init() {
@@ -122,7 +123,7 @@ func (s *Service) freshDefaultKey(ctx context.Context, rc *reqCtx) (string, erro
 	if _, err := rand.Read(material); err != nil {
 		return "", err
 	}
-	obj := &kmip.SymmetricKey{KeyBlock: rawKeyBlock(material, kmip.CryptographicAlgorithmAES, bits)}
+	obj := &kmip.SymmetricKey{KeyBlock: keyformat.RawKeyBlock(material, kmip.CryptographicAlgorithmAES, bits)}
 	return s.store(ctx, rc, obj, []kmip.Attribute{
 		{AttributeName: kmip.AttributeNameCryptographicUsageMask, AttributeValue: kmip.CryptographicUsageEncrypt | kmip.CryptographicUsageDecrypt},
 		{AttributeName: kmip.AttributeNameObjectGroup, AttributeValue: defaultObjectGroup},

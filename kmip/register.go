@@ -2,23 +2,23 @@ package kmip
 
 import (
 	"context"
-	"fmt"
 	"reflect"
 
 	"github.com/ovh/kmip-go"
 	"github.com/ovh/kmip-go/payloads"
 	"github.com/ovh/kmip-go/ttlv"
+
+	"github.com/kmsd/kmsd/kmip/keyformat"
+	"github.com/kmsd/kmsd/kmip/objkind"
 )
 
 func init() {
 	registerRoute(kmip.OperationRegister, kmip.V1_0, func(s *Service) handler { return handle(s.register) })
 }
 
-// Bounds on what a client may register.
-const (
-	maxKeyBytes    = 8 << 10   // symmetric keys and secret data
-	maxOpaqueBytes = 512 << 10 // opaque objects
-)
+// maxOpaqueBytes bounds the value of a registered Opaque Object; key
+// material is bounded by keyformat.MaxKeyBytes.
+const maxOpaqueBytes = 512 << 10
 
 // register stores an object the client supplies (KMIP 1.4 §4.3).
 func (s *Service) register(ctx context.Context, rc *reqCtx, req *payloads.RegisterRequestPayload) (*payloads.RegisterResponsePayload, error) {
@@ -60,69 +60,18 @@ func (s *Service) register(ctx context.Context, rc *reqCtx, req *payloads.Regist
 	return &payloads.RegisterResponsePayload{UniqueIdentifier: id}, nil
 }
 
-// objectKind is how this server handles one object type: checking an object
-// a client registers, and the attributes the server derives from it.
-type objectKind struct {
-	since    kmip.ProtocolVersion
-	validate func(obj kmip.Object, attrs []kmip.Attribute) error
-	// derive returns attributes computed from the object itself (a
-	// certificate's subject, say); nil when there are none.
-	derive func(obj kmip.Object) []kmip.Attribute
-	// convert returns the object in another Key Format Type for Get; nil
-	// when the type has a single format.
-	convert func(obj kmip.Object, format kmip.KeyFormatType) (kmip.Object, error)
-}
-
-var objectKinds = map[kmip.ObjectType]objectKind{}
-
-// registerObjectKind adds an object type; each object family registers its
-// own in an init function.
-func registerObjectKind(t kmip.ObjectType, k objectKind) {
-	if _, dup := objectKinds[t]; dup {
-		panic(fmt.Sprintf("kmip: object type %v registered twice", t))
-	}
-	objectKinds[t] = k
-}
-
-func init() {
-	registerObjectKind(kmip.ObjectTypeSymmetricKey, objectKind{since: kmip.V1_0, validate: func(obj kmip.Object, attrs []kmip.Attribute) error {
-		kb := &obj.(*kmip.SymmetricKey).KeyBlock
-		b, err := keyBytes(kb, kmip.KeyFormatTypeRaw, kmip.KeyFormatTypeTransparentSymmetricKey)
-		if err != nil {
-			return err
-		}
-		return checkSymmetricLength(kb, attrs, len(b))
-	}, convert: convertSymmetric})
-	registerObjectKind(kmip.ObjectTypeSecretData, objectKind{since: kmip.V1_0, validate: func(obj kmip.Object, _ []kmip.Attribute) error {
-		_, err := keyBytes(&obj.(*kmip.SecretData).KeyBlock, kmip.KeyFormatTypeRaw, kmip.KeyFormatTypeOpaque)
-		return err
-	}})
-	registerObjectKind(kmip.ObjectTypeTemplate, objectKind{since: kmip.V1_0, validate: func(obj kmip.Object, _ []kmip.Attribute) error {
-		if len(obj.(*kmip.Template).Attribute) > 256 {
-			return errorf(kmip.ResultReasonInvalidField, "too many attributes in the template")
-		}
-		return nil
-	}})
-	registerObjectKind(kmip.ObjectTypeOpaqueObject, objectKind{since: kmip.V1_0, validate: func(obj kmip.Object, _ []kmip.Attribute) error {
-		if n := len(obj.(*kmip.OpaqueObject).OpaqueDataValue); n == 0 || n > maxOpaqueBytes {
-			return errorf(kmip.ResultReasonInvalidField, "Opaque Data Value must hold 1 to %d bytes", maxOpaqueBytes)
-		}
-		return nil
-	}})
-}
-
 // validateObject checks a registered object's structure and size.
 func validateObject(obj kmip.Object, attrs []kmip.Attribute, v kmip.ProtocolVersion) error {
-	k, ok := objectKinds[obj.ObjectType()]
-	if !ok || ttlv.CompareVersions(v, k.since) < 0 {
+	k, ok := objkind.Lookup(obj.ObjectType())
+	if !ok || ttlv.CompareVersions(v, k.Since) < 0 {
 		return errorf(kmip.ResultReasonInvalidField, "Register does not support this object type")
 	}
-	if kb := keyBlockOf(obj); kb != nil && kb.KeyWrappingData != nil {
+	if kb := keyformat.BlockOf(obj); kb != nil && kb.KeyWrappingData != nil {
 		// The server cannot see wrapped material: it checks the wrapping
 		// and stores the key as given (no Digest; lengths from attributes).
 		return validateWrapped(obj, kb, attrs)
 	}
-	return k.validate(obj, attrs)
+	return k.Validate(obj, attrs)
 }
 
 // validateWrapped checks a key block registered wrapped (KMIP 1.4 §2.1.5):
@@ -148,13 +97,13 @@ func validateWrapped(obj kmip.Object, kb *kmip.KeyBlock, attrs []kmip.Attribute)
 	if len(kwd.IVCounterNonce) > maxIVBytes {
 		return errorf(kmip.ResultReasonInvalidField, "IV/Counter/Nonce too long")
 	}
-	b, inStruct := wrappedBytes(kb)
+	b, inStruct := keyformat.WrappedBytes(kb)
 	if len(b) == 0 || len(b) > maxWrappedBytes {
 		return errorf(kmip.ResultReasonInvalidField, "wrapped key value must hold 1 to %d bytes", maxWrappedBytes)
 	}
 	switch kwd.EncodingOption {
 	case kmip.EncodingOptionNoEncoding:
-		if !byteStringFormat(kb.KeyFormatType) {
+		if !keyformat.ByteStringFormat(kb.KeyFormatType) {
 			return errorf(kmip.ResultReasonEncodingOptionError, "No Encoding wraps Byte String key material only")
 		}
 		if inStruct && len(kb.KeyValue.Plain.Attribute) > 0 {
@@ -194,30 +143,6 @@ func checkWrappedSymmetric(kb *kmip.KeyBlock, attrs []kmip.Attribute) error {
 		return errorf(kmip.ResultReasonInvalidField, "Cryptographic Length not valid for the algorithm")
 	}
 	return nil
-}
-
-// keyBytes returns the plaintext key bytes of a block in one of the formats.
-// Wrapped blocks never get here: validateObject sends them to
-// validateWrapped.
-func keyBytes(kb *kmip.KeyBlock, formats ...kmip.KeyFormatType) ([]byte, error) {
-	if kb.KeyWrappingData != nil {
-		return nil, errorf(kmip.ResultReasonInvalidField, "wrapped key material cannot be read")
-	}
-	if kb.KeyCompressionType != 0 {
-		return nil, errorf(kmip.ResultReasonKeyCompressionTypeNotSupported, "key compression is not supported")
-	}
-	ok := false
-	for _, f := range formats {
-		ok = ok || kb.KeyFormatType == f
-	}
-	if !ok {
-		return nil, errorf(kmip.ResultReasonKeyFormatTypeNotSupported, "key format type not supported for this object")
-	}
-	b, ok := plainBytes(kb)
-	if !ok || len(b) == 0 || len(b) > maxKeyBytes {
-		return nil, errorf(kmip.ResultReasonInvalidField, "key material must hold 1 to %d bytes", maxKeyBytes)
-	}
-	return b, nil
 }
 
 // checkSymmetricLength verifies that algorithm, length and material agree.
@@ -270,7 +195,7 @@ func completeKeyBlock(obj kmip.Object, attrs []kmip.Attribute) {
 		key.KeyBlock.CryptographicLength = l
 	}
 	if key.KeyBlock.CryptographicLength == 0 {
-		if b, ok := plainBytes(&key.KeyBlock); ok {
+		if b, ok := keyformat.PlainBytes(&key.KeyBlock); ok {
 			key.KeyBlock.CryptographicLength = int32(len(b) * 8)
 		}
 	}
@@ -278,6 +203,6 @@ func completeKeyBlock(obj kmip.Object, attrs []kmip.Attribute) {
 
 // metadataOnly reports a key object registered without its key value.
 func metadataOnly(obj kmip.Object) bool {
-	kb := keyBlockOf(obj)
+	kb := keyformat.BlockOf(obj)
 	return kb != nil && kb.KeyValue == nil && kb.KeyWrappingData == nil
 }

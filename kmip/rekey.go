@@ -10,6 +10,7 @@ import (
 	"github.com/ovh/kmip-go/payloads"
 
 	"github.com/kmsd/kmsd/fsm"
+	"github.com/kmsd/kmsd/kmip/keyformat"
 	"github.com/kmsd/kmsd/proto/kmsdpb"
 )
 
@@ -75,7 +76,7 @@ func (s *Service) rekey(ctx context.Context, rc *reqCtx, req *payloads.RekeyRequ
 		case hasAttr(set.Attrs, a.AttributeName):
 			// Derived from the new material: the algorithm and length were
 			// used to generate it, the rest describes it.
-		case a.AttributeName.IsCustom() || attrSpecs[a.AttributeName].multi:
+		case a.AttributeName.IsCustom() || attrSpecs[a.AttributeName].Multi:
 			// Further instances: a Name given here is added to the names
 			// taken over from the existing key.
 			body.AddedAttributes = append(body.AddedAttributes, fsm.EncodeAttribute(a))
@@ -118,7 +119,7 @@ func (s *Service) rekeyMaterial(old *fsm.Object, client []kmip.Attribute, id str
 	if _, err := rand.Read(material); err != nil {
 		return nil, err
 	}
-	obj := &kmip.SymmetricKey{KeyBlock: rawKeyBlock(material, alg, length)}
+	obj := &kmip.SymmetricKey{KeyBlock: keyformat.RawKeyBlock(material, alg, length)}
 	sealed, err := s.sealObject(old.Owner, id, obj)
 	if err != nil {
 		return nil, err
@@ -132,7 +133,7 @@ func (s *Service) rekeyMaterial(old *fsm.Object, client []kmip.Attribute, id str
 		// object is created on the server."
 		{AttributeName: kmip.AttributeNameFresh, AttributeValue: true},
 	}
-	if d, ok := digestOf(obj); ok {
+	if d, ok := keyformat.Digest(obj); ok {
 		attrs = append(attrs, kmip.Attribute{AttributeName: kmip.AttributeNameDigest, AttributeValue: d})
 	}
 	return &fsm.Object{ID: id, Material: sealed, Attrs: attrs}, nil

@@ -85,13 +85,9 @@ func (s *Service) propose(ctx context.Context, rc *reqCtx, t kmsdpb.CommandType,
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.cfg.Replicator.Apply(ctx, data)
+	res, err := s.cfg.Replicator.Apply(ctx, data)
 	if err != nil {
 		return nil, err
-	}
-	res, ok := out.(*fsm.Result)
-	if !ok {
-		return nil, fmt.Errorf("kmip: unexpected apply result %T", out)
 	}
 	if res.Err != nil {
 		return nil, res.Err

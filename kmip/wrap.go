@@ -3,22 +3,19 @@ package kmip
 import (
 	"context"
 	"crypto"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"crypto/rsa"
 	_ "crypto/sha1" // registers crypto.SHA1 for RSA-OAEP
 	_ "crypto/sha256"
 	_ "crypto/sha512"
-	"crypto/subtle"
-	"encoding/binary"
 	"errors"
-	"math"
 	"reflect"
 
 	"github.com/ovh/kmip-go"
 
 	"github.com/kmsd/kmsd/fsm"
+	"github.com/kmsd/kmsd/kmip/keyformat"
+	"github.com/kmsd/kmsd/kmip/keywrap"
 )
 
 // Key wrapping (KMIP 1.4 §2.1.5 Key Wrapping Data, §2.1.6 Key Wrapping
@@ -35,157 +32,6 @@ const (
 )
 
 var errUnwrapFailed = errorf(kmip.ResultReasonCryptographicFailure, "the key could not be unwrapped with the named key")
-
-// kwIV is the default initial value of RFC 3394 §2.2.3.1.
-var kwIV = [8]byte{0xA6, 0xA6, 0xA6, 0xA6, 0xA6, 0xA6, 0xA6, 0xA6}
-
-// kwpMagic is the first half of RFC 5649's Alternative Initial Value.
-const kwpMagic = 0xA65959A6
-
-// kwWrap runs the wrapping process of RFC 3394 §2.2.1 (index-based form)
-// over the 64-bit blocks of p with initial value iv; it returns A | R[1..n].
-func kwWrap(b cipher.Block, iv [8]byte, p []byte) []byte {
-	n := len(p) / 8
-	out := make([]byte, 8+len(p))
-	copy(out[8:], p)
-	var buf [16]byte
-	defer clear(buf[:])
-	copy(buf[:8], iv[:])
-	for j := range 6 {
-		for i := 1; i <= n; i++ {
-			copy(buf[8:], out[i*8:])
-			b.Encrypt(buf[:], buf[:])
-			xorCounter(buf[:8], uint64(n*j+i))
-			copy(out[i*8:], buf[8:])
-		}
-	}
-	copy(out[:8], buf[:8])
-	return out
-}
-
-// kwUnwrap inverts kwWrap (RFC 3394 §2.2.2) and returns the recovered
-// initial value and key data; the caller checks the initial value.
-func kwUnwrap(b cipher.Block, c []byte) (a [8]byte, p []byte) {
-	n := len(c)/8 - 1
-	p = make([]byte, n*8)
-	copy(p, c[8:])
-	var buf [16]byte
-	defer clear(buf[:])
-	copy(buf[:8], c[:8])
-	for j := 5; j >= 0; j-- {
-		for i := n; i >= 1; i-- {
-			xorCounter(buf[:8], uint64(n*j+i))
-			copy(buf[8:], p[(i-1)*8:])
-			b.Decrypt(buf[:], buf[:])
-			copy(p[(i-1)*8:], buf[8:])
-		}
-	}
-	copy(a[:], buf[:8])
-	return a, p
-}
-
-func xorCounter(a []byte, t uint64) {
-	var tb [8]byte
-	binary.BigEndian.PutUint64(tb[:], t)
-	subtle.XORBytes(a, a, tb[:])
-}
-
-var (
-	errKWInput  = errors.New("kmip: key wrap input length")
-	errKWVerify = errors.New("kmip: key unwrap integrity check failed")
-)
-
-// aesKeyWrap wraps p (at least two 64-bit blocks) under kek per RFC 3394.
-func aesKeyWrap(kek, p []byte) ([]byte, error) {
-	if len(p) < 16 || len(p)%8 != 0 {
-		return nil, errKWInput
-	}
-	b, err := aes.NewCipher(kek)
-	if err != nil {
-		return nil, err
-	}
-	return kwWrap(b, kwIV, p), nil
-}
-
-// aesKeyUnwrap unwraps c per RFC 3394 and checks its integrity.
-func aesKeyUnwrap(kek, c []byte) ([]byte, error) {
-	if len(c) < 24 || len(c)%8 != 0 {
-		return nil, errKWInput
-	}
-	b, err := aes.NewCipher(kek)
-	if err != nil {
-		return nil, err
-	}
-	a, p := kwUnwrap(b, c)
-	if subtle.ConstantTimeCompare(a[:], kwIV[:]) != 1 {
-		clear(p)
-		return nil, errKWVerify
-	}
-	return p, nil
-}
-
-// aesKeyWrapPad wraps p (1 byte or more) under kek per RFC 5649.
-func aesKeyWrapPad(kek, p []byte) ([]byte, error) {
-	if len(p) == 0 || uint64(len(p)) > math.MaxUint32 {
-		return nil, errKWInput
-	}
-	b, err := aes.NewCipher(kek)
-	if err != nil {
-		return nil, err
-	}
-	var aiv [8]byte
-	binary.BigEndian.PutUint32(aiv[:4], kwpMagic)
-	binary.BigEndian.PutUint32(aiv[4:], uint32(len(p)))
-	padded := make([]byte, (len(p)+7)/8*8)
-	defer clear(padded)
-	copy(padded, p)
-	if len(padded) == 8 {
-		// §4.1: a single block is encrypted once with AES in ECB mode.
-		out := make([]byte, 16)
-		copy(out, aiv[:])
-		copy(out[8:], padded)
-		b.Encrypt(out, out)
-		return out, nil
-	}
-	return kwWrap(b, aiv, padded), nil
-}
-
-// aesKeyUnwrapPad unwraps c per RFC 5649 §4.2, checking the Alternative
-// Initial Value, the Message Length Indicator and the padding.
-func aesKeyUnwrapPad(kek, c []byte) ([]byte, error) {
-	if len(c) < 16 || len(c)%8 != 0 {
-		return nil, errKWInput
-	}
-	b, err := aes.NewCipher(kek)
-	if err != nil {
-		return nil, err
-	}
-	var a [8]byte
-	var p []byte
-	if len(c) == 16 {
-		buf := make([]byte, 16)
-		b.Decrypt(buf, c)
-		copy(a[:], buf[:8])
-		p = buf[8:]
-	} else {
-		a, p = kwUnwrap(b, c)
-	}
-	mli := binary.BigEndian.Uint32(a[4:])
-	ok := binary.BigEndian.Uint32(a[:4]) == kwpMagic &&
-		uint64(mli) > uint64(len(p)-8) && uint64(mli) <= uint64(len(p))
-	if ok {
-		var nonZero byte
-		for _, x := range p[mli:] {
-			nonZero |= x
-		}
-		ok = nonZero == 0
-	}
-	if !ok {
-		clear(p)
-		return nil, errKWVerify
-	}
-	return p[:mli], nil
-}
 
 // wrapKey is a key, held here, that wraps or unwraps key material.
 type wrapKey struct {
@@ -237,7 +83,7 @@ func (s *Service) wrappingKey(ctx context.Context, rc *reqCtx, eki *kmip.Encrypt
 		if key.KeyBlock.KeyWrappingData != nil {
 			return nil, errorf(kmip.ResultReasonPermissionDenied, "the wrapping key is itself held wrapped")
 		}
-		b, ok := plainBytes(&key.KeyBlock)
+		b, ok := keyformat.PlainBytes(&key.KeyBlock)
 		if !ok || key.KeyBlock.CryptographicAlgorithm != kmip.CryptographicAlgorithmAES {
 			return nil, errorf(kmip.ResultReasonFeatureNotSupported, "only AES and RSA keys wrap keys here")
 		}
@@ -432,10 +278,10 @@ func (k *wrapKey) wrap(p []byte) ([]byte, error) {
 		return c, err
 	}
 	if k.params.BlockCipherMode == kmip.BlockCipherModeAESKeyWrapPadding {
-		return aesKeyWrapPad(k.aes, p)
+		return keywrap.WrapPad(k.aes, p)
 	}
-	c, err := aesKeyWrap(k.aes, p)
-	if errors.Is(err, errKWInput) {
+	c, err := keywrap.Wrap(k.aes, p)
+	if errors.Is(err, keywrap.ErrInput) {
 		return nil, errorf(kmip.ResultReasonInvalidField, "NIST Key Wrap needs a multiple of 8 bytes, at least 16; use AES Key Wrap Padding")
 	}
 	return c, err
@@ -450,9 +296,9 @@ func (k *wrapKey) unwrap(c []byte) ([]byte, error) {
 	case k.priv != nil:
 		p, err = k.priv.Decrypt(nil, c, k.oaep())
 	case k.aes != nil && k.params.BlockCipherMode == kmip.BlockCipherModeAESKeyWrapPadding:
-		p, err = aesKeyUnwrapPad(k.aes, c)
+		p, err = keywrap.UnwrapPad(k.aes, c)
 	case k.aes != nil:
-		p, err = aesKeyUnwrap(k.aes, c)
+		p, err = keywrap.Unwrap(k.aes, c)
 	default:
 		return nil, errUnwrapFailed
 	}

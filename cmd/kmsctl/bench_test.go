@@ -16,8 +16,10 @@ import (
 
 	"github.com/ovh/kmip-go"
 
+	"github.com/kmsd/kmsd/cluster"
 	"github.com/kmsd/kmsd/cluster/clustertest"
 	"github.com/kmsd/kmsd/cluster/devpki"
+	"github.com/kmsd/kmsd/fsm"
 	kmsdkmip "github.com/kmsd/kmsd/kmip"
 )
 
@@ -295,7 +297,7 @@ func startBenchKMS(t *testing.T, n int) (addrs []string, devDir string) {
 	}
 	c.WaitVoters(n)
 	for _, node := range c.Nodes {
-		svc := kmsdkmip.NewService(kmsdkmip.Config{Replicator: node.Node, Store: node.FSM, Sealer: node.Barrier, ConsistentReads: true})
+		svc := kmsdkmip.NewService(kmsdkmip.Config{Replicator: cluster.Typed[*fsm.Result]{Node: node.Node}, Store: node.FSM, Sealer: node.Barrier, ConsistentReads: true})
 		srv := kmsdkmip.NewServer(kmsdkmip.ServerConfig{TLS: tlsCfg}, svc)
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

@@ -25,12 +25,12 @@ func (h *host) running() (*cluster.Node, error) {
 }
 
 // Apply implements kmip.Replicator.
-func (h *host) Apply(ctx context.Context, cmd []byte) (any, error) {
+func (h *host) Apply(ctx context.Context, cmd []byte) (*fsm.Result, error) {
 	rn, err := h.running()
 	if err != nil {
 		return nil, err
 	}
-	return rn.Apply(ctx, cmd)
+	return cluster.ApplyAs[*fsm.Result](ctx, rn, cmd)
 }
 
 // ReadBarrier implements kmip.Replicator.

@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"log/slog"
 	"slices"
 	"time"
@@ -101,13 +100,9 @@ func (h *host) RevokeCertificates(ctx context.Context, entries []denylist.Entry,
 	if err != nil {
 		return 0, err
 	}
-	res, err := rn.Apply(ctx, data)
+	r, err := cluster.ApplyAs[*fsm.Result](ctx, rn, data)
 	if err != nil {
 		return 0, err
-	}
-	r, ok := res.(*fsm.Result)
-	if !ok {
-		return 0, fmt.Errorf("kmsd: deny list: result of type %T", res)
 	}
 	switch {
 	case errors.Is(r.Err, fsm.ErrTooManyRevoked):

@@ -102,7 +102,7 @@ func (r *Replicator) Lag() {
 }
 
 // Apply implements kmip.Replicator.
-func (r *Replicator) Apply(ctx context.Context, cmd []byte) (any, error) {
+func (r *Replicator) Apply(ctx context.Context, cmd []byte) (*fsm.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -204,7 +204,7 @@ func (f *Fixture) SetPolicy(t testing.TB, entries ...*kmsdpb.PolicyEntry) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := res.(*fsm.Result).Err; err != nil {
+	if err := res.Err; err != nil {
 		t.Fatalf("policy refused: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package kmip
+package keyformat
 
 import (
 	"crypto/x509/pkix"
@@ -29,16 +29,16 @@ var foreignCurves = []struct {
 var oidECPublicKey = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
 
 // foreignFacts identifies a key that Go cannot parse. For an encrypted
-// PKCS#8 key nothing is known (facts.known is false): only the client's
+// PKCS#8 key nothing is known (facts.Known is false): only the client's
 // attributes say what it is.
-func foreignFacts(kb *kmip.KeyBlock, private bool) (keyFacts, bool) {
-	km, err := plainMaterial(kb)
+func foreignFacts(kb *kmip.KeyBlock, private bool) (Facts, bool) {
+	km, err := PlainMaterial(kb)
 	if err != nil {
-		return keyFacts{}, false
+		return Facts{}, false
 	}
 	der, err := derBytes(km)
 	if err != nil {
-		return keyFacts{}, false
+		return Facts{}, false
 	}
 	switch {
 	case private && kb.KeyFormatType == kmip.KeyFormatTypeECPrivateKey:
@@ -49,9 +49,9 @@ func foreignFacts(kb *kmip.KeyBlock, private bool) (keyFacts, bool) {
 		}
 		return encryptedPKCS8(der)
 	case !private && kb.KeyFormatType == kmip.KeyFormatTypeX_509:
-		return foreignSPKI(der)
+		return ForeignSPKI(der)
 	}
-	return keyFacts{}, false
+	return Facts{}, false
 }
 
 // namedCurve reads the namedCurve choice of ECParameters (RFC 5480 §2.1.1).
@@ -63,13 +63,13 @@ func namedCurve(params asn1.RawValue) (asn1.ObjectIdentifier, bool) {
 	return oid, true
 }
 
-func curveByOID(oid asn1.ObjectIdentifier) (keyFacts, bool) {
+func curveByOID(oid asn1.ObjectIdentifier) (Facts, bool) {
 	for _, c := range foreignCurves {
 		if c.oid.Equal(oid) {
-			return keyFacts{known: true, bits: c.bits, curve: c.id}, true
+			return Facts{Known: true, Bits: c.bits, Curve: c.id}, true
 		}
 	}
-	return keyFacts{}, false
+	return Facts{}, false
 }
 
 // validPoint checks the length and form of an encoded EC point (SEC 1
@@ -95,21 +95,21 @@ type ecPrivateKey struct {
 
 // foreignECPrivate reads an ECPrivateKey whose curve is named inside it or,
 // within PKCS#8, by the algorithm parameters (outer).
-func foreignECPrivate(der []byte, outer asn1.ObjectIdentifier) (keyFacts, bool) {
+func foreignECPrivate(der []byte, outer asn1.ObjectIdentifier) (Facts, bool) {
 	var k ecPrivateKey
 	if rest, err := asn1.Unmarshal(der, &k); err != nil || len(rest) != 0 || k.Version != 1 {
-		return keyFacts{}, false
+		return Facts{}, false
 	}
 	oid := k.Curve
 	if len(oid) == 0 {
 		oid = outer
 	}
 	f, ok := curveByOID(oid)
-	if !ok || len(k.PrivateKey) != (int(f.bits)+7)/8 {
-		return keyFacts{}, false
+	if !ok || len(k.PrivateKey) != (int(f.Bits)+7)/8 {
+		return Facts{}, false
 	}
-	if k.PublicKey.BitLength > 0 && !validPoint(k.PublicKey.Bytes, f.bits) {
-		return keyFacts{}, false
+	if k.PublicKey.BitLength > 0 && !validPoint(k.PublicKey.Bytes, f.Bits) {
+		return Facts{}, false
 	}
 	return f, true
 }
@@ -122,47 +122,47 @@ type pkcs8 struct {
 	Attributes asn1.RawValue `asn1:"optional,tag:0"`
 }
 
-func foreignPKCS8(der []byte) (keyFacts, bool) {
+func foreignPKCS8(der []byte) (Facts, bool) {
 	var k pkcs8
 	if rest, err := asn1.Unmarshal(der, &k); err != nil || len(rest) != 0 || k.Version != 0 ||
 		!k.Algorithm.Algorithm.Equal(oidECPublicKey) {
-		return keyFacts{}, false
+		return Facts{}, false
 	}
 	oid, ok := namedCurve(k.Algorithm.Parameters)
 	if !ok {
-		return keyFacts{}, false
+		return Facts{}, false
 	}
 	return foreignECPrivate(k.PrivateKey, oid)
 }
 
 // encryptedPKCS8 recognises RFC 5208's EncryptedPrivateKeyInfo.
-func encryptedPKCS8(der []byte) (keyFacts, bool) {
+func encryptedPKCS8(der []byte) (Facts, bool) {
 	var k struct {
 		Algorithm     pkix.AlgorithmIdentifier
 		EncryptedData []byte
 	}
 	if rest, err := asn1.Unmarshal(der, &k); err != nil || len(rest) != 0 ||
 		len(k.Algorithm.Algorithm) == 0 || len(k.EncryptedData) == 0 {
-		return keyFacts{}, false
+		return Facts{}, false
 	}
-	return keyFacts{}, true
+	return Facts{}, true
 }
 
-func foreignSPKI(der []byte) (keyFacts, bool) {
+func ForeignSPKI(der []byte) (Facts, bool) {
 	var k struct {
 		Algorithm pkix.AlgorithmIdentifier
 		PublicKey asn1.BitString
 	}
 	if rest, err := asn1.Unmarshal(der, &k); err != nil || len(rest) != 0 || !k.Algorithm.Algorithm.Equal(oidECPublicKey) {
-		return keyFacts{}, false
+		return Facts{}, false
 	}
 	oid, ok := namedCurve(k.Algorithm.Parameters)
 	if !ok {
-		return keyFacts{}, false
+		return Facts{}, false
 	}
 	f, ok := curveByOID(oid)
-	if !ok || !validPoint(k.PublicKey.Bytes, f.bits) || k.PublicKey.BitLength != 8*len(k.PublicKey.Bytes) {
-		return keyFacts{}, false
+	if !ok || !validPoint(k.PublicKey.Bytes, f.Bits) || k.PublicKey.BitLength != 8*len(k.PublicKey.Bytes) {
+		return Facts{}, false
 	}
 	return f, true
 }

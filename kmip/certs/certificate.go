@@ -1,4 +1,4 @@
-package kmip
+package certs
 
 import (
 	"crypto/sha256"
@@ -10,15 +10,15 @@ import (
 	"net"
 
 	"github.com/ovh/kmip-go"
+
+	"github.com/kmsd/kmsd/kmip/keyformat"
+	"github.com/kmsd/kmsd/kmip/kmiperr"
 )
 
 // Certificate objects (KMIP 1.4 §2.2.1). An X.509 certificate is checked on
 // Register and the server derives the certificate attributes from it (KMIP
 // 1.4 §3.8–3.16: "SHALL be set by the server"). A PGP certificate (a type
 // deprecated in KMIP 1.2 for the PGP Key object) is kept as opaque bytes.
-func init() {
-	registerObjectKind(kmip.ObjectTypeCertificate, objectKind{since: kmip.V1_0, validate: validateCertificate, derive: deriveCertificate})
-}
 
 // Bounds on registered certificates.
 const (
@@ -63,7 +63,7 @@ type certView struct {
 // readCertificate parses an X.509 certificate. Go's parser checks it when
 // it can; a certificate whose key is on a curve Go does not implement
 // (the secp256k1 one of TC-ECC-3) is accepted when its key is one the
-// server recognises (see asymmetric_foreign.go).
+// server recognises (keyformat.ForeignSPKI).
 func readCertificate(der []byte) (*certView, bool) {
 	var c certificate
 	if rest, err := asn1.Unmarshal(der, &c); err != nil || len(rest) != 0 {
@@ -85,43 +85,45 @@ func readCertificate(der []byte) (*certView, bool) {
 	}
 	if _, err := x509.ParseCertificate(der); err == nil {
 		if pub, err := x509.ParsePKIXPublicKey(c.TBS.PublicKey.FullBytes); err == nil {
-			if f, err := factsOf(pub); err == nil {
-				v.keyBits = f.bits
+			if f, err := keyformat.FactsOf(pub); err == nil {
+				v.keyBits = f.Bits
 			}
 		}
 		return v, true
 	}
-	f, ok := foreignSPKI(c.TBS.PublicKey.FullBytes)
+	f, ok := keyformat.ForeignSPKI(c.TBS.PublicKey.FullBytes)
 	if !ok {
 		return nil, false
 	}
-	v.keyBits = f.bits
+	v.keyBits = f.Bits
 	return v, true
 }
 
-func validateCertificate(obj kmip.Object, _ []kmip.Attribute) error {
+// Validate checks a registered Certificate: an X.509 one must parse, and
+// its size is bounded. It is an objkind.Kind Validate function.
+func Validate(obj kmip.Object, _ []kmip.Attribute) error {
 	c := obj.(*kmip.Certificate)
 	if n := len(c.CertificateValue); n == 0 || n > maxCertificateBytes {
-		return errorf(kmip.ResultReasonInvalidField, "Certificate Value must hold 1 to %d bytes", maxCertificateBytes)
+		return kmiperr.Errorf(kmip.ResultReasonInvalidField, "Certificate Value must hold 1 to %d bytes", maxCertificateBytes)
 	}
 	switch c.CertificateType {
 	case kmip.CertificateTypeX_509:
 		if _, ok := readCertificate(c.CertificateValue); !ok {
-			return errorf(kmip.ResultReasonInvalidField, "Certificate Value is not a DER-encoded X.509 certificate")
+			return kmiperr.Errorf(kmip.ResultReasonInvalidField, "Certificate Value is not a DER-encoded X.509 certificate")
 		}
 	case kmip.CertificateTypePGP:
 	default:
-		return errorf(kmip.ResultReasonInvalidField, "Certificate Type not supported: X.509 and PGP are")
+		return kmiperr.Errorf(kmip.ResultReasonInvalidField, "Certificate Type not supported: X.509 and PGP are")
 	}
 	return nil
 }
 
-// deriveCertificate returns the attributes the server sets for a
+// Derive returns the attributes the server sets for a
 // certificate. Version gating hides those a client's version does not
 // define: the 1.1 X.509 ones from 1.0 clients. The 1.0 Certificate
 // Identifier, Subject and Issuer are deprecated from 1.1 but still defined,
 // and the 1.1 and 1.2 recordings list them.
-func deriveCertificate(obj kmip.Object) []kmip.Attribute {
+func Derive(obj kmip.Object) []kmip.Attribute {
 	c := obj.(*kmip.Certificate)
 	out := []kmip.Attribute{
 		{AttributeName: kmip.AttributeNameCertificateType, AttributeValue: c.CertificateType},
@@ -130,7 +132,7 @@ func deriveCertificate(obj kmip.Object) []kmip.Attribute {
 		// OASIS recordings of 1.1 and 1.2 list it for certificates.
 		{AttributeName: kmip.AttributeNameFresh, AttributeValue: true},
 	}
-	if _, covered := digestOf(obj); !covered {
+	if _, covered := keyformat.Digest(obj); !covered {
 		// KMIP 1.4 §3.17: the digest of a certificate is over its
 		// Certificate Value.
 		sum := sha256.Sum256(c.CertificateValue)

@@ -1,4 +1,4 @@
-package kmip
+package keyformat
 
 import (
 	"crypto"
@@ -8,20 +8,26 @@ import (
 	"math/big"
 
 	"github.com/ovh/kmip-go"
+
+	"github.com/kmsd/kmsd/kmip/kmiperr"
 )
 
 // Parsing and encoding of Public and Private Keys in the Key Format Types
 // of KMIP 1.4 §9.1.3.2.3: PKCS#1, PKCS#8, X.509 SubjectPublicKeyInfo, RFC 5915
 // EC Private Key and the Transparent RSA, EC and ECDSA structures.
 var (
-	errKeyMaterial = errorf(kmip.ResultReasonInvalidField, "key material is not a valid key in its Key Format Type")
-	errNoKeyValue  = errorf(kmip.ResultReasonInvalidField, "the key block holds no plain key value")
+	// ErrFormatUnsupported answers a request for a Key Format Type the
+	// object cannot be given in.
+	ErrFormatUnsupported = kmiperr.Errorf(kmip.ResultReasonKeyFormatTypeNotSupported, "key format type not supported for this object")
+
+	errKeyMaterial = kmiperr.Errorf(kmip.ResultReasonInvalidField, "key material is not a valid key in its Key Format Type")
+	errNoKeyValue  = kmiperr.Errorf(kmip.ResultReasonInvalidField, "the key block holds no plain key value")
 )
 
-// plainMaterial returns a key block's unwrapped key material.
-func plainMaterial(kb *kmip.KeyBlock) (*kmip.KeyMaterial, error) {
+// PlainMaterial returns a key block's unwrapped key material.
+func PlainMaterial(kb *kmip.KeyBlock) (*kmip.KeyMaterial, error) {
 	if kb.KeyWrappingData != nil || (kb.KeyValue != nil && kb.KeyValue.Wrapped != nil) {
-		return nil, errorf(kmip.ResultReasonFeatureNotSupported, "wrapped key material cannot be read")
+		return nil, kmiperr.Errorf(kmip.ResultReasonFeatureNotSupported, "wrapped key material cannot be read")
 	}
 	if kb.KeyValue == nil || kb.KeyValue.Plain == nil {
 		return nil, errNoKeyValue
@@ -32,7 +38,7 @@ func plainMaterial(kb *kmip.KeyBlock) (*kmip.KeyMaterial, error) {
 // derBytes returns the byte-string key material of a DER format.
 func derBytes(km *kmip.KeyMaterial) ([]byte, error) {
 	if km.Bytes == nil || len(*km.Bytes) == 0 || len(*km.Bytes) > maxAsymmetricBytes {
-		return nil, errorf(kmip.ResultReasonInvalidField, "key material must hold 1 to %d bytes", maxAsymmetricBytes)
+		return nil, kmiperr.Errorf(kmip.ResultReasonInvalidField, "key material must hold 1 to %d bytes", maxAsymmetricBytes)
 	}
 	return *km.Bytes, nil
 }
@@ -40,7 +46,7 @@ func derBytes(km *kmip.KeyMaterial) ([]byte, error) {
 // parsePrivateKey decodes a private key block into an *rsa.PrivateKey or
 // an *ecdsa.PrivateKey.
 func parsePrivateKey(kb *kmip.KeyBlock) (crypto.Signer, error) {
-	km, err := plainMaterial(kb)
+	km, err := PlainMaterial(kb)
 	if err != nil {
 		return nil, err
 	}
@@ -69,25 +75,25 @@ func parsePrivateKey(kb *kmip.KeyBlock) (crypto.Signer, error) {
 	case kmip.KeyFormatTypeTransparentECDSAPrivateKey:
 		return transparentECPrivate((*kmip.TransparentECPrivateKey)(km.TransparentECDSAPrivateKey))
 	default:
-		return nil, errorf(kmip.ResultReasonKeyFormatTypeNotSupported, "key format type not supported for private keys")
+		return nil, kmiperr.Errorf(kmip.ResultReasonKeyFormatTypeNotSupported, "key format type not supported for private keys")
 	}
 	switch k := key.(type) {
 	case *rsa.PrivateKey:
 		if len(k.Primes) != 2 {
-			return nil, errorf(kmip.ResultReasonInvalidField, "multi-prime RSA keys are not supported")
+			return nil, kmiperr.Errorf(kmip.ResultReasonInvalidField, "multi-prime RSA keys are not supported")
 		}
 		return k, nil
 	case *ecdsa.PrivateKey:
 		return k, nil
 	}
-	return nil, errorf(kmip.ResultReasonInvalidField, "key type not supported: RSA and EC keys are")
+	return nil, kmiperr.Errorf(kmip.ResultReasonInvalidField, "key type not supported: RSA and EC keys are")
 }
 
 func transparentRSAPrivate(t *kmip.TransparentRSAPrivateKey) (crypto.Signer, error) {
 	// Go's RSA needs the primes; a key given by modulus and exponents only
 	// cannot be used or converted, so it is refused.
 	if t == nil || t.PrivateExponent == nil || t.PublicExponent == nil || t.P == nil || t.Q == nil {
-		return nil, errorf(kmip.ResultReasonInvalidField, "Transparent RSA Private Key needs the modulus, both exponents and both primes")
+		return nil, kmiperr.Errorf(kmip.ResultReasonInvalidField, "Transparent RSA Private Key needs the modulus, both exponents and both primes")
 	}
 	if t.Modulus.BitLen() > maxRSARegisterBits || !t.PublicExponent.IsInt64() || t.PublicExponent.Int64() > maxRSAExponent {
 		return nil, errKeyMaterial
@@ -97,7 +103,7 @@ func transparentRSAPrivate(t *kmip.TransparentRSAPrivateKey) (crypto.Signer, err
 		D:         new(big.Int).Set(t.PrivateExponent),
 		Primes:    []*big.Int{new(big.Int).Set(t.P), new(big.Int).Set(t.Q)},
 	}
-	if _, err := factsOf(&k.PublicKey); err != nil {
+	if _, err := FactsOf(&k.PublicKey); err != nil {
 		return nil, err
 	}
 	if k.Validate() != nil {
@@ -111,15 +117,15 @@ func transparentECPrivate(t *kmip.TransparentECPrivateKey) (crypto.Signer, error
 	if t == nil {
 		return nil, errKeyMaterial
 	}
-	c, ok := curveWhere(func(c curveSpec) bool { return c.id == t.RecommendedCurve })
+	c, ok := CurveWhere(func(c Curve) bool { return c.ID == t.RecommendedCurve })
 	if !ok {
-		return nil, errorf(kmip.ResultReasonInvalidField, "Recommended Curve not supported: P-224, P-256, P-384 and P-521 are")
+		return nil, kmiperr.Errorf(kmip.ResultReasonInvalidField, "Recommended Curve not supported: P-224, P-256, P-384 and P-521 are")
 	}
-	size := (int(c.bits) + 7) / 8
+	size := (int(c.Bits) + 7) / 8
 	if t.D.Sign() <= 0 || t.D.BitLen() > size*8 {
 		return nil, errKeyMaterial
 	}
-	k, err := ecdsa.ParseRawPrivateKey(c.curve, t.D.FillBytes(make([]byte, size)))
+	k, err := ecdsa.ParseRawPrivateKey(c.Curve, t.D.FillBytes(make([]byte, size)))
 	if err != nil {
 		return nil, errKeyMaterial
 	}
@@ -129,7 +135,7 @@ func transparentECPrivate(t *kmip.TransparentECPrivateKey) (crypto.Signer, error
 // parsePublicKey decodes a public key block into an *rsa.PublicKey or an
 // *ecdsa.PublicKey.
 func parsePublicKey(kb *kmip.KeyBlock) (crypto.PublicKey, error) {
-	km, err := plainMaterial(kb)
+	km, err := PlainMaterial(kb)
 	if err != nil {
 		return nil, err
 	}
@@ -161,18 +167,18 @@ func parsePublicKey(kb *kmip.KeyBlock) (crypto.PublicKey, error) {
 	case kmip.KeyFormatTypeTransparentECDSAPublicKey:
 		return transparentECPublic((*kmip.TransparentECPublicKey)(km.TransparentECDSAPublicKey))
 	}
-	return nil, errorf(kmip.ResultReasonKeyFormatTypeNotSupported, "key format type not supported for public keys")
+	return nil, kmiperr.Errorf(kmip.ResultReasonKeyFormatTypeNotSupported, "key format type not supported for public keys")
 }
 
 func transparentECPublic(t *kmip.TransparentECPublicKey) (crypto.PublicKey, error) {
 	if t == nil {
 		return nil, errKeyMaterial
 	}
-	c, ok := curveWhere(func(c curveSpec) bool { return c.id == t.RecommendedCurve })
+	c, ok := CurveWhere(func(c Curve) bool { return c.ID == t.RecommendedCurve })
 	if !ok {
-		return nil, errorf(kmip.ResultReasonInvalidField, "Recommended Curve not supported: P-224, P-256, P-384 and P-521 are")
+		return nil, kmiperr.Errorf(kmip.ResultReasonInvalidField, "Recommended Curve not supported: P-224, P-256, P-384 and P-521 are")
 	}
-	k, err := ecdsa.ParseUncompressedPublicKey(c.curve, t.QString)
+	k, err := ecdsa.ParseUncompressedPublicKey(c.Curve, t.QString)
 	if err != nil {
 		return nil, errKeyMaterial
 	}
@@ -191,35 +197,35 @@ func publicOf(obj kmip.Object) (crypto.PublicKey, error) {
 		}
 		return k.Public(), nil
 	}
-	return nil, errFormatUnsupport
+	return nil, ErrFormatUnsupported
 }
 
-// convertAsymmetric re-encodes a Public or Private Key in another Key
+// ConvertAsymmetric re-encodes a Public or Private Key in another Key
 // Format Type for Get. A key the server cannot parse (a wrapped or
 // encrypted one, or one on a curve Go lacks) exists in its stored format
 // only.
-func convertAsymmetric(obj kmip.Object, format kmip.KeyFormatType) (kmip.Object, error) {
-	kb := keyBlockOf(obj)
+func ConvertAsymmetric(obj kmip.Object, format kmip.KeyFormatType) (kmip.Object, error) {
+	kb := BlockOf(obj)
 	var km kmip.KeyMaterial
 	switch o := obj.(type) {
 	case *kmip.PrivateKey:
 		key, err := parsePrivateKey(&o.KeyBlock)
 		if err != nil {
-			return nil, errFormatUnsupport
+			return nil, ErrFormatUnsupported
 		}
-		if km, err = encodePrivateKey(key, format); err != nil {
+		if km, err = EncodePrivateKey(key, format); err != nil {
 			return nil, err
 		}
 	case *kmip.PublicKey:
 		key, err := parsePublicKey(&o.KeyBlock)
 		if err != nil {
-			return nil, errFormatUnsupport
+			return nil, ErrFormatUnsupported
 		}
-		if km, err = encodePublicKey(key, format); err != nil {
+		if km, err = EncodePublicKey(key, format); err != nil {
 			return nil, err
 		}
 	default:
-		return nil, errFormatUnsupport
+		return nil, ErrFormatUnsupported
 	}
 	out := kmip.KeyBlock{
 		KeyFormatType:          format,
@@ -235,14 +241,14 @@ func convertAsymmetric(obj kmip.Object, format kmip.KeyFormatType) (kmip.Object,
 
 func derMaterial(der []byte, err error) (kmip.KeyMaterial, error) {
 	if err != nil {
-		return kmip.KeyMaterial{}, errFormatUnsupport
+		return kmip.KeyMaterial{}, ErrFormatUnsupported
 	}
 	return kmip.KeyMaterial{Bytes: &der}, nil
 }
 
-// encodePrivateKey encodes a private key in one of the formats KMIP
+// EncodePrivateKey encodes a private key in one of the formats KMIP
 // defines for its type.
-func encodePrivateKey(key crypto.Signer, format kmip.KeyFormatType) (kmip.KeyMaterial, error) {
+func EncodePrivateKey(key crypto.Signer, format kmip.KeyFormatType) (kmip.KeyMaterial, error) {
 	switch k := key.(type) {
 	case *rsa.PrivateKey:
 		switch format {
@@ -260,12 +266,12 @@ func encodePrivateKey(key crypto.Signer, format kmip.KeyFormatType) (kmip.KeyMat
 		case kmip.KeyFormatTypeECPrivateKey:
 			return derMaterial(x509.MarshalECPrivateKey(k))
 		case kmip.KeyFormatTypeTransparentECPrivateKey, kmip.KeyFormatTypeTransparentECDSAPrivateKey:
-			facts, err := factsOf(&k.PublicKey)
+			facts, err := FactsOf(&k.PublicKey)
 			d, derr := k.Bytes()
 			if err != nil || derr != nil {
-				return kmip.KeyMaterial{}, errFormatUnsupport
+				return kmip.KeyMaterial{}, ErrFormatUnsupported
 			}
-			t := &kmip.TransparentECPrivateKey{RecommendedCurve: facts.curve}
+			t := &kmip.TransparentECPrivateKey{RecommendedCurve: facts.Curve}
 			t.D.SetBytes(d)
 			clear(d)
 			if format == kmip.KeyFormatTypeTransparentECPrivateKey {
@@ -274,7 +280,7 @@ func encodePrivateKey(key crypto.Signer, format kmip.KeyFormatType) (kmip.KeyMat
 			return kmip.KeyMaterial{TransparentECDSAPrivateKey: (*kmip.TransparentECDSAPrivateKey)(t)}, nil
 		}
 	}
-	return kmip.KeyMaterial{}, errFormatUnsupport
+	return kmip.KeyMaterial{}, ErrFormatUnsupported
 }
 
 // transparentRSA spells out an RSA private key; the CRT values are computed
@@ -296,9 +302,9 @@ func transparentRSA(k *rsa.PrivateKey) *kmip.TransparentRSAPrivateKey {
 	return t
 }
 
-// encodePublicKey encodes a public key in one of the formats KMIP defines
+// EncodePublicKey encodes a public key in one of the formats KMIP defines
 // for its type.
-func encodePublicKey(key crypto.PublicKey, format kmip.KeyFormatType) (kmip.KeyMaterial, error) {
+func EncodePublicKey(key crypto.PublicKey, format kmip.KeyFormatType) (kmip.KeyMaterial, error) {
 	switch k := key.(type) {
 	case *rsa.PublicKey:
 		switch format {
@@ -317,17 +323,17 @@ func encodePublicKey(key crypto.PublicKey, format kmip.KeyFormatType) (kmip.KeyM
 		case kmip.KeyFormatTypeX_509:
 			return derMaterial(x509.MarshalPKIXPublicKey(k))
 		case kmip.KeyFormatTypeTransparentECPublicKey, kmip.KeyFormatTypeTransparentECDSAPublicKey:
-			facts, err := factsOf(k)
+			facts, err := FactsOf(k)
 			q, qerr := k.Bytes()
 			if err != nil || qerr != nil {
-				return kmip.KeyMaterial{}, errFormatUnsupport
+				return kmip.KeyMaterial{}, ErrFormatUnsupported
 			}
-			t := &kmip.TransparentECPublicKey{RecommendedCurve: facts.curve, QString: q}
+			t := &kmip.TransparentECPublicKey{RecommendedCurve: facts.Curve, QString: q}
 			if format == kmip.KeyFormatTypeTransparentECPublicKey {
 				return kmip.KeyMaterial{TransparentECPublicKey: t}, nil
 			}
 			return kmip.KeyMaterial{TransparentECDSAPublicKey: (*kmip.TransparentECDSAPublicKey)(t)}, nil
 		}
 	}
-	return kmip.KeyMaterial{}, errFormatUnsupport
+	return kmip.KeyMaterial{}, ErrFormatUnsupported
 }
