@@ -10,8 +10,8 @@ import (
 	"github.com/ovh/kmip-go"
 )
 
-func bptr(b bool) *bool    { return &b }
-func i32p(v int32) *int32  { return &v }
+func bptr(b bool) *bool   { return &b }
+func i32p(v int32) *int32 { return &v }
 func seq(n int) []byte {
 	b := make([]byte, n)
 	for i := range b {
