@@ -126,7 +126,9 @@ type wyGroup struct {
 	SLen       int             `json:"sLen"`
 	PublicKey  json.RawMessage `json:"publicKey"`
 	PrivateKey json.RawMessage `json:"privateKey"`
-	Tests      []wyTest        `json:"tests"`
+	// PrivateKeyPKCS8 is hex DER, kept where the JSON key lacks primes.
+	PrivateKeyPKCS8 string   `json:"privateKeyPkcs8"`
+	Tests           []wyTest `json:"tests"`
 }
 
 type wyTest struct {
