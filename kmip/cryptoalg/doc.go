@@ -22,14 +22,14 @@
 // Reason is a sentence safe to return to a client: it never holds key
 // bytes or the text of an underlying library error.
 //
-// Key material: streams build their cipher when they are created and keep
-// no copy of the caller's key bytes; the MAC and key-derivation code that
-// must hold key bytes keeps a copy. Wipe (called by Final too) zeroes those
-// copies and every buffer of pending data. The expanded key schedules that
+// Key material: streams build their cipher or MAC when they are created and
+// keep no copy of the caller's key bytes, which stay the caller's to zero.
+// Wipe (called by Final too, and after a failed Update) zeroes every buffer
+// of pending data and the CMAC subkeys. The expanded key schedules that
 // crypto/aes, crypto/des and crypto/hmac hold inside their own values cannot
 // be reached and are left to the garbage collector.
 //
 // Adding an algorithm is one file: extend the table the resolver reads (for
-// example aeadModes in cipher_spec.go or hashes in hash.go) and add its
+// example modes in cipher_spec.go or hashes in hash.go) and add its
 // known-answer tests from testdata/ (see testdata/README.md for sources).
 package cryptoalg
