@@ -381,3 +381,28 @@ func BenchmarkEncryptAES256GCM1KiB(b *testing.B) {
 		}
 	}
 }
+
+// TestReasonsLeakNothing: refusals carry a KMIP-worded reason, never key
+// bytes or a library's error text.
+func TestReasonsLeakNothing(t *testing.T) {
+	key := bytes.Repeat([]byte{0xAB}, 32)
+	gcm := mustCipher(t, &kmip.CryptographicParameters{BlockCipherMode: kmip.BlockCipherModeGCM}, kmip.CryptographicAlgorithmAES, 32)
+	cbc := mustCipher(t, &kmip.CryptographicParameters{BlockCipherMode: kmip.BlockCipherModeCBC, PaddingMethod: kmip.PaddingMethodPKCS5}, kmip.CryptographicAlgorithmAES, 32)
+	_, e1 := Decrypt(gcm, key, seq(12), nil, seq(16), seq(16))
+	_, e2 := Decrypt(cbc, key, seq(16), nil, seq(32), nil)
+	_, e3 := ResolveCipher(&kmip.CryptographicParameters{BlockCipherMode: kmip.BlockCipherModeXTS}, kmip.CryptographicAlgorithmAES, 16)
+	m, _ := ResolveMAC(nil, kmip.CryptographicAlgorithmHMACSHA256, 32)
+	e4 := VerifyMAC(m, key, []byte("data"), seq(32))
+	for i, err := range []error{e1, e2, e3, e4} {
+		var e *Error
+		if !errors.As(err, &e) || e.Reason == "" {
+			t.Fatalf("error %d is not an *Error with a reason: %v", i, err)
+		}
+		low := strings.ToLower(err.Error())
+		for _, bad := range []string{"abab", "crypto/", "cipher:", "message authentication failed"} {
+			if strings.Contains(low, bad) {
+				t.Fatalf("error %d %q contains %q", i, err, bad)
+			}
+		}
+	}
+}
