@@ -75,7 +75,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	pf.DurationVar(&a.flags.timeout, "timeout", 10*time.Second, "time limit for the whole command")
 
 	ad := newAdminCLI(a, pf)
-	root.AddCommand(newKeyCmd(a), newBenchCmd(a), newVersionCmd(a), newClusterCmd(ad), newSnapshotCmd(ad), newStatusCmd(ad), newOperatorCmd(ad), newPolicyCmd(ad), newPKICmd(ad), newAuditCmd(ad))
+	root.AddCommand(newKeyCmd(a), newQueryCmd(a), newDiscoverCmd(a), newBenchCmd(a), newVersionCmd(a), newClusterCmd(ad), newSnapshotCmd(ad), newStatusCmd(ad), newOperatorCmd(ad), newPolicyCmd(ad), newPKICmd(ad), newAuditCmd(ad))
 	return root
 }
 
