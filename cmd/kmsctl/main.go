@@ -76,6 +76,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 
 	ad := newAdminCLI(a, pf)
 	root.AddCommand(newKeyCmd(a), newQueryCmd(a), newDiscoverCmd(a), newBenchCmd(a), newVersionCmd(a), newClusterCmd(ad), newSnapshotCmd(ad), newStatusCmd(ad), newOperatorCmd(ad), newPolicyCmd(ad), newPKICmd(ad), newAuditCmd(ad))
+	requireSubcommands(root)
 	return root
 }
 
