@@ -239,7 +239,11 @@ func adminErr(err error, addr, subject string) error {
 			return fmt.Errorf("node unreachable: %s%s; the admin port presents the node's certificate: verify it with the node CA (--admin-ca)",
 				addr, transportCause(msg))
 		}
-		return fmt.Errorf("node unreachable: %s%s", addr, transportCause(msg))
+		cause := transportCause(msg)
+		if cause == " (connection refused)" {
+			cause += ": is kmsd running? (kmsd dev prints its admin address)"
+		}
+		return fmt.Errorf("node unreachable: %s%s", addr, cause)
 	case codes.DeadlineExceeded:
 		return errors.New("timed out")
 	case codes.Canceled:

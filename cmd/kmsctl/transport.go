@@ -26,6 +26,7 @@ import (
 // recovered. The message types, payloads and TTLV codec are kmip-go's.
 type session struct {
 	addr    string
+	cfg     connConfig
 	conn    net.Conn
 	stream  ttlv.Stream
 	version kmip.ProtocolVersion
@@ -45,16 +46,18 @@ func dial(ctx context.Context, cfg connConfig) (*session, error) {
 	d := tls.Dialer{Config: tlsCfg}
 	conn, err := d.DialContext(ctx, "tcp", cfg.server)
 	if err != nil {
-		return nil, fmt.Errorf("cannot connect to %s: %w", cfg.server, connErr(ctx, err))
+		return nil, connectErr(cfg.server, cfg.kmipHint(connErr(ctx, err)))
 	}
-	s := &session{addr: cfg.server, conn: conn, stream: ttlv.NewStream(conn, ttlv.DefaultMaxMessageSize)}
+	s := &session{addr: cfg.server, cfg: cfg, conn: conn, stream: ttlv.NewStream(conn, ttlv.DefaultMaxMessageSize)}
 	if cfg.version != nil {
 		s.version = *cfg.version
 		return s, nil
 	}
 	if err := s.negotiate(ctx); err != nil {
 		_ = conn.Close()
-		return nil, fmt.Errorf("cannot connect to %s: %w", cfg.server, err)
+		// A TLS 1.3 server refuses a client certificate after the
+		// client's side of the handshake: the refusal is read here.
+		return nil, connectErr(cfg.server, cfg.kmipHint(err))
 	}
 	return s, nil
 }
@@ -132,7 +135,7 @@ func (s *session) batch(ctx context.Context, pls ...kmip.OperationPayload) ([]it
 	msg := kmip.NewRequestMessage(s.version, pls...)
 	resp, err := s.roundtrip(ctx, &msg)
 	if err != nil {
-		return nil, fmt.Errorf("request to %s failed: %w", s.addr, err)
+		return nil, fmt.Errorf("request to %s failed: %w", s.addr, s.cfg.kmipHint(err))
 	}
 	items := resp.BatchItem
 	if len(items) == 1 && len(pls) > 1 {
