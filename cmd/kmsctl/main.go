@@ -65,7 +65,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
 
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.flags.server, "server", defaultServer, "KMIP server address host:port (env "+envServer+")")
+	pf.StringVar(&a.flags.server, "server", defaultServer, "KMIP server address host:port, or a comma-separated list tried in order until one answers\n(env "+envServer+")")
 	pf.StringVar(&a.flags.ca, "ca", "", "CA certificate file to verify the server (env "+envCA+"; default: system roots)")
 	pf.StringVar(&a.flags.cert, "cert", "", "client certificate file (env "+envCert+")")
 	pf.StringVar(&a.flags.key, "key", "", "client private key file (env "+envKey+")")
@@ -73,6 +73,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	pf.StringVar(&a.flags.kmipVersion, "kmip-version", "", "KMIP protocol version 1.0-1.4 (default: negotiate with Discover Versions)")
 	pf.StringVarP(&a.flags.output, "output", "o", formatTable, "output format: table or json")
 	pf.DurationVar(&a.flags.timeout, "timeout", 10*time.Second, "time limit for the whole command")
+	pf.BoolVarP(&a.flags.verbose, "verbose", "v", false, "say on stderr which address answered, and why others were skipped")
 
 	ad := newAdminCLI(a, pf)
 	root.AddCommand(newKeyCmd(a), newQueryCmd(a), newDiscoverCmd(a), newBenchCmd(a), newVersionCmd(a), newClusterCmd(ad), newSnapshotCmd(ad), newStatusCmd(ad), newOperatorCmd(ad), newPolicyCmd(ad), newPKICmd(ad), newAuditCmd(ad))
@@ -86,6 +87,9 @@ func (a *app) connect(cmd *cobra.Command) (context.Context, *session, func(), er
 	cfg, err := resolveConn(a.flags, a.root.PersistentFlags().Changed, a.getenv)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if a.flags.verbose {
+		cfg.log = a.stderr
 	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), a.flags.timeout)
 	s, err := dial(ctx, cfg)
