@@ -36,6 +36,7 @@ type globalFlags struct {
 	output                        string
 	timeout                       time.Duration
 	verbose                       bool
+	progress                      bool
 }
 
 // connConfig is what a KMIP connection needs, after flags, environment and

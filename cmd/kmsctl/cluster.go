@@ -82,7 +82,10 @@ func newClusterJoinCmd(ad *adminCLI) *cobra.Command {
 				return fmt.Errorf("joining needs a join token: run `kmsctl cluster token create` against a member and pass it with --token")
 			}
 			return ad.withAdmin(cmd, ad.flags.timeout, func(ctx context.Context, c *adminConn) error {
-				if _, err := c.client.Join(ctx, &adminpb.JoinRequest{Address: args[0], Token: token}); err != nil {
+				pm := ad.startProgress("waiting for "+c.addr+" to join via "+args[0], false, 0)
+				_, err := c.client.Join(ctx, &adminpb.JoinRequest{Address: args[0], Token: token})
+				pm.Stop()
+				if err != nil {
 					return adminErr(err, c.addr, args[0])
 				}
 				return ad.emit(joinResult{Node: c.addr, Via: args[0]})

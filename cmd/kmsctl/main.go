@@ -73,6 +73,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	pf.StringVar(&a.flags.kmipVersion, "kmip-version", "", "KMIP protocol version 1.0-1.4 (default: negotiate with Discover Versions)")
 	pf.StringVarP(&a.flags.output, "output", "o", formatTable, "output format: table or json")
 	pf.DurationVar(&a.flags.timeout, "timeout", 10*time.Second, "time limit for the whole command")
+	pf.BoolVar(&a.flags.progress, "progress", false, "show the progress of snapshot save and restore and cluster join on stderr\neven when it is not a terminal")
 	pf.BoolVarP(&a.flags.verbose, "verbose", "v", false, "say on stderr which address answered, and why others were skipped")
 
 	ad := newAdminCLI(a, pf)
