@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -50,7 +51,7 @@ type adminCLI struct {
 
 func newAdminCLI(a *app, pf *pflag.FlagSet) *adminCLI {
 	ad := &adminCLI{app: a}
-	pf.StringVar(&ad.admin.addr, "admin", defaultAdmin, "admin gRPC address host:port of a kmsd node (env "+envAdmin+")")
+	pf.StringVar(&ad.admin.addr, "admin", defaultAdmin, "admin gRPC address host:port of a kmsd node, or a comma-separated list tried in order until\none answers (env "+envAdmin+")")
 	pf.StringVar(&ad.admin.ca, "admin-ca", "", "CA certificate file to verify the admin server, which presents its node certificate: the node CA\n(env "+envAdminCA+"; default: --ca, then <dev-dir>/pki/node-ca.pem)")
 	pf.StringVar(&ad.admin.cert, "admin-cert", "", "admin client certificate for the cluster, snapshot and status commands\n(env "+envAdminCert+"; default: --cert, then <dev-dir>/pki/admin.pem)")
 	pf.StringVar(&ad.admin.key, "admin-key", "", "admin client private key (env "+envAdminKey+"; default: --key, then <dev-dir>/pki/admin.key)")
@@ -146,13 +147,62 @@ func (ad *adminCLI) dialAdminWithin(cmd *cobra.Command, d time.Duration) (contex
 	if ad.root.PersistentFlags().Changed("timeout") {
 		d = ad.flags.timeout
 	}
+	if ad.flags.verbose {
+		cfg.log = ad.stderr
+	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), d)
-	c, err := connectAdmin(cfg, cfg.server)
+	addr, err := pickAdmin(ctx, cfg)
 	if err != nil {
 		cancel()
 		return nil, nil, nil, err
 	}
+	c, err := connectAdmin(cfg, addr)
+	if err != nil {
+		cancel()
+		return nil, nil, nil, err
+	}
+	cfg.logf("admin API at %s", addr)
 	return ctx, c, func() { c.close(); cancel() }, nil
+}
+
+// pickAdmin returns the first address of --admin (a comma-separated list)
+// that completes a TLS handshake. gRPC connects lazily and reports a
+// failed connection only with the first call, so with more than one
+// address each is probed first; a single address is left to gRPC, whose
+// errors adminErr words.
+func pickAdmin(ctx context.Context, cfg connConfig) (string, error) {
+	addrs, err := splitAddrs("admin", cfg.server)
+	if err != nil || len(addrs) == 1 {
+		return strings.Join(addrs, ""), err
+	}
+	tlsCfg, err := cfg.tlsConfig()
+	if err != nil {
+		return "", err
+	}
+	tlsCfg.NextProtos = []string{"h2"}
+	h := hintContext{ca: cfg.ca, cert: cfg.cert, caFlag: "--admin-ca", certFlag: "--admin-cert/--admin-key"}
+	var failures []string
+	for i, addr := range addrs {
+		actx, cancel := attemptContext(ctx, len(addrs)-i)
+		d := tls.Dialer{Config: tlsCfg}
+		conn, err := d.DialContext(actx, "tcp", addr)
+		cancel()
+		if err == nil {
+			_ = conn.Close()
+			return addr, nil
+		}
+		h.addr = addr
+		err = connErr(actx, err)
+		if hint := hintFor(err, h); hint != nil {
+			err = hint
+		}
+		msg := connectErr(addr, err).Error()
+		failures = append(failures, msg)
+		if i+1 < len(addrs) {
+			cfg.logf("%s; trying %s", msg, addrs[i+1])
+		}
+	}
+	return "", fmt.Errorf("no address of --admin answered: %s", strings.Join(failures, "; "))
 }
 
 // connectAdmin makes a connection to addr with cfg's TLS settings.
@@ -239,7 +289,11 @@ func adminErr(err error, addr, subject string) error {
 			return fmt.Errorf("node unreachable: %s%s; the admin port presents the node's certificate: verify it with the node CA (--admin-ca)",
 				addr, transportCause(msg))
 		}
-		return fmt.Errorf("node unreachable: %s%s", addr, transportCause(msg))
+		cause := transportCause(msg)
+		if cause == " (connection refused)" {
+			cause += ": is kmsd running? (kmsd dev prints its admin address)"
+		}
+		return fmt.Errorf("node unreachable: %s%s", addr, cause)
 	case codes.DeadlineExceeded:
 		return errors.New("timed out")
 	case codes.Canceled:

@@ -144,9 +144,12 @@ type keyPairAlg struct {
 
 // parseKeyPairAlg reads rsa-<bits> (1024 to 4096) or ec-p224, ec-p256,
 // ec-p384, ec-p521.
-func parseKeyPairAlg(s string) (keyPairAlg, error) {
+func parseKeyPairAlg(s string) (keyPairAlg, error) { return parseKeyPairAlgFlag("key-pair-alg", s) }
+
+// parseKeyPairAlgFlag is parseKeyPairAlg for the flag named flag.
+func parseKeyPairAlgFlag(flag, s string) (keyPairAlg, error) {
 	n := strings.ToLower(strings.TrimSpace(s))
-	bad := fmt.Errorf("invalid --key-pair-alg %q: want rsa-2048, rsa-3072, rsa-4096 (any multiple of 8 from 1024 to 4096), ec-p224, ec-p256, ec-p384 or ec-p521", s)
+	bad := fmt.Errorf("invalid --%s %q: want rsa-2048, rsa-3072, rsa-4096 (any multiple of 8 from 1024 to 4096), ec-p224, ec-p256, ec-p384 or ec-p521", flag, s)
 	if rest, ok := strings.CutPrefix(n, "rsa-"); ok {
 		bits, err := strconv.Atoi(rest)
 		if err != nil || bits < 1024 || bits > 4096 || bits%8 != 0 {
@@ -221,18 +224,22 @@ func (w *worker) locate(ctx context.Context) error {
 	return err
 }
 
-func (w *worker) createKeyPair(ctx context.Context) error {
-	alg := kmip.CryptographicAlgorithmRSA
-	if w.run.cfg.keyPair.ec {
-		// EC is a KMIP 1.3 algorithm; earlier versions call EC keys ECDSA.
-		alg = kmip.CryptographicAlgorithmEC
-		if w.s.version.ProtocolVersionMajor == 1 && w.s.version.ProtocolVersionMinor < 3 {
-			alg = kmip.CryptographicAlgorithmECDSA
-		}
+// algorithm is the Cryptographic Algorithm of the pair in version v.
+func (k keyPairAlg) algorithm(v kmip.ProtocolVersion) kmip.CryptographicAlgorithm {
+	if !k.ec {
+		return kmip.CryptographicAlgorithmRSA
 	}
+	// EC is a KMIP 1.3 algorithm; earlier versions call EC keys ECDSA.
+	if v.ProtocolVersionMajor == 1 && v.ProtocolVersionMinor < 3 {
+		return kmip.CryptographicAlgorithmECDSA
+	}
+	return kmip.CryptographicAlgorithmEC
+}
+
+func (w *worker) createKeyPair(ctx context.Context) error {
 	req := &payloads.CreateKeyPairRequestPayload{
 		CommonTemplateAttribute: &kmip.TemplateAttribute{Attribute: []kmip.Attribute{
-			attr(kmip.AttributeNameCryptographicAlgorithm, alg),
+			attr(kmip.AttributeNameCryptographicAlgorithm, w.run.cfg.keyPair.algorithm(w.s.version)),
 			attr(kmip.AttributeNameCryptographicLength, w.run.cfg.keyPair.bits),
 		}},
 		PrivateKeyTemplateAttribute: &kmip.TemplateAttribute{Attribute: []kmip.Attribute{

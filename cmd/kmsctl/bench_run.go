@@ -264,9 +264,9 @@ func (r *benchRun) measure(ctx context.Context) (time.Duration, bool) {
 		rate := all - lastAll
 		lastAll = all
 		if now := time.Now(); now.Before(p.measureFrom) {
-			line.show("warm-up: %d ops/s, %.0fs left", rate, p.measureFrom.Sub(now).Seconds())
+			line.show("warm-up: %d ops/s, %s left", rate, durationText(p.measureFrom.Sub(now).Round(time.Second)))
 		} else {
-			line.show("%.1fs: %d ops, %d ops/s, %d errors", now.Sub(p.measureFrom).Seconds(), p.completed.Load(), rate, p.failed.Load())
+			line.show("%s: %d ops, %d ops/s, %d errors", durationText(now.Sub(p.measureFrom)), p.completed.Load(), rate, p.failed.Load())
 		}
 	})
 	var wg sync.WaitGroup

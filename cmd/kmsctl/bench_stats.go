@@ -229,8 +229,8 @@ func errorsText(m map[string]int64) string {
 
 func (r benchResult) writeText(w io.Writer) error {
 	if p := r.Preload; p != nil {
-		fmt.Fprintf(w, "preload: %d AES-256 keys named %s0 … %s%d in %.2fs (%.0f keys/s)\n",
-			p.Keys, p.NamePrefix, p.NamePrefix, max(p.Keys-1, 0), p.Seconds, p.KeysPerSecond)
+		fmt.Fprintf(w, "preload: %d AES-256 keys named %s0 … %s%d in %s (%.0f keys/s)\n",
+			p.Keys, p.NamePrefix, p.NamePrefix, max(p.Keys-1, 0), secondsText(p.Seconds), p.KeysPerSecond)
 	}
 	if len(r.Operations) == 0 {
 		return nil
@@ -239,8 +239,8 @@ func (r benchResult) writeText(w io.Writer) error {
 	if r.Interrupted {
 		state = ", interrupted"
 	}
-	fmt.Fprintf(w, "%d connections to %s, mix %s: %.1fs measured after %gs warm-up%s\n",
-		r.Connections, strings.Join(r.Targets, ","), r.Mix, r.Seconds, r.WarmupSeconds, state)
+	fmt.Fprintf(w, "%d connections to %s, mix %s: %s measured after %s warm-up%s\n",
+		r.Connections, strings.Join(r.Targets, ","), r.Mix, secondsText(r.Seconds), secondsText(r.WarmupSeconds), state)
 	rows := make([][]string, 0, len(r.Operations)+1)
 	for _, o := range r.Operations {
 		rows = append(rows, o.row())

@@ -270,7 +270,7 @@ func TestBenchFlagErrors(t *testing.T) {
 		{`invalid --targets entry "nope"`, []string{"--targets", "127.0.0.1:1,nope"}},
 		{"invalid --key-pair-alg", []string{"--key-pair-alg", "dsa"}},
 		{"--keys must be at least 1", []string{"--mix", "get", "--keys", "0"}},
-		{"cannot connect to 127.0.0.1:1", []string{"--count", "1"}},
+		{"no server at 127.0.0.1:1", []string{"--count", "1"}},
 	} {
 		fails(t, conn, tt.want, append([]string{"bench"}, tt.args...)...)
 	}
@@ -398,5 +398,5 @@ func TestBenchTargets(t *testing.T) {
 		t.Errorf("preload = %+v, want 12 keys", res.Preload)
 	}
 	// The second connection goes to the second target.
-	fails(t, conn, "cannot connect to 127.0.0.1:1", "bench", "--targets", addrs[0]+",127.0.0.1:1", "--connections", "2", "--count", "1")
+	fails(t, conn, "no server at 127.0.0.1:1", "bench", "--targets", addrs[0]+",127.0.0.1:1", "--connections", "2", "--count", "1")
 }

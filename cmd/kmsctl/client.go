@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -34,6 +35,8 @@ type globalFlags struct {
 	kmipVersion                   string
 	output                        string
 	timeout                       time.Duration
+	verbose                       bool
+	progress                      bool
 }
 
 // connConfig is what a KMIP connection needs, after flags, environment and
@@ -42,6 +45,15 @@ type connConfig struct {
 	server, ca, cert, key string
 	// version is nil to negotiate with Discover Versions.
 	version *kmip.ProtocolVersion
+	// log receives --verbose lines; nil when not verbose.
+	log io.Writer
+}
+
+// logf writes one --verbose line.
+func (c connConfig) logf(format string, args ...any) {
+	if c.log != nil {
+		fmt.Fprintf(c.log, "kmsctl: "+format+"\n", args...)
+	}
 }
 
 // resolveConn applies, for each setting, the precedence flag > environment

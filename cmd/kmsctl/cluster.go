@@ -37,7 +37,8 @@ func newClusterTokenCmd(ad *adminCLI) *cobra.Command {
 				if err != nil {
 					return adminErr(err, c.addr, "")
 				}
-				return ad.emit(tokenResult{Token: resp.GetToken(), Expires: time.Unix(0, resp.GetExpiresUnixNano()).UTC()})
+				expires := time.Unix(0, resp.GetExpiresUnixNano()).UTC()
+				return ad.emit(tokenResult{Token: resp.GetToken(), Expires: expires, ttl: time.Until(expires)})
 			})
 		},
 	}
@@ -49,11 +50,12 @@ func newClusterTokenCmd(ad *adminCLI) *cobra.Command {
 type tokenResult struct {
 	Token   string    `json:"token"`
 	Expires time.Time `json:"expires"`
+	ttl     time.Duration
 }
 
 func (r tokenResult) writeText(w io.Writer) error {
-	_, err := fmt.Fprintf(w, "%s\n\nThis token lets one node join until %s. Start the new node with\n  kmsd serve ... --join <member admin address> --join-token %s\n(or --join-token-file FILE, or KMSD_JOIN_TOKEN). It is shown only now.\n",
-		r.Token, r.Expires.Format(time.RFC3339), r.Token)
+	_, err := fmt.Fprintf(w, "%s\n\nThis token lets one node join until %s (%s from now). Start the new node with\n  kmsd serve ... --join <member admin address> --join-token %s\n(or --join-token-file FILE, or KMSD_JOIN_TOKEN). It is shown only now.\n",
+		r.Token, r.Expires.Format(time.RFC3339), durationText(r.ttl.Round(time.Second)), r.Token)
 	return err
 }
 
@@ -80,7 +82,10 @@ func newClusterJoinCmd(ad *adminCLI) *cobra.Command {
 				return fmt.Errorf("joining needs a join token: run `kmsctl cluster token create` against a member and pass it with --token")
 			}
 			return ad.withAdmin(cmd, ad.flags.timeout, func(ctx context.Context, c *adminConn) error {
-				if _, err := c.client.Join(ctx, &adminpb.JoinRequest{Address: args[0], Token: token}); err != nil {
+				pm := ad.startProgress("waiting for "+c.addr+" to join via "+args[0], false, 0)
+				_, err := c.client.Join(ctx, &adminpb.JoinRequest{Address: args[0], Token: token})
+				pm.Stop()
+				if err != nil {
 					return adminErr(err, c.addr, args[0])
 				}
 				return ad.emit(joinResult{Node: c.addr, Via: args[0]})
@@ -228,9 +233,5 @@ func contactText(ns int64) string {
 	if ns < 0 {
 		return "-"
 	}
-	d := time.Duration(ns)
-	if d >= time.Second {
-		return d.Round(100 * time.Millisecond).String()
-	}
-	return d.Round(time.Millisecond).String()
+	return durationText(time.Duration(ns))
 }

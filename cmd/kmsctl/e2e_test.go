@@ -225,7 +225,7 @@ func TestConnectionErrors(t *testing.T) {
 	// A server certificate from another CA is refused by the client.
 	fails(t, []string{"--server", addr, "--dev-dir", devDir, "--ca", other.CACert},
 		"certificate signed by unknown authority", "key", "locate")
-	fails(t, []string{"--server", "127.0.0.1:1", "--dev-dir", devDir}, "cannot connect to 127.0.0.1:1", "key", "locate")
+	fails(t, []string{"--server", "127.0.0.1:1", "--dev-dir", devDir}, "no server at 127.0.0.1:1: is kmsd running?", "key", "locate")
 	fails(t, []string{"--dev-dir", t.TempDir()}, "cannot read CA certificate", "key", "locate")
 
 	// Every pinned protocol version works against the fake server.

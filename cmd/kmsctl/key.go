@@ -2,13 +2,10 @@ package main
 
 import (
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"reflect"
 	"strconv"
-	"strings"
 
 	"github.com/ovh/kmip-go"
 	"github.com/ovh/kmip-go/payloads"
@@ -29,6 +26,11 @@ func newKeyCmd(a *app) *cobra.Command {
 		newKeyRevokeCmd(a),
 		newKeyDestroyCmd(a),
 		newKeyAttributesCmd(a),
+		newKeyCreatePairCmd(a),
+		newKeyRekeyCmd(a),
+		newKeyArchiveCmd(a),
+		newKeyRecoverCmd(a),
+		newKeyAttrCmd(a),
 	)
 	return cmd
 }
@@ -135,156 +137,6 @@ func newKeyCreateCmd(a *app) *cobra.Command {
 	f.StringSliceVar(&usage, "usage", nil, "cryptographic usage, e.g. encrypt,decrypt,wrap-key (default encrypt,decrypt; mac-generate,mac-verify for HMAC)")
 	f.BoolVar(&activate, "activate", false, "activate the key in the same request")
 	return cmd
-}
-
-func newKeyRegisterCmd(a *app) *cobra.Command {
-	var (
-		typ, file, hexStr, alg, name, group, secretType string
-		length                                          int
-		usage                                           []string
-	)
-	cmd := &cobra.Command{
-		Use:   "register",
-		Short: "Register existing key material with the server and print its id",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			material, err := readMaterial(file, hexStr)
-			if err != nil {
-				return err
-			}
-			ot, err := parseEnum("type", typ, objectTypeAliases)
-			if err != nil {
-				return err
-			}
-			var attrs []kmip.Attribute
-			if len(usage) > 0 {
-				mask, err := parseUsage(usage)
-				if err != nil {
-					return err
-				}
-				attrs = append(attrs, attr(kmip.AttributeNameCryptographicUsageMask, mask))
-			}
-			var obj kmip.Object
-			switch ot {
-			case kmip.ObjectTypeSymmetricKey:
-				o, mask, err := symmetricObject(material, alg, length)
-				if err != nil {
-					return err
-				}
-				obj = o
-				if len(usage) == 0 {
-					attrs = append(attrs, attr(kmip.AttributeNameCryptographicUsageMask, mask))
-				}
-			case kmip.ObjectTypeSecretData:
-				st, err := parseEnum[kmip.SecretDataType]("secret-type", secretType, nil)
-				if err != nil {
-					return err
-				}
-				obj = &kmip.SecretData{SecretDataType: st, KeyBlock: rawKeyBlock(material)}
-			case kmip.ObjectTypeOpaqueObject:
-				// KMIP defines no Opaque Data Type values; 0x80000000 is
-				// the first of the extension range (what PyKMIP uses as
-				// its "NONE").
-				obj = &kmip.OpaqueObject{OpaqueDataType: 0x80000000, OpaqueDataValue: material}
-			default:
-				return fmt.Errorf("invalid --type %q: want symmetric, secret or opaque", typ)
-			}
-			if name != "" {
-				attrs = append(attrs, nameAttr(name))
-			}
-			if group != "" {
-				attrs = append(attrs, attr(kmip.AttributeNameObjectGroup, group))
-			}
-			req := &payloads.RegisterRequestPayload{
-				ObjectType:        ot,
-				TemplateAttribute: kmip.TemplateAttribute{Attribute: attrs},
-				Object:            obj,
-			}
-			ctx, s, done, err := a.connect(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			resp, err := request[*payloads.RegisterResponsePayload](ctx, s, req)
-			if err != nil {
-				return fmt.Errorf("register: %w", err)
-			}
-			return a.emit(idResult{ID: resp.UniqueIdentifier})
-		},
-	}
-	f := cmd.Flags()
-	f.StringVar(&typ, "type", "symmetric", "object type: symmetric, secret or opaque")
-	f.StringVar(&file, "file", "", "read the raw key material from this file")
-	f.StringVar(&hexStr, "hex", "", "key material as hex")
-	f.StringVar(&alg, "alg", "AES", "algorithm of a symmetric key")
-	f.IntVar(&length, "length", 0, "length of a symmetric key in bits (default: the material's length)")
-	f.StringVar(&secretType, "secret-type", "password", "Secret Data Type of a secret: password or seed")
-	f.StringVar(&name, "name", "", "Name attribute")
-	f.StringVar(&group, "group", "", "Object Group attribute")
-	f.StringSliceVar(&usage, "usage", nil, "cryptographic usage, e.g. encrypt,decrypt (default for symmetric keys: by algorithm)")
-	return cmd
-}
-
-func readMaterial(file, hexStr string) ([]byte, error) {
-	switch {
-	case file != "" && hexStr != "":
-		return nil, errors.New("give either --file or --hex, not both")
-	case file == "" && hexStr == "":
-		return nil, errors.New("the key material is missing: give --file or --hex")
-	}
-	var b []byte
-	if file != "" {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("cannot read key material: %w", err)
-		}
-		b = data
-	} else {
-		s := strings.TrimPrefix(strings.TrimSpace(hexStr), "0x")
-		data, err := hex.DecodeString(s)
-		if err != nil {
-			return nil, errors.New("invalid --hex: not a hex string")
-		}
-		b = data
-	}
-	if len(b) == 0 {
-		return nil, errors.New("key material is empty")
-	}
-	return b, nil
-}
-
-func rawKeyBlock(material []byte) kmip.KeyBlock {
-	return kmip.KeyBlock{
-		KeyFormatType: kmip.KeyFormatTypeRaw,
-		KeyValue:      &kmip.KeyValue{Plain: &kmip.PlainKeyValue{KeyMaterial: kmip.KeyMaterial{Bytes: &material}}},
-	}
-}
-
-// symmetricObject builds a Raw symmetric key. Its algorithm and length go
-// in the Key Block, where KMIP carries them for Register.
-func symmetricObject(material []byte, alg string, length int) (*kmip.SymmetricKey, kmip.CryptographicUsageMask, error) {
-	a, err := parseEnum("alg", alg, algAliases)
-	if err != nil {
-		return nil, 0, err
-	}
-	bits := len(material) * 8
-	if length != 0 && length != bits {
-		// 3DES keys are 168 bits of key in 192 bits of material.
-		if !(a == kmip.CryptographicAlgorithm3DES && length == 168 && bits == 192) {
-			return nil, 0, fmt.Errorf("--length %d does not match the %d-bit key material", length, bits)
-		}
-		bits = length
-	}
-	mask := cipherUsage
-	for _, sa := range symAlgs {
-		if sa.alg == a {
-			mask = sa.usage
-		}
-	}
-	kb := rawKeyBlock(material)
-	kb.CryptographicAlgorithm = a
-	kb.CryptographicLength = int32(bits)
-	return &kmip.SymmetricKey{KeyBlock: kb}, mask, nil
 }
 
 // getResult describes a fetched object.

@@ -65,7 +65,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
 
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.flags.server, "server", defaultServer, "KMIP server address host:port (env "+envServer+")")
+	pf.StringVar(&a.flags.server, "server", defaultServer, "KMIP server address host:port, or a comma-separated list tried in order until one answers\n(env "+envServer+")")
 	pf.StringVar(&a.flags.ca, "ca", "", "CA certificate file to verify the server (env "+envCA+"; default: system roots)")
 	pf.StringVar(&a.flags.cert, "cert", "", "client certificate file (env "+envCert+")")
 	pf.StringVar(&a.flags.key, "key", "", "client private key file (env "+envKey+")")
@@ -73,9 +73,12 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	pf.StringVar(&a.flags.kmipVersion, "kmip-version", "", "KMIP protocol version 1.0-1.4 (default: negotiate with Discover Versions)")
 	pf.StringVarP(&a.flags.output, "output", "o", formatTable, "output format: table or json")
 	pf.DurationVar(&a.flags.timeout, "timeout", 10*time.Second, "time limit for the whole command")
+	pf.BoolVar(&a.flags.progress, "progress", false, "show the progress of snapshot save and restore and cluster join on stderr\neven when it is not a terminal")
+	pf.BoolVarP(&a.flags.verbose, "verbose", "v", false, "say on stderr which address answered, and why others were skipped")
 
 	ad := newAdminCLI(a, pf)
-	root.AddCommand(newKeyCmd(a), newBenchCmd(a), newVersionCmd(a), newClusterCmd(ad), newSnapshotCmd(ad), newStatusCmd(ad), newOperatorCmd(ad), newPolicyCmd(ad), newPKICmd(ad), newAuditCmd(ad))
+	root.AddCommand(newKeyCmd(a), newQueryCmd(a), newDiscoverCmd(a), newBenchCmd(a), newVersionCmd(a), newClusterCmd(ad), newSnapshotCmd(ad), newStatusCmd(ad), newOperatorCmd(ad), newPolicyCmd(ad), newPKICmd(ad), newAuditCmd(ad))
+	requireSubcommands(root)
 	return root
 }
 
@@ -85,6 +88,9 @@ func (a *app) connect(cmd *cobra.Command) (context.Context, *session, func(), er
 	cfg, err := resolveConn(a.flags, a.root.PersistentFlags().Changed, a.getenv)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if a.flags.verbose {
+		cfg.log = a.stderr
 	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), a.flags.timeout)
 	s, err := dial(ctx, cfg)

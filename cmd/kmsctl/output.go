@@ -64,13 +64,14 @@ func writeTable(w io.Writer, header []string, rows [][]string) error {
 }
 
 // Attribute values are printed from their decoded Go types: enums by name,
-// bitmasks as flag names, dates as RFC 3339, byte strings as hex, and
+// bitmasks as flag names, dates as RFC 3339, intervals as durations, byte strings as hex, and
 // structures (Name, Link, Digest, …) field by field.
 var (
 	timeType      = reflect.TypeFor[time.Time]()
 	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
 	usageMaskType = reflect.TypeFor[kmip.CryptographicUsageMask]()
 	storageType   = reflect.TypeFor[kmip.StorageStatusMask]()
+	durationType  = reflect.TypeFor[time.Duration]()
 )
 
 // plainValue converts a decoded KMIP value into strings, numbers, bools,
@@ -91,6 +92,9 @@ func plainValue(v reflect.Value) any {
 	switch t := v.Type(); {
 	case t == timeType:
 		return v.Interface().(time.Time).UTC().Format(time.RFC3339)
+	case t == durationType:
+		// An Interval such as Lease Time.
+		return durationText(v.Interface().(time.Duration))
 	case t == usageMaskType:
 		return ttlv.BitmaskStr(v.Interface().(kmip.CryptographicUsageMask), "|")
 	case t == storageType:

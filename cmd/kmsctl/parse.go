@@ -71,6 +71,11 @@ func usageNames() []string {
 
 // parseUsage parses "encrypt,decrypt,wrap-key" into a usage mask.
 func parseUsage(list []string) (kmip.CryptographicUsageMask, error) {
+	return parseUsageFlag("usage", list)
+}
+
+// parseUsageFlag is parseUsage for the flag named flag.
+func parseUsageFlag(flag string, list []string) (kmip.CryptographicUsageMask, error) {
 	names := usageNames()
 	var mask kmip.CryptographicUsageMask
 	for _, item := range list {
@@ -84,7 +89,7 @@ func parseUsage(list []string) (kmip.CryptographicUsageMask, error) {
 				for j, n := range names {
 					valid[j] = kebab(n)
 				}
-				return 0, fmt.Errorf("invalid --usage %q: want a comma-separated list of %s", s, strings.Join(valid, ", "))
+				return 0, fmt.Errorf("invalid --%s %q: want a comma-separated list of %s", flag, s, strings.Join(valid, ", "))
 			}
 			mask |= 1 << i
 		}
@@ -143,4 +148,14 @@ func nameAttr(name string) kmip.Attribute {
 
 func attr(name kmip.AttributeName, value any) kmip.Attribute {
 	return kmip.Attribute{AttributeName: name, AttributeValue: value}
+}
+
+// enumWords lists an enumeration's values in flag spelling, sorted.
+func enumWords[T ~uint32]() []string {
+	var words []string
+	for _, name := range ttlv.EnumValues[T]() {
+		words = append(words, kebab(name))
+	}
+	slices.Sort(words)
+	return words
 }

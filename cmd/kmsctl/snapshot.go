@@ -65,7 +65,9 @@ func newSnapshotSaveCmd(ad *adminCLI) *cobra.Command {
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return ad.withAdmin(cmd, snapshotTimeout, func(ctx context.Context, c *adminConn) error {
-				n, sum, err := saveSnapshot(ctx, c, args[0])
+				pm := ad.startProgress("snapshot save", true, 0)
+				n, sum, err := saveSnapshot(ctx, c, args[0], pm.writer())
+				pm.Stop()
 				if err != nil {
 					return err
 				}
@@ -77,14 +79,14 @@ func newSnapshotSaveCmd(ad *adminCLI) *cobra.Command {
 
 // saveSnapshot writes the stream to file+".tmp", syncs it and renames it
 // to file. Snapshots hold (sealed) key material: the file is 0600.
-func saveSnapshot(ctx context.Context, c *adminConn, file string) (int64, string, error) {
+func saveSnapshot(ctx context.Context, c *adminConn, file string, progress io.Writer) (int64, string, error) {
 	tmp := file + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return 0, "", fmt.Errorf("cannot create snapshot file: %w", err)
 	}
 	h := sha256.New()
-	n, err := receiveSnapshot(ctx, c, io.MultiWriter(f, h))
+	n, err := receiveSnapshot(ctx, c, io.MultiWriter(f, h, progress))
 	if err == nil {
 		err = f.Sync()
 	}
@@ -141,11 +143,17 @@ func newSnapshotRestoreCmd(ad *adminCLI) *cobra.Command {
 				return fmt.Errorf("cannot read snapshot file: %w", err)
 			}
 			defer f.Close()
+			var size int64
+			if st, err := f.Stat(); err == nil {
+				size = st.Size()
+			}
 			return ad.withAdmin(cmd, snapshotTimeout, func(ctx context.Context, c *adminConn) error {
-
-				n, sum, err := sendSnapshot(ctx, c, f, force)
+				pm := ad.startProgress("snapshot restore", true, size)
+				defer func() { pm.Stop() }()
+				n, sum, err := sendSnapshot(ctx, c, io.TeeReader(f, pm.writer()), force)
 				var nl *notLeaderError
 				if errors.As(err, &nl) && nl.leaderAddr != "" && nl.leaderAddr != c.addr {
+					pm.Stop()
 					fmt.Fprintf(ad.stderr, "kmsctl: %s is not the leader; retrying against the leader %s at %s\n", c.addr, nl.leaderID, nl.leaderAddr)
 					if _, err := f.Seek(0, io.SeekStart); err != nil {
 						return fmt.Errorf("cannot read snapshot file: %w", err)
@@ -156,7 +164,8 @@ func newSnapshotRestoreCmd(ad *adminCLI) *cobra.Command {
 					}
 					defer leader.close()
 					c = leader
-					n, sum, err = sendSnapshot(ctx, c, f, force)
+					pm = ad.startProgress("snapshot restore to "+nl.leaderAddr, true, size)
+					n, sum, err = sendSnapshot(ctx, c, io.TeeReader(f, pm.writer()), force)
 				}
 				if err != nil {
 					return err

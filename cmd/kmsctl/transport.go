@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/ovh/kmip-go"
@@ -26,6 +27,7 @@ import (
 // recovered. The message types, payloads and TTLV codec are kmip-go's.
 type session struct {
 	addr    string
+	cfg     connConfig
 	conn    net.Conn
 	stream  ttlv.Stream
 	version kmip.ProtocolVersion
@@ -35,28 +37,106 @@ type session struct {
 // first.
 var supportedVersions = []kmip.ProtocolVersion{kmip.V1_4, kmip.V1_3, kmip.V1_2, kmip.V1_1, kmip.V1_0}
 
-// dial connects over TLS and settles the protocol version: the pinned one,
-// or the server's first choice from Discover Versions.
+// dial connects to the first address of cfg.server (a comma-separated
+// list) that answers, over TLS, and settles the protocol version: the
+// pinned one, or the server's first choice from Discover Versions. The next
+// address is tried when one cannot be dialled, its TLS handshake fails or
+// the connection breaks before Discover Versions is answered; a KMIP error
+// in the answer ends the search, since another node would say the same.
 func dial(ctx context.Context, cfg connConfig) (*session, error) {
+	addrs, err := splitAddrs("server", cfg.server)
+	if err != nil {
+		return nil, err
+	}
 	tlsCfg, err := cfg.tlsConfig()
 	if err != nil {
 		return nil, err
 	}
+	var failures []string
+	for i, addr := range addrs {
+		c := cfg
+		c.server = addr
+		actx, cancel := attemptContext(ctx, len(addrs)-i)
+		s, err := dialOne(actx, c, tlsCfg)
+		cancel()
+		if err == nil {
+			c.logf("connected to %s (KMIP %s)", addr, s.version)
+			return s, nil
+		}
+		var te *transportError
+		if len(addrs) == 1 || !errors.As(err, &te) {
+			return nil, unwrapTransport(err)
+		}
+		failures = append(failures, unwrapTransport(err).Error())
+		if i+1 < len(addrs) {
+			c.logf("%v; trying %s", unwrapTransport(err), addrs[i+1])
+		}
+	}
+	return nil, fmt.Errorf("no address of --server answered: %s", strings.Join(failures, "; "))
+}
+
+// transportError marks a failure of the connection itself, after which the
+// next address is worth a try.
+type transportError struct{ err error }
+
+func (e *transportError) Error() string { return e.err.Error() }
+func (e *transportError) Unwrap() error { return e.err }
+
+func unwrapTransport(err error) error {
+	var te *transportError
+	if errors.As(err, &te) {
+		return te.err
+	}
+	return err
+}
+
+// dialOne connects to cfg.server, a single address.
+func dialOne(ctx context.Context, cfg connConfig, tlsCfg *tls.Config) (*session, error) {
 	d := tls.Dialer{Config: tlsCfg}
 	conn, err := d.DialContext(ctx, "tcp", cfg.server)
 	if err != nil {
-		return nil, fmt.Errorf("cannot connect to %s: %w", cfg.server, connErr(ctx, err))
+		return nil, &transportError{connectErr(cfg.server, cfg.kmipHint(connErr(ctx, err)))}
 	}
-	s := &session{addr: cfg.server, conn: conn, stream: ttlv.NewStream(conn, ttlv.DefaultMaxMessageSize)}
+	s := &session{addr: cfg.server, cfg: cfg, conn: conn, stream: ttlv.NewStream(conn, ttlv.DefaultMaxMessageSize)}
 	if cfg.version != nil {
 		s.version = *cfg.version
 		return s, nil
 	}
 	if err := s.negotiate(ctx); err != nil {
 		_ = conn.Close()
-		return nil, fmt.Errorf("cannot connect to %s: %w", cfg.server, err)
+		// A TLS 1.3 server refuses a client certificate after the
+		// client's side of the handshake: the refusal is read here.
+		var te *transportError
+		if errors.As(err, &te) {
+			return nil, &transportError{connectErr(cfg.server, cfg.kmipHint(te.err))}
+		}
+		return nil, connectErr(cfg.server, err)
 	}
 	return s, nil
+}
+
+// splitAddrs reads a comma-separated address list.
+func splitAddrs(flag, list string) ([]string, error) {
+	var addrs []string
+	for _, a := range strings.Split(list, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("--%s names no address", flag)
+	}
+	return addrs, nil
+}
+
+// attemptContext gives one of left remaining attempts its share of ctx's
+// time, so that an address that never answers leaves time for the others.
+func attemptContext(ctx context.Context, left int) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok || left <= 1 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, time.Until(deadline)/time.Duration(left))
 }
 
 // negotiate follows KMIP 1.4 Discover Versions: the server returns the versions it
@@ -67,7 +147,7 @@ func (s *session) negotiate(ctx context.Context) error {
 	msg := kmip.NewRequestMessage(kmip.V1_1, &payloads.DiscoverVersionsRequestPayload{ProtocolVersion: supportedVersions})
 	resp, err := s.roundtrip(ctx, &msg)
 	if err != nil {
-		return err
+		return &transportError{err}
 	}
 	if len(resp.BatchItem) != 1 {
 		return errors.New("malformed Discover Versions response")
@@ -132,7 +212,7 @@ func (s *session) batch(ctx context.Context, pls ...kmip.OperationPayload) ([]it
 	msg := kmip.NewRequestMessage(s.version, pls...)
 	resp, err := s.roundtrip(ctx, &msg)
 	if err != nil {
-		return nil, fmt.Errorf("request to %s failed: %w", s.addr, err)
+		return nil, fmt.Errorf("request to %s failed: %w", s.addr, s.cfg.kmipHint(err))
 	}
 	items := resp.BatchItem
 	if len(items) == 1 && len(pls) > 1 {
