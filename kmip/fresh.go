@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ovh/kmip-go"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/kmsd/kmsd/fsm"
 	"github.com/kmsd/kmsd/proto/kmsdpb"
@@ -144,7 +145,7 @@ func (m *freshMarker) flush(batch []freshMark) {
 	for _, owner := range owners {
 		ids := byOwner[owner]
 		ctx, cancel := context.WithTimeout(context.Background(), freshTimeout)
-		err := m.s.proposeAs(ctx, owner, &kmsdpb.MarkNotFresh{Ids: ids})
+		err := m.s.proposeAs(ctx, owner, kmsdpb.CommandType_COMMAND_TYPE_MARK_NOT_FRESH, &kmsdpb.MarkNotFresh{Ids: ids})
 		cancel()
 		if err != nil {
 			m.s.logger.Warn("could not record that objects were served; they stay Fresh", "objects", len(ids), "error", err)
@@ -188,15 +189,15 @@ func (m *freshMarker) close(ctx context.Context) {
 	}
 }
 
-// proposeAs commits a MarkNotFresh for owner's objects, outside any client
+// proposeAs commits a command for owner's objects, outside any client
 // request.
-func (s *Service) proposeAs(ctx context.Context, owner string, body *kmsdpb.MarkNotFresh) error {
+func (s *Service) proposeAs(ctx context.Context, owner string, t kmsdpb.CommandType, body proto.Message) error {
 	reqID := make([]byte, 16)
 	if _, err := rand.Read(reqID); err != nil {
 		return err
 	}
 	env := &kmsdpb.Command{RequestId: reqID, TimeUnixNano: s.cfg.Now().UnixNano(), Actor: owner}
-	data, err := fsm.Encode(kmsdpb.CommandType_COMMAND_TYPE_MARK_NOT_FRESH, env, body)
+	data, err := fsm.Encode(t, env, body)
 	if err != nil {
 		return err
 	}

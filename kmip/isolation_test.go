@@ -8,6 +8,7 @@ import (
 	"github.com/ovh/kmip-go/payloads"
 	"github.com/ovh/kmip-go/ttlv"
 
+	kmsdkmip "github.com/kmsd/kmsd/kmip"
 	"github.com/kmsd/kmsd/kmip/kmiptest"
 )
 
@@ -48,6 +49,24 @@ func TestEveryOperationHidesOtherTenants(t *testing.T) {
 		kmip.OperationArchive: func(id string) kmip.OperationPayload { return &payloads.ArchiveRequestPayload{UniqueIdentifier: id} },
 		kmip.OperationRecover: func(id string) kmip.OperationPayload { return &payloads.RecoverRequestPayload{UniqueIdentifier: id} },
 		kmip.OperationReKey:   func(id string) kmip.OperationPayload { return &payloads.RekeyRequestPayload{UniqueIdentifier: id} },
+		kmip.OperationEncrypt: func(id string) kmip.OperationPayload {
+			return &payloads.EncryptRequestPayload{UniqueIdentifier: id, Data: seq(16)}
+		},
+		kmip.OperationDecrypt: func(id string) kmip.OperationPayload {
+			return &payloads.DecryptRequestPayload{UniqueIdentifier: id, Data: seq(16)}
+		},
+		kmip.OperationSign: func(id string) kmip.OperationPayload {
+			return &payloads.SignRequestPayload{UniqueIdentifier: id, Data: seq(16)}
+		},
+		kmip.OperationSignatureVerify: func(id string) kmip.OperationPayload {
+			return &payloads.SignatureVerifyRequestPayload{UniqueIdentifier: id, Data: seq(16), SignatureData: seq(16)}
+		},
+		kmip.OperationMAC: func(id string) kmip.OperationPayload {
+			return &kmsdkmip.MACRequestPayload{UniqueIdentifier: id, Data: seq(16)}
+		},
+		kmip.OperationMACVerify: func(id string) kmip.OperationPayload {
+			return &kmsdkmip.MACVerifyRequestPayload{UniqueIdentifier: id, Data: seq(16), MACData: seq(16)}
+		},
 		// A wrapping key is an object too.
 		kmip.OperationRegister: func(id string) kmip.OperationPayload {
 			return &payloads.RegisterRequestPayload{ObjectType: kmip.ObjectTypeSymmetricKey, Object: wrappedUnder(id)}
@@ -56,6 +75,7 @@ func TestEveryOperationHidesOtherTenants(t *testing.T) {
 	nameless := map[kmip.Operation]bool{
 		kmip.OperationCreate: true, kmip.OperationCreateKeyPair: true, kmip.OperationLocate: true,
 		kmip.OperationQuery: true, kmip.OperationDiscoverVersions: true,
+		kmip.OperationHash: true, kmip.OperationRNGRetrieve: true,
 	}
 	f := kmiptest.New(t)
 	for _, op := range f.Service.RoutedOperations() {

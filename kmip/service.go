@@ -72,6 +72,7 @@ type Service struct {
 	logger *slog.Logger
 	routes map[kmip.Operation]route
 	fresh  *freshMarker
+	usage  *usageMeter
 	keyGen semaphore
 	rates  *rateLimits
 	creds  *credentialCache
@@ -98,6 +99,7 @@ func NewService(cfg Config) *Service {
 		rates: newRateLimits(cfg.RateLimit, cfg.RateBurst), creds: newCredentialCache(cfg.Now)}
 	s.routes = s.buildRoutes()
 	s.fresh = newFreshMarker(s)
+	s.usage = newUsageMeter(s)
 	return s
 }
 

@@ -23,3 +23,14 @@ func (s *Service) WaitServed(ctx context.Context) error { return s.fresh.wait(ct
 
 // RoutedOperations lists the operations the service answers in KMIP 1.4.
 func (s *Service) RoutedOperations() []kmip.Operation { return s.operations(kmip.V1_4) }
+
+// UsageWaiting counts the requests claiming a use of the key that have not
+// had their answer yet.
+func (s *Service) UsageWaiting(id string) int {
+	s.usage.mu.Lock()
+	defer s.usage.mu.Unlock()
+	if g := s.usage.groups[id]; g != nil {
+		return g.outstanding
+	}
+	return 0
+}

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"math/big"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -352,6 +353,74 @@ var opSessions = map[kmip.Operation]func(v kmip.ProtocolVersion, key string) []k
 	kmip.OperationDiscoverVersions: func(kmip.ProtocolVersion, string) []kmip.OperationPayload {
 		return []kmip.OperationPayload{&payloads.DiscoverVersionsRequestPayload{}}
 	},
+	kmip.OperationEncrypt: func(_ kmip.ProtocolVersion, key string) []kmip.OperationPayload {
+		return []kmip.OperationPayload{activate(key), &payloads.EncryptRequestPayload{UniqueIdentifier: key, CryptographicParameters: walkECB, Data: seq(16)}}
+	},
+	kmip.OperationDecrypt: func(_ kmip.ProtocolVersion, key string) []kmip.OperationPayload {
+		return []kmip.OperationPayload{activate(key), &payloads.DecryptRequestPayload{UniqueIdentifier: key, CryptographicParameters: walkECB, Data: seq(16)}}
+	},
+	kmip.OperationSign: func(kmip.ProtocolVersion, string) []kmip.OperationPayload {
+		return append(walkKey(walkPrivate(), kmip.CryptographicUsageSign),
+			&payloads.SignRequestPayload{CryptographicParameters: walkECDSA, Data: seq(20)})
+	},
+	kmip.OperationSignatureVerify: func(kmip.ProtocolVersion, string) []kmip.OperationPayload {
+		return append(walkKey(walkPublic(), kmip.CryptographicUsageVerify),
+			&payloads.SignatureVerifyRequestPayload{CryptographicParameters: walkECDSA, Data: seq(20), SignatureData: seq(70)})
+	},
+	kmip.OperationMAC: func(kmip.ProtocolVersion, string) []kmip.OperationPayload {
+		return append(walkKey(transparentKey(kmip.CryptographicAlgorithmHMACSHA256, 256, seq(32)), kmip.CryptographicUsageMACGenerate),
+			&kmsdkmip.MACRequestPayload{Data: seq(20)})
+	},
+	kmip.OperationMACVerify: func(kmip.ProtocolVersion, string) []kmip.OperationPayload {
+		return append(walkKey(transparentKey(kmip.CryptographicAlgorithmHMACSHA256, 256, seq(32)), kmip.CryptographicUsageMACVerify),
+			&kmsdkmip.MACVerifyRequestPayload{Data: seq(20), MACData: seq(32)})
+	},
+	kmip.OperationHash: func(kmip.ProtocolVersion, string) []kmip.OperationPayload {
+		return []kmip.OperationPayload{&kmsdkmip.HashRequestPayload{CryptographicParameters: &kmip.CryptographicParameters{HashingAlgorithm: kmip.HashingAlgorithmSHA_256}, Data: seq(3)}}
+	},
+	kmip.OperationRNGRetrieve: func(kmip.ProtocolVersion, string) []kmip.OperationPayload {
+		return []kmip.OperationPayload{&kmsdkmip.RNGRetrieveRequestPayload{DataLength: 16}}
+	},
+}
+
+var (
+	walkECB   = &kmip.CryptographicParameters{BlockCipherMode: kmip.BlockCipherModeECB}
+	walkECDSA = &kmip.CryptographicParameters{DigitalSignatureAlgorithm: kmip.DigitalSignatureAlgorithmECDSAWithSHA256}
+	walkEC    = sync.OnceValue(func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			panic(err)
+		}
+		return k
+	})
+)
+
+// walkKey registers a key for the operations that need another kind than
+// the walk's AES key, and activates it; the operation then names it
+// through the ID Placeholder.
+func walkKey(obj kmip.Object, mask kmip.CryptographicUsageMask) []kmip.OperationPayload {
+	return []kmip.OperationPayload{
+		&payloads.RegisterRequestPayload{ObjectType: obj.ObjectType(), Object: obj, TemplateAttribute: template(attr(kmip.AttributeNameCryptographicUsageMask, mask))},
+		&payloads.ActivateRequestPayload{},
+	}
+}
+
+func walkPrivate() kmip.Object {
+	der, err := x509.MarshalPKCS8PrivateKey(walkEC())
+	if err != nil {
+		panic(err)
+	}
+	return &kmip.PrivateKey{KeyBlock: kmip.KeyBlock{KeyFormatType: kmip.KeyFormatTypePKCS_8, CryptographicAlgorithm: kmip.CryptographicAlgorithmECDSA, CryptographicLength: 256,
+		KeyValue: &kmip.KeyValue{Plain: &kmip.PlainKeyValue{KeyMaterial: kmip.KeyMaterial{Bytes: &der}}}}}
+}
+
+func walkPublic() kmip.Object {
+	der, err := x509.MarshalPKIXPublicKey(&walkEC().PublicKey)
+	if err != nil {
+		panic(err)
+	}
+	return &kmip.PublicKey{KeyBlock: kmip.KeyBlock{KeyFormatType: kmip.KeyFormatTypeX_509, CryptographicAlgorithm: kmip.CryptographicAlgorithmECDSA, CryptographicLength: 256,
+		KeyValue: &kmip.KeyValue{Plain: &kmip.PlainKeyValue{KeyMaterial: kmip.KeyMaterial{Bytes: &der}}}}}
 }
 
 // sampleObjects returns one object of every type a client may register,

@@ -43,9 +43,9 @@ func derBytes(km *kmip.KeyMaterial) ([]byte, error) {
 	return *km.Bytes, nil
 }
 
-// parsePrivateKey decodes a private key block into an *rsa.PrivateKey or
+// ParsePrivateKey decodes a private key block into an *rsa.PrivateKey or
 // an *ecdsa.PrivateKey.
-func parsePrivateKey(kb *kmip.KeyBlock) (crypto.Signer, error) {
+func ParsePrivateKey(kb *kmip.KeyBlock) (crypto.Signer, error) {
 	km, err := PlainMaterial(kb)
 	if err != nil {
 		return nil, err
@@ -132,9 +132,9 @@ func transparentECPrivate(t *kmip.TransparentECPrivateKey) (crypto.Signer, error
 	return k, nil
 }
 
-// parsePublicKey decodes a public key block into an *rsa.PublicKey or an
+// ParsePublicKey decodes a public key block into an *rsa.PublicKey or an
 // *ecdsa.PublicKey.
-func parsePublicKey(kb *kmip.KeyBlock) (crypto.PublicKey, error) {
+func ParsePublicKey(kb *kmip.KeyBlock) (crypto.PublicKey, error) {
 	km, err := PlainMaterial(kb)
 	if err != nil {
 		return nil, err
@@ -189,9 +189,9 @@ func transparentECPublic(t *kmip.TransparentECPublicKey) (crypto.PublicKey, erro
 func publicOf(obj kmip.Object) (crypto.PublicKey, error) {
 	switch o := obj.(type) {
 	case *kmip.PublicKey:
-		return parsePublicKey(&o.KeyBlock)
+		return ParsePublicKey(&o.KeyBlock)
 	case *kmip.PrivateKey:
-		k, err := parsePrivateKey(&o.KeyBlock)
+		k, err := ParsePrivateKey(&o.KeyBlock)
 		if err != nil {
 			return nil, err
 		}
@@ -209,7 +209,7 @@ func ConvertAsymmetric(obj kmip.Object, format kmip.KeyFormatType) (kmip.Object,
 	var km kmip.KeyMaterial
 	switch o := obj.(type) {
 	case *kmip.PrivateKey:
-		key, err := parsePrivateKey(&o.KeyBlock)
+		key, err := ParsePrivateKey(&o.KeyBlock)
 		if err != nil {
 			return nil, ErrFormatUnsupported
 		}
@@ -217,7 +217,7 @@ func ConvertAsymmetric(obj kmip.Object, format kmip.KeyFormatType) (kmip.Object,
 			return nil, err
 		}
 	case *kmip.PublicKey:
-		key, err := parsePublicKey(&o.KeyBlock)
+		key, err := ParsePublicKey(&o.KeyBlock)
 		if err != nil {
 			return nil, ErrFormatUnsupported
 		}
