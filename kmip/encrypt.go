@@ -27,12 +27,14 @@ var (
 )
 
 // checkData bounds a request's data and refuses the streaming fields,
-// which Query Capabilities reports as unsupported.
-func checkData(data []byte, correlation []byte, init, final *bool) error {
+// which Query Capabilities reports as unsupported. Encrypt and Decrypt
+// accept empty data: with an authenticated mode the tag still covers the
+// Additional Data (OASIS CS-BC-M-GCM-2-14's recordings do this).
+func checkData(data []byte, needed bool, correlation []byte, init, final *bool) error {
 	if len(correlation) > 0 || init != nil || final != nil {
 		return errStreaming
 	}
-	if len(data) == 0 {
+	if needed && len(data) == 0 {
 		return errNoData
 	}
 	if len(data) > maxCryptoData {
@@ -42,7 +44,7 @@ func checkData(data []byte, correlation []byte, init, final *bool) error {
 }
 
 func (s *Service) encrypt(ctx context.Context, rc *reqCtx, req *payloads.EncryptRequestPayload) (*payloads.EncryptResponsePayload, error) {
-	if err := checkData(req.Data, req.CorrelationValue, req.InitIndicator, req.FinalIndicator); err != nil {
+	if err := checkData(req.Data, false, req.CorrelationValue, req.InitIndicator, req.FinalIndicator); err != nil {
 		return nil, err
 	}
 	k, err := s.usableFor(ctx, rc, req.UniqueIdentifier, protect, kmip.CryptographicUsageEncrypt, kmip.ObjectTypeSymmetricKey, kmip.ObjectTypePublicKey)
@@ -93,7 +95,7 @@ func (s *Service) encrypt(ctx context.Context, rc *reqCtx, req *payloads.Encrypt
 }
 
 func (s *Service) decrypt(ctx context.Context, rc *reqCtx, req *payloads.DecryptRequestPayload) (*payloads.DecryptResponsePayload, error) {
-	if err := checkData(req.Data, req.CorrelationValue, req.InitIndicator, req.FinalIndicator); err != nil {
+	if err := checkData(req.Data, false, req.CorrelationValue, req.InitIndicator, req.FinalIndicator); err != nil {
 		return nil, err
 	}
 	k, err := s.usableFor(ctx, rc, req.UniqueIdentifier, process, kmip.CryptographicUsageDecrypt, kmip.ObjectTypeSymmetricKey, kmip.ObjectTypePrivateKey)

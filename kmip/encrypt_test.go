@@ -103,7 +103,6 @@ func TestEncryptRefuses(t *testing.T) {
 		{"pre-active", kmip.V1_4, encryptReq(preActive, ecb, block, nil), kmip.ResultReasonPermissionDenied},
 		{"usage mask without Encrypt", kmip.V1_4, encryptReq(noBit, ecb, block, nil), kmip.ResultReasonPermissionDenied},
 		{"another tenant's key", kmip.V1_4, encryptReq(theirs, ecb, block, nil), kmip.ResultReasonItemNotFound},
-		{"no data", kmip.V1_4, encryptReq(active, ecb, nil, nil), kmip.ResultReasonInvalidField},
 		{"too much data", kmip.V1_4, encryptReq(active, ecb, make([]byte, 1<<20+16), nil), kmip.ResultReasonInvalidField},
 		{"no block cipher mode", kmip.V1_4, encryptReq(active, &kmip.CryptographicParameters{PaddingMethod: kmip.PaddingMethodPKCS5}, block, nil), kmip.ResultReasonInvalidField},
 		{"ECB without padding, partial block", kmip.V1_4, encryptReq(active, ecb, block[:5], nil), kmip.ResultReasonCryptographicFailure},
@@ -231,5 +230,21 @@ func TestEncryptUsageBatched(t *testing.T) {
 	}
 	if c := usageCount(t, f, id); c != 1000-clients*32 {
 		t.Errorf("count %d, want %d", c, 1000-clients*32)
+	}
+}
+
+// TestEncryptEmptyGCM: GCM over no data still answers the tag (test case 1
+// of the GCM specification, as OASIS CS-BC-M-GCM-2-14 records it).
+func TestEncryptEmptyGCM(t *testing.T) {
+	f := kmiptest.New(t)
+	id := register(t, f, kmip.V1_4, rawKey(kmip.CryptographicAlgorithmAES, 128, make([]byte, 16)),
+		usage(kmip.CryptographicUsageEncrypt|kmip.CryptographicUsageDecrypt), activeSince())
+	enc := ok[*payloads.EncryptResponsePayload](t, do(t, f, kmip.V1_4, encryptReq(id, gcm16, nil, make([]byte, 12))))
+	if want := mustHex("58e2fccefa7e3061367f1d57a4e7455a"); len(enc.Data) != 0 || !bytes.Equal(enc.AuthenticatedEncryptionTag, want) {
+		t.Fatalf("Encrypt = data %x tag %x", enc.Data, enc.AuthenticatedEncryptionTag)
+	}
+	dec := &payloads.DecryptRequestPayload{UniqueIdentifier: id, CryptographicParameters: gcm16, IVCounterNonce: make([]byte, 12), AuthenticatedEncryptionTag: enc.AuthenticatedEncryptionTag}
+	if got := ok[*payloads.DecryptResponsePayload](t, do(t, f, kmip.V1_4, dec)).Data; len(got) != 0 {
+		t.Fatalf("Decrypt = %x", got)
 	}
 }

@@ -58,7 +58,7 @@ type RNGRetrieveResponsePayload struct {
 func (*RNGRetrieveResponsePayload) Operation() kmip.Operation { return kmip.OperationRNGRetrieve }
 
 func (s *Service) hash(_ context.Context, _ *reqCtx, req *HashRequestPayload) (*HashResponsePayload, error) {
-	if err := checkData(req.Data, req.CorrelationValue, req.InitIndicator, req.FinalIndicator); err != nil {
+	if err := checkData(req.Data, true, req.CorrelationValue, req.InitIndicator, req.FinalIndicator); err != nil {
 		return nil, err
 	}
 	if req.CryptographicParameters == nil {

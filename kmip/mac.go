@@ -96,7 +96,7 @@ func (s *Service) macKey(ctx context.Context, rc *reqCtx, id string, use keyUse,
 }
 
 func (s *Service) mac(ctx context.Context, rc *reqCtx, req *MACRequestPayload) (*MACResponsePayload, error) {
-	if err := checkData(req.Data, req.CorrelationValue, req.InitIndicator, req.FinalIndicator); err != nil {
+	if err := checkData(req.Data, true, req.CorrelationValue, req.InitIndicator, req.FinalIndicator); err != nil {
 		return nil, err
 	}
 	k, key, spec, err := s.macKey(ctx, rc, req.UniqueIdentifier, protect, req.CryptographicParameters)
@@ -116,7 +116,7 @@ func (s *Service) mac(ctx context.Context, rc *reqCtx, req *MACRequestPayload) (
 }
 
 func (s *Service) macVerify(ctx context.Context, rc *reqCtx, req *MACVerifyRequestPayload) (*MACVerifyResponsePayload, error) {
-	if err := checkData(req.Data, req.CorrelationValue, req.InitIndicator, req.FinalIndicator); err != nil {
+	if err := checkData(req.Data, true, req.CorrelationValue, req.InitIndicator, req.FinalIndicator); err != nil {
 		return nil, err
 	}
 	if len(req.MACData) == 0 || len(req.MACData) > maxCryptoData {

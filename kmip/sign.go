@@ -28,7 +28,7 @@ func signedInput(data, digest, correlation []byte, init, final *bool) error {
 	if len(digest) > 0 {
 		data = digest
 	}
-	return checkData(data, correlation, init, final)
+	return checkData(data, true, correlation, init, final)
 }
 
 func (s *Service) sign(ctx context.Context, rc *reqCtx, req *payloads.SignRequestPayload) (*payloads.SignResponsePayload, error) {

@@ -59,7 +59,11 @@ func SignDigest(spec SignatureSpec, key crypto.Signer, digest []byte) ([]byte, e
 		if pub, ok := key.Public().(*rsa.PublicKey); ok && spec.SaltLength > pub.Size()-spec.Hash.Size()-2 {
 			return nil, invalid("Salt Length %d is too long for the RSA key and hash", spec.SaltLength)
 		}
-		opts = &rsa.PSSOptions{SaltLength: spec.SaltLength, Hash: spec.Hash}
+		salt := spec.SaltLength
+		if salt == 0 {
+			salt = rsa.PSSSaltLengthEqualsHash // the common default
+		}
+		opts = &rsa.PSSOptions{SaltLength: salt, Hash: spec.Hash}
 	}
 	// ECDSA signatures from crypto/ecdsa's Sign are ASN.1 DER, the form
 	// KMIP test cases record.
@@ -111,6 +115,9 @@ func VerifyDigest(spec SignatureSpec, key crypto.PublicKey, digest, sig []byte) 
 	switch k := publicOf(key).(type) {
 	case *rsa.PublicKey:
 		if spec.Scheme == SchemeRSAPSS {
+			// A Salt Length not given accepts any (rsa.PSSSaltLengthAuto is
+			// 0): signers differ in the salt they use, and the signature
+			// says which.
 			ok = rsa.VerifyPSS(k, spec.Hash, digest, sig, &rsa.PSSOptions{SaltLength: spec.SaltLength, Hash: spec.Hash}) == nil
 		} else {
 			ok = rsa.VerifyPKCS1v15(k, spec.Hash, digest, sig) == nil

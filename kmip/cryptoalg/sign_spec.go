@@ -21,7 +21,7 @@ const (
 type SignatureSpec struct {
 	Scheme     int
 	Hash       crypto.Hash // 0 for Ed25519
-	SaltLength int         // PSS salt length in bytes
+	SaltLength int         // PSS salt length in bytes; 0: not given (see Sign and Verify)
 }
 
 // signatureAlgorithms is the one table of KMIP Digital Signature
@@ -163,7 +163,7 @@ func resolveRSASignature(pad kmip.PaddingMethod, hash crypto.Hash, p *kmip.Crypt
 		// Trailer field 1 is 0xBC, the only one RFC 8017 defines.
 		return SignatureSpec{}, unsupported("Trailer Field %d is not supported", *p.TrailerField)
 	}
-	salt := hash.Size() // the common default: as long as the hash
+	salt := 0 // not given: Sign uses the hash length, Verify accepts any
 	if p.SaltLength != nil {
 		switch {
 		case *p.SaltLength < 0:
