@@ -48,7 +48,14 @@ func ResolveMAC(p *kmip.CryptographicParameters, keyAlg kmip.CryptographicAlgori
 	}
 	alg := keyAlg
 	if p.CryptographicAlgorithm != 0 {
-		if keyAlg != 0 && p.CryptographicAlgorithm != keyAlg {
+		// Parameters that name an HMAC algorithm choose it for a key that
+		// is not an HMAC key of its own: the OASIS recordings CS-AC-M-4 and
+		// -5 compute HMAC-SHA256 with a key created as AES. What grants the
+		// use is the key's Cryptographic Usage Mask (MAC Generate, MAC
+		// Verify), which the server checks. An HMAC key keeps its hash.
+		_, hmacNamed := hmacAlgorithms[p.CryptographicAlgorithm]
+		_, hmacKey := hmacAlgorithms[keyAlg]
+		if keyAlg != 0 && p.CryptographicAlgorithm != keyAlg && (!hmacNamed || hmacKey) {
 			return MACSpec{}, invalid("Cryptographic Algorithm %s does not match the key's algorithm %s",
 				enumName(p.CryptographicAlgorithm), enumName(keyAlg))
 		}

@@ -2,6 +2,7 @@ package cryptoalg
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"math/rand/v2"
 	"strconv"
@@ -221,5 +222,32 @@ func TestCMACWipe(t *testing.T) {
 	m.Wipe()
 	if c.k1 != [16]byte{} || c.k2 != [16]byte{} || c.x != [16]byte{} || c.buf != [16]byte{} || c.n != 0 {
 		t.Fatal("Wipe left CMAC state")
+	}
+}
+
+// TestHMACWithAnAESKey: parameters that name HMAC-SHA256 use a key created
+// as AES as the HMAC key (OASIS CS-AC-M-4-14 records it; RFC 4231 test
+// case 1 gives the answer).
+func TestHMACWithAnAESKey(t *testing.T) {
+	p := &kmip.CryptographicParameters{CryptographicAlgorithm: kmip.CryptographicAlgorithmHMACSHA256}
+	key := bytes.Repeat([]byte{0x0b}, 32)
+	spec, err := ResolveMAC(p, kmip.CryptographicAlgorithmAES, len(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ComputeMAC(spec, key[:20], []byte("Hi There"))
+	if err == nil {
+		t.Fatalf("a key of another length than resolved was used: %x", got)
+	}
+	spec, err = ResolveMAC(p, kmip.CryptographicAlgorithmAES, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = ComputeMAC(spec, key[:20], []byte("Hi There"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := hex.DecodeString("b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"); !bytes.Equal(got, want) {
+		t.Fatalf("HMAC = %x", got)
 	}
 }
