@@ -228,3 +228,24 @@ func TestRemovedNodeFailsFast(t *testing.T) {
 	c.WaitVoters(2)
 	apply(t, c.Leader(), "k=3")
 }
+
+// Removing the leader through a follower: the leader shuts its raft down
+// as soon as it has committed its own removal, so the forwarded call may
+// never get its answer; the follower's retry then finds the member gone
+// on the new leader, which is the outcome asked for.
+func TestRemoveLeaderThroughFollower(t *testing.T) {
+	c := clustertest.New(t)
+	c.Start()
+	c.Leader()
+	c.Start()
+	c.Start()
+	c.WaitVoters(3)
+	leader := c.Leader()
+	apply(t, leader, "k=1")
+	follower := c.Follower()
+	if err := follower.Node.Remove(context.Background(), leader.ID); err != nil {
+		t.Fatalf("remove the leader through %s: %v", follower.ID, err)
+	}
+	c.WaitVoters(2)
+	apply(t, c.Leader(), "k=2")
+}

@@ -120,6 +120,9 @@ type nemesis struct {
 	start    time.Time
 	schedule []scheduled
 	installs int // snapshot installs the nodes logged
+	// adminRetries counts membership calls that failed and were tried
+	// again through another node, as an operator would.
+	adminRetries int
 
 	disk     *harness.Disk // the data folder of node diskNode, for the disk faults
 	diskNode int
@@ -130,6 +133,33 @@ func (n *nemesis) log(kind, format string, args ...any) {
 	detail := fmt.Sprintf(format, args...)
 	n.schedule = append(n.schedule, scheduled{at: time.Since(n.start), kind: kind, detail: detail})
 	n.t.Logf("nemesis %s: %s: %s", time.Since(n.start).Round(time.Millisecond), kind, detail)
+}
+
+// remove takes node gone out of the cluster through node via. A call that
+// fails (kmsctl's 10 s limit, while the node it asked sees no leader) is
+// tried again through another node, at most three times in all, as an
+// operator would; the summary counts the retries.
+func (n *nemesis) remove(gone, via int) {
+	const attempts = 3
+	for try := 1; ; try++ {
+		err := n.c.Remove(n.t, gone, via)
+		if err == nil {
+			return
+		}
+		if try > 1 && strings.Contains(err.Error(), "no such member") {
+			// The failed call had removed it after all.
+			n.c.MarkRemoved(gone)
+			return
+		}
+		if try == attempts {
+			n.t.Fatalf("remove %s: %v (tried %d times)", n.name(gone), err, attempts)
+		}
+		n.adminRetries++
+		n.t.Logf("remove %s through %s failed (%v); trying again", n.name(gone), n.name(via), err)
+		if others := without(n.c.Running(), gone); len(others) > 0 {
+			via = n.pick(others)
+		}
+	}
 }
 
 func (n *nemesis) hold(min, max time.Duration) {
@@ -239,9 +269,7 @@ func (n *nemesis) inject(kind string) {
 		// empty disk, joins in its place.
 		f := n.pick(n.removable(followers))
 		c.Nodes[f].Kill()
-		if err := c.Remove(t, f, leader); err != nil {
-			t.Fatalf("remove the dead %s: %v", n.name(f), err)
-		}
+		n.remove(f, leader)
 		added := c.AddNode(t)
 		n.log(kind, "%s died and was removed; %s joined", n.name(f), n.name(added))
 		c.WaitVoters(t, len(running))
@@ -250,9 +278,7 @@ func (n *nemesis) inject(kind string) {
 		c.WaitVoters(t, len(running)+1)
 		gone := n.pick(n.removable(without(c.Running(), added)))
 		via := n.pick(without(c.Running(), gone))
-		if err := c.Remove(t, gone, via); err != nil {
-			t.Fatalf("remove %s: %v", n.name(gone), err)
-		}
+		n.remove(gone, via)
 		n.log(kind, "%s joined; then %s was removed", n.name(added), n.name(gone))
 		c.WaitVoters(t, len(running))
 	case faultSnapInstall:
@@ -656,7 +682,7 @@ func reportNemesis(t *testing.T, w *workload, n *nemesis, cfg nemesisConfig, res
 		}
 	}
 	parts := len(nemesisModel.Partition(w.history))
-	fmt.Fprintf(&b, "; snapshot installs: %d", n.installs)
+	fmt.Fprintf(&b, "; snapshot installs: %d; membership calls tried again: %d", n.installs, n.adminRetries)
 	for _, note := range n.notes {
 		fmt.Fprintf(&b, "\n%s", note)
 	}

@@ -315,9 +315,15 @@ func (c *Cluster) Remove(t testing.TB, i, via int) error {
 	if _, err := c.AdminCtl(t, via, "cluster", "remove", c.ID(i)); err != nil {
 		return err
 	}
+	c.MarkRemoved(i)
+	return nil
+}
+
+// MarkRemoved stops node i and records that it left the cluster, for a
+// removal that was done although the call that asked for it failed.
+func (c *Cluster) MarkRemoved(i int) {
 	c.Nodes[i].removed = true
 	c.Nodes[i].Stop()
-	return nil
 }
 
 // KMIPAddrs returns the KMIP addresses of all nodes, safe to call while
